@@ -1,0 +1,52 @@
+/*
+ * cli.h — what the command files of the `cairn` tool share: the parsed
+ * global options, journal opening, error reporting and JSON output.
+ * The tool uses libcairn only through <cairn/cairn.h> (like curl's tool
+ * uses libcurl), so everything here is something an embedder could write.
+ */
+#ifndef CAIRN_CLI_H
+#define CAIRN_CLI_H
+
+#include <cairn/cairn.h>
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+/* Exit statuses (DESIGN.md, Interfaces). */
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
+
+typedef struct cli_ctx {
+  const char *home;    /* --home, else $CAIRN_HOME, else ./.cairn */
+  bool json;           /* --format json */
+  const char *ns;      /* --namespace, else "default" */
+} cli_ctx;
+
+/* Prints "cairn: <msg>" to stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "cairn: <what>: <detail>" for a cairn error code and returns
+ * its exit status. `j` may be NULL. */
+int cli_fail(int rc, cairn_journal *j, const char *what);
+
+/* Opens the journal of ctx->home. Read-only commands never create one:
+ * a missing journal is reported as not found with a hint. */
+int cli_open(const cli_ctx *ctx, bool read_only, cairn_journal **j);
+
+/* Finds a run by run id or by workflow id (its current run). */
+int cli_find_run(const cli_ctx *ctx, cairn_journal *j, cairn_reader *r,
+                 const char *id, cairn_run_info *out);
+
+/* Formats µs since the epoch as "2026-11-21T05:42:40.123Z". */
+void cli_time(int64_t us, char *buf, size_t len);
+
+/* The event as a JSON object (JSON fields embedded as values). */
+cJSON *cli_event_json(const cairn_event *ev);
+/* Adds a JSON text field to `obj` as a parsed value (a string if it does
+ * not parse). */
+void cli_add_json_text(cJSON *obj, const char *key, cairn_str s);
+/* Prints `doc` (compact when not a TTY? always indented) and frees it. */
+void cli_print_json(cJSON *doc);
+
+/* Command groups. argv[0] is the group's word. */
+int cli_journal(cli_ctx *ctx, int argc, char **argv);
+int cli_history(cli_ctx *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * main.c — the `cairn` command: global options and dispatch to the
+ * command groups (one file each: cli_journal.c, cli_history.c, ...).
+ *
+ * Global options come before or after the command word:
+ *   --home DIR       the journal directory (else $CAIRN_HOME, else ./.cairn)
+ *   --format json    machine-readable output with a stable schema
+ *   --namespace NS   the namespace of workflow ids (default "default")
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: cairn [--home DIR] [--format text|json] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  history ID              the events of a run (ID: run id or workflow "
+    "id)\n"
+    "  journal verify          check every history, index and view\n"
+    "  journal stats           counts and sizes of the journal\n"
+    "  journal rebuild-views   recompute every view from events\n"
+    "\n"
+    "The journal lives in --home DIR, else $CAIRN_HOME, else ./.cairn.\n"
+    "Exit status: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict,\n"
+    "5 forbidden, 6 rate limited, 7 the awaited run failed.\n"
+    "Docs: docs/storage.md, docs/events.md, docs/cli.md.\n";
+
+/* Removes the global options from argv, wherever they are. */
+static int parse_globals(cli_ctx *ctx, int *argc, char **argv) {
+  int out = 0;
+  for (int i = 0; i < *argc; i++) {
+    const char *a = argv[i];
+    const char *val = NULL;
+    const char *opt = NULL;
+    static const char *const opts[] = {"--home", "--format", "--namespace"};
+    for (size_t k = 0; k < 3; k++) {
+      size_t n = strlen(opts[k]);
+      if (strncmp(a, opts[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
+        opt = opts[k];
+        if (a[n] == '=')
+          val = a + n + 1;
+        else if (i + 1 < *argc)
+          val = argv[++i];
+        else
+          return cli_usage_error("%s needs a value", opt);
+      }
+    }
+    if (opt == NULL) {
+      argv[out++] = argv[i];
+      continue;
+    }
+    if (strcmp(opt, "--home") == 0)
+      ctx->home = val;
+    else if (strcmp(opt, "--namespace") == 0)
+      ctx->ns = val;
+    else if (strcmp(val, "json") == 0 || strcmp(val, "text") == 0)
+      ctx->json = strcmp(val, "json") == 0;
+    else
+      return cli_usage_error("--format takes text or json, not '%s'", val);
+  }
+  *argc = out;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  cli_ctx ctx = {0};
+  const char *env = getenv("CAIRN_HOME");
+  ctx.home = env && *env ? env : "./.cairn";
+  ctx.ns = "default";
+  argc--;
+  argv++;
+  int rc = parse_globals(&ctx, &argc, argv);
+  if (rc)
+    return rc;
+  if (argc == 0 || strcmp(argv[0], "help") == 0 ||
+      strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+    fputs(usage, argc == 0 ? stderr : stdout);
+    return argc == 0 ? EXIT_USAGE : EXIT_OK;
+  }
+  if (strcmp(argv[0], "--version") == 0 || strcmp(argv[0], "version") == 0) {
+    printf("cairn %s (journal schema %d)\n", CAIRN_VERSION_STRING,
+           CAIRN_JOURNAL_SCHEMA);
+    return EXIT_OK;
+  }
+  if (strcmp(argv[0], "journal") == 0)
+    return cli_journal(&ctx, argc, argv);
+  if (strcmp(argv[0], "history") == 0)
+    return cli_history(&ctx, argc, argv);
+  return cli_usage_error("unknown command '%s'; run `cairn help` for the "
+                         "list", argv[0]);
+}

@@ -1,0 +1,574 @@
+/*
+ * journal.h — the backend-neutral journal interface.
+ *
+ * The journal is the append-only store of every run's history plus the
+ * indexes and views derived from it (docs/storage.md). It speaks only
+ * cairn's own types: no storage-engine type appears here, so the embedded
+ * LMDB backend (journal/lmdb_*.c) and a later PostgreSQL backend implement
+ * the same contract.
+ *
+ * Model
+ *   - A run is identified by its run id (UUIDv7 text, 36 chars) and, inside
+ *     one journal, by a dense run key (1, 2, 3, ...). Keys are cheaper; ids
+ *     are what users see.
+ *   - A run's history is events numbered 1..n with no gaps. Event 1 is
+ *     always `run.started`, written by cairn_batch_create_run.
+ *   - Writes go through a cairn_batch: a list of operations (create a run,
+ *     append events, store a definition, record an audit entry) applied in
+ *     one atomic transaction by cairn_batch_commit. This is the group-commit
+ *     primitive: either every operation of the batch is durable, or none.
+ *   - Reads go through a cairn_reader: a consistent snapshot. Every pointer
+ *     a reader hands out (event fields, definition JSON, view names) stays
+ *     valid until cairn_reader_end and must not be freed; copy what you
+ *     keep.
+ *   - Views (run view, step views, attempt views) are folded from events in
+ *     the same transaction that appends them, so they never lag history.
+ */
+#ifndef CAIRN_JOURNAL_H
+#define CAIRN_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The schema version this library reads and writes. A journal made with
+ * another version is refused with CAIRN_ESCHEMA. */
+#define CAIRN_JOURNAL_SCHEMA 1
+/* The encoding version written into every event. */
+#define CAIRN_EVENT_VERSION 1
+
+/* Limits, checked at the API boundary (CAIRN_EINVAL or CAIRN_ETOOBIG). */
+#define CAIRN_RUN_ID_LEN 36        /* UUID text, without NUL */
+#define CAIRN_NAMESPACE_MAX 64     /* bytes */
+#define CAIRN_WORKFLOW_ID_MAX 200  /* bytes */
+#define CAIRN_STEP_NAME_MAX 128    /* bytes */
+#define CAIRN_HASH_HEX_LEN 64      /* SHA-256 as lowercase hex */
+#define CAIRN_EVENT_MAX_BYTES (64u << 20) /* one encoded event */
+
+/* A borrowed byte string; not NUL-terminated unless said otherwise.
+ * ptr == NULL means "absent" (different from present and empty). */
+typedef struct cairn_str {
+  const char *ptr;
+  size_t len;
+} cairn_str;
+
+/* --------------------------------------------------------------------- */
+/* Events                                                                 */
+/* --------------------------------------------------------------------- */
+
+/* Event types. Numbers are stored in the journal: append only. */
+#define CAIRN_EVENT_TYPE_MAP(X)                       \
+  X(RUN_STARTED, 1, "run.started")                    \
+  X(RUN_COMPLETED, 2, "run.completed")                \
+  X(RUN_FAILED, 3, "run.failed")                      \
+  X(RUN_CANCELLED, 4, "run.cancelled")                \
+  X(RUN_TERMINATED, 5, "run.terminated")              \
+  X(RUN_OUTPUT_RECOMPUTED, 6, "run.output_recomputed") \
+  X(STEP_STARTED, 7, "step.started")                  \
+  X(STEP_COMPLETED, 8, "step.completed")              \
+  X(STEP_FAILED, 9, "step.failed")                    \
+  X(STEP_RETRY_SCHEDULED, 10, "step.retry_scheduled") \
+  X(STEP_REUSED, 11, "step.reused")                   \
+  X(STEP_RERUN_REQUESTED, 12, "step.rerun_requested") \
+  X(TIMER_STARTED, 13, "timer.started")               \
+  X(TIMER_FIRED, 14, "timer.fired")                   \
+  X(SIGNAL_RECEIVED, 15, "signal.received")
+
+typedef enum cairn_event_type {
+  CAIRN_EV_NONE = 0,
+#define CAIRN__EV_ENUM(name, num, str) CAIRN_EV_##name = (num),
+  CAIRN_EVENT_TYPE_MAP(CAIRN__EV_ENUM)
+#undef CAIRN__EV_ENUM
+  CAIRN_EV_MAX_
+} cairn_event_type;
+
+/* "step.completed" for CAIRN_EV_STEP_COMPLETED; NULL for unknown types. */
+const char *cairn_event_type_name(int type);
+/* The type for a name, or CAIRN_EV_NONE. */
+int cairn_event_type_from_name(const char *name);
+
+/* Origin kinds of a run (run.started). Stored: append only. */
+typedef enum cairn_origin_kind {
+  CAIRN_ORIGIN_NONE = 0,
+  CAIRN_ORIGIN_RESET = 1,
+  CAIRN_ORIGIN_RERUN = 2,
+  CAIRN_ORIGIN_REPLAY = 3
+} cairn_origin_kind;
+
+/* "none", "reset", "rerun", "replay"; NULL for unknown kinds. */
+const char *cairn_origin_kind_name(int kind);
+
+/*
+ * One event. Which fields a type uses is listed in docs/events.md; unused
+ * fields are zero / absent. JSON fields hold compact JSON text.
+ * When decoded by a reader, every cairn_str borrows from the reader's
+ * snapshot (valid until cairn_reader_end).
+ */
+typedef struct cairn_event {
+  int type;                /* cairn_event_type */
+  uint32_t seq;            /* 1.. in its run; assigned by the journal */
+  int64_t time_us;         /* wall clock, µs since the epoch; 0 = now */
+  cairn_str step;          /* step name (step.*, timer.*) */
+  uint32_t attempt;        /* attempt number, from 1 (step.*) */
+  cairn_str input;         /* JSON: run input or a step's rendered input */
+  cairn_str output;        /* JSON: a step's or the run's output;
+                              signal data */
+  cairn_str error_code;    /* short machine code ("exit_status") */
+  cairn_str error_message; /* human text */
+  cairn_str details;       /* JSON: error details */
+  bool retryable;          /* step.failed: may be retried */
+  bool dry_run;            /* step.completed: recorded, not performed */
+  int64_t duration_us;     /* step.completed / step.failed */
+  int64_t delay_ms;        /* step.retry_scheduled: delay before attempt */
+  int64_t fire_at_us;      /* timer.started: deadline, µs since epoch */
+  cairn_str reason;        /* why (control actions) */
+  cairn_str ref_run;       /* step.reused: source run id;
+                              run.terminated: the run that replaced it */
+  uint32_t ref_seq;        /* step.reused: source event seq */
+  cairn_str name;          /* signal.received: the signal's name */
+  cairn_str meta;          /* JSON: provider/model/usage on step.completed;
+                              overrides on run.started and
+                              step.rerun_requested */
+  /* run.started only (copied from the run spec by the journal): */
+  cairn_str run_id;
+  cairn_str workflow_id;
+  cairn_str ns;
+  cairn_str def_hash;      /* 64 hex chars */
+  int origin_kind;         /* cairn_origin_kind */
+  cairn_str parent_run_id; /* origin: the run this one derives from */
+  cairn_str origin_point;  /* origin: the step of the reset / rerun */
+  cairn_str actor;         /* who asked (control actions) */
+} cairn_event;
+
+/* Detail of a decode failure: where and what. `message` is constant. */
+typedef struct cairn_decode_err {
+  size_t offset;       /* byte offset in the encoded value */
+  const char *field;   /* field being decoded, or NULL */
+  const char *message; /* what is wrong */
+} cairn_decode_err;
+
+/*
+ * Decodes one encoded event (as stored by the journal) from untrusted
+ * bytes. On success the cairn_str fields of `ev` point into `buf`.
+ * Never reads outside [buf, buf+len), never crashes, never allocates more
+ * than a small multiple of `len`.
+ * Returns 0, or CAIRN_EDECODE with `err` (if non-NULL) filled in.
+ */
+int cairn_event_decode(const void *buf, size_t len, cairn_event *ev,
+                       cairn_decode_err *err);
+
+/*
+ * Encodes `ev` (with its seq) into a malloc'ed buffer *out of *out_len
+ * bytes; free it with free(). Returns 0, CAIRN_EINVAL (unknown type, a
+ * name over its limit), or CAIRN_ENOMEM.
+ */
+int cairn_event_encode(const cairn_event *ev, char **out, size_t *out_len);
+
+/* --------------------------------------------------------------------- */
+/* Opening                                                                */
+/* --------------------------------------------------------------------- */
+
+typedef struct cairn_journal cairn_journal;
+
+typedef struct cairn_journal_options {
+  size_t initial_map_bytes; /* first map size; 0 = 64 MiB. It doubles by
+                               itself when full. */
+  bool no_sync;             /* skip fsync at commit: a system crash may
+                               lose recent commits (never a process crash).
+                               For benchmarks and tests only. */
+  bool read_only;           /* open for reading; appends fail EINVAL */
+} cairn_journal_options;
+
+/*
+ * Opens the journal in directory `home`, creating the directory and an
+ * empty journal when missing (unless read_only). `opts` may be NULL.
+ * Returns 0 and *out, to be closed with cairn_journal_close, or:
+ *   CAIRN_ESCHEMA  the journal has another schema version (*out is NULL);
+ *   CAIRN_EIO      the directory cannot be created or opened;
+ *   CAIRN_ECORRUPT the files are not a journal.
+ * On failure, when `errbuf` is non-NULL, a message of at most `errlen`
+ * bytes naming the problem and the fix is written there.
+ * Opening one home twice in one process is not supported.
+ */
+int cairn_journal_open(const char *home, const cairn_journal_options *opts,
+                       cairn_journal **out, char *errbuf, size_t errlen);
+
+/* Closes `j`. Every reader and batch of `j` must be ended first.
+ * NULL is a no-op. */
+void cairn_journal_close(cairn_journal *j);
+
+/* The detail of the last failure of a call on `j` in this thread's use of
+ * the handle: names the run, seq or field involved and what to do. Never
+ * NULL; "" when there was no failure. Valid until the next call on `j`. */
+const char *cairn_journal_errmsg(const cairn_journal *j);
+
+/* The home directory `j` was opened on. */
+const char *cairn_journal_home(const cairn_journal *j);
+
+/* --------------------------------------------------------------------- */
+/* Writing: batches                                                       */
+/* --------------------------------------------------------------------- */
+
+typedef struct cairn_batch cairn_batch;
+
+/* What a new run is. Strings are copied by cairn_batch_create_run. */
+typedef struct cairn_run_spec {
+  const char *ns;            /* namespace; NULL = "default" */
+  const char *workflow_id;   /* required */
+  const char *run_id;        /* NULL = a new UUIDv7 */
+  const char *def_hash;      /* 64 hex chars, required */
+  cairn_str input;           /* JSON; absent = null */
+  int origin_kind;           /* cairn_origin_kind */
+  const char *parent_run_id; /* required unless origin_kind is NONE */
+  const char *origin_point;  /* step name, optional */
+  cairn_str reason;          /* optional */
+  cairn_str overrides;       /* JSON, optional */
+  const char *actor;         /* optional */
+  bool make_current;         /* a derived run becomes the workflow's
+                                current run (reset does, replay does not);
+                                a run of a new workflow always does */
+  int64_t time_us;           /* 0 = now */
+} cairn_run_spec;
+
+/* One audit record: a control action. */
+typedef struct cairn_audit_record {
+  uint64_t seq;       /* assigned at commit (reads only) */
+  int64_t time_us;    /* 0 = now */
+  cairn_str ns;       /* namespace */
+  cairn_str actor;    /* who */
+  cairn_str action;   /* "start", "cancel", "reset", ... */
+  cairn_str workflow_id;
+  cairn_str run_id;   /* the run acted on */
+  cairn_str new_run_id; /* the run the action created, if any */
+  cairn_str reason;
+  cairn_str request_id; /* caller's idempotency key, if any */
+} cairn_audit_record;
+
+/* Starts an empty batch on `j`. Free it with cairn_batch_free (after a
+ * commit or instead of one). Returns 0, CAIRN_ENOMEM. */
+int cairn_batch_new(cairn_journal *j, cairn_batch **out);
+
+/* Frees `b` without applying what was not committed. NULL is a no-op. */
+void cairn_batch_free(cairn_batch *b);
+
+/*
+ * Adds "create this run": its run record, its indexes, and its event 1,
+ * `run.started`, carrying the spec. The run id (generated when spec->run_id
+ * is NULL) is written to `run_id_out` (37 bytes, NUL-terminated) at once,
+ * so later operations of the same batch can append to it.
+ * At commit: CAIRN_ECONFLICT if the run id exists, or if the workflow id
+ * exists and the spec has no origin (a new run under an existing workflow
+ * takes a reset, rerun or replay); CAIRN_ENOTFOUND if a derived run's
+ * parent does not exist.
+ * Returns 0 or CAIRN_EINVAL (a field missing or over its limit; the
+ * journal's errmsg says which).
+ */
+int cairn_batch_create_run(cairn_batch *b, const cairn_run_spec *spec,
+                           char run_id_out[CAIRN_RUN_ID_LEN + 1]);
+
+/*
+ * Adds "append these events to run `run_id`". The events are encoded (and
+ * their strings copied) now; their seq is assigned at commit: the run's
+ * next numbers, without gaps. Returns an operation index >= 0 for
+ * cairn_batch_first_seq, or CAIRN_EINVAL / CAIRN_ENOMEM.
+ * At commit the events are folded into the run's view; an event that
+ * breaks the run's lifecycle (docs/events.md, "Lifecycle rules") fails the
+ * whole batch with CAIRN_ECONFLICT, e.g. a step event on a finished run, or
+ * a `step.reused` whose source is not a `step.completed`.
+ */
+int cairn_batch_append(cairn_batch *b, const char *run_id,
+                       const cairn_event *events, size_t n);
+
+/* Adds "store this definition": `json` is canonicalized (keys sorted, no
+ * whitespace) and stored under the SHA-256 of the canonical bytes. With a
+ * `name`, the snapshot becomes the next version of (ns, name) unless it
+ * equals the latest version already. The hash (65 bytes with NUL) is
+ * written to `hash_out` at once. Returns an operation index for
+ * cairn_batch_def_version, or CAIRN_EINVAL (not JSON, with the position
+ * in errmsg). */
+int cairn_batch_put_definition(cairn_batch *b, const char *ns,
+                               const char *name, const char *json,
+                               size_t len,
+                               char hash_out[CAIRN_HASH_HEX_LEN + 1]);
+
+/* Adds an audit record. Returns 0, CAIRN_EINVAL, CAIRN_ENOMEM. */
+int cairn_batch_audit(cairn_batch *b, const cairn_audit_record *rec);
+
+/*
+ * Applies every operation of `b` in one durable transaction. On success
+ * every operation is durable; on failure none is, `b` is unchanged and may
+ * be committed again. Grows the journal's map when it is full.
+ * Returns 0 or the first operation's error (errmsg names the operation,
+ * run and seq). A batch may be committed once successfully.
+ */
+int cairn_batch_commit(cairn_batch *b);
+
+/* After a successful commit: the seq given to the first event of append
+ * operation `op`, 0 if `op` is not an append. */
+uint32_t cairn_batch_first_seq(const cairn_batch *b, int op);
+
+/* After a successful commit: the version number given to definition
+ * operation `op` (0 when it had no name or is not a definition). */
+uint32_t cairn_batch_def_version(const cairn_batch *b, int op);
+
+/* The number of operations in `b`. */
+size_t cairn_batch_size(const cairn_batch *b);
+
+/* --------------------------------------------------------------------- */
+/* Reading                                                                */
+/* --------------------------------------------------------------------- */
+
+typedef struct cairn_reader cairn_reader;
+
+/* Run status. Stored: append only. */
+typedef enum cairn_run_status {
+  CAIRN_RUN_RUNNING = 1,
+  CAIRN_RUN_COMPLETED = 2,
+  CAIRN_RUN_FAILED = 3,
+  CAIRN_RUN_CANCELLED = 4,
+  CAIRN_RUN_TERMINATED = 5
+} cairn_run_status;
+
+/* "running", "completed", ...; NULL for unknown values. */
+const char *cairn_run_status_name(int status);
+/* The status for a name, or 0. */
+int cairn_run_status_from_name(const char *name);
+/* Whether a run in `status` has finished. */
+bool cairn_run_status_is_final(int status);
+
+/* A run record. Strings are NUL-terminated copies. */
+typedef struct cairn_run_info {
+  uint64_t key;                               /* dense run key */
+  char run_id[CAIRN_RUN_ID_LEN + 1];
+  char ns[CAIRN_NAMESPACE_MAX + 1];
+  char workflow_id[CAIRN_WORKFLOW_ID_MAX + 1];
+  char def_hash[CAIRN_HASH_HEX_LEN + 1];
+  int status;                                 /* cairn_run_status */
+  uint32_t last_seq;                          /* events 1..last_seq */
+  int64_t created_us;                         /* run.started's time */
+  int64_t updated_us;                         /* last event's time */
+  int origin_kind;                            /* cairn_origin_kind */
+  char parent_run_id[CAIRN_RUN_ID_LEN + 1];   /* "" without origin */
+} cairn_run_info;
+
+/* Opens a read snapshot of `j`. End it with cairn_reader_end.
+ * Returns 0, CAIRN_EIO, CAIRN_ENOMEM. */
+int cairn_reader_begin(cairn_journal *j, cairn_reader **out);
+
+/* Ends the snapshot; every pointer it handed out dies. NULL is a no-op. */
+void cairn_reader_end(cairn_reader *r);
+
+/* The run with run id `run_id` / run key `key`. CAIRN_ENOTFOUND if none. */
+int cairn_reader_run_by_id(cairn_reader *r, const char *run_id,
+                           cairn_run_info *out);
+int cairn_reader_run_by_key(cairn_reader *r, uint64_t key,
+                            cairn_run_info *out);
+
+/* Event `seq` of run `key`. Strings borrow from the snapshot.
+ * CAIRN_ENOTFOUND if there is no such event, CAIRN_EDECODE if it cannot
+ * be decoded (errmsg names run and seq). */
+int cairn_reader_event(cairn_reader *r, uint64_t key, uint32_t seq,
+                       cairn_event *out);
+
+/*
+ * Resolves a `step.reused` event to the original `step.completed` it
+ * references (one read: the reference is always the original). For any
+ * other event type, *out is a copy of `ev`. CAIRN_ENOTFOUND when the
+ * source is gone, CAIRN_ECORRUPT when it is not a step.completed.
+ */
+int cairn_reader_resolve(cairn_reader *r, const cairn_event *ev,
+                         cairn_event *out);
+
+/* History iteration: events of one run in seq order from `from_seq`
+ * (0 or 1 = from the start). */
+typedef struct cairn_history cairn_history;
+int cairn_reader_history(cairn_reader *r, uint64_t key, uint32_t from_seq,
+                         cairn_history **out);
+/* Next event: 1 and *ev filled, 0 at the end, or a negative error
+ * (CAIRN_EDECODE with errmsg). `ev` borrows from the snapshot. */
+int cairn_history_next(cairn_history *it, cairn_event *ev);
+/* Frees the iterator (not the snapshot). NULL is a no-op. */
+void cairn_history_close(cairn_history *it);
+
+/* A workflow: its current run and all its runs, oldest first. */
+typedef struct cairn_workflow_info {
+  uint64_t current;   /* run key of the current run */
+  size_t n_runs;
+  const uint64_t *runs; /* n_runs keys; borrows from a buffer owned by the
+                           reader, valid until the next workflow read */
+} cairn_workflow_info;
+int cairn_reader_workflow(cairn_reader *r, const char *ns,
+                          const char *workflow_id, cairn_workflow_info *out);
+
+/* Runs, newest first. Filters: status 0 = any; workflow_id NULL = any;
+ * ns NULL = any. Writes at most `cap` records to `out`, sets *n. */
+typedef struct cairn_run_filter {
+  const char *ns;
+  const char *workflow_id;
+  int status;
+} cairn_run_filter;
+int cairn_reader_runs(cairn_reader *r, const cairn_run_filter *f,
+                      cairn_run_info *out, size_t cap, size_t *n);
+
+/* The snapshot stored under `hash` (64 hex). CAIRN_ENOTFOUND if none. */
+int cairn_reader_definition(cairn_reader *r, const char *hash,
+                            cairn_str *json);
+/* The hash of version `version` of (ns, name); version 0 = the latest.
+ * Also gives the number of versions. CAIRN_ENOTFOUND if none. */
+int cairn_reader_definition_version(cairn_reader *r, const char *ns,
+                                    const char *name, uint32_t version,
+                                    char hash_out[CAIRN_HASH_HEX_LEN + 1],
+                                    uint32_t *n_versions);
+
+/* Audit records with seq >= from_seq, oldest first, through `cb` (return
+ * non-zero from cb to stop). Strings borrow from the snapshot. */
+typedef int (*cairn_audit_cb)(void *ctx, const cairn_audit_record *rec);
+int cairn_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb,
+                       void *ctx);
+
+/* --------------------------------------------------------------------- */
+/* Views                                                                  */
+/* --------------------------------------------------------------------- */
+
+/* Step status in a view. Stored: append only. */
+typedef enum cairn_step_status {
+  CAIRN_STEP_PENDING = 0,   /* no event yet */
+  CAIRN_STEP_RUNNING = 1,   /* an attempt started, not finished */
+  CAIRN_STEP_COMPLETED = 2, /* latest attempt succeeded, or reused */
+  CAIRN_STEP_FAILED = 3,    /* latest attempt failed, no retry pending */
+  CAIRN_STEP_RETRYING = 4,  /* a retry is scheduled */
+  CAIRN_STEP_WAITING = 5    /* a timer runs for it */
+} cairn_step_status;
+const char *cairn_step_status_name(int status);
+
+/* Attempt status. Stored: append only. */
+typedef enum cairn_attempt_status {
+  CAIRN_ATTEMPT_RUNNING = 1,
+  CAIRN_ATTEMPT_COMPLETED = 2,
+  CAIRN_ATTEMPT_FAILED = 3,
+  CAIRN_ATTEMPT_ABANDONED = 4 /* a newer attempt started without this one
+                                 finishing: its worker died */
+} cairn_attempt_status;
+const char *cairn_attempt_status_name(int status);
+
+/* The run view: one record per run, folded from its events. */
+typedef struct cairn_run_view {
+  int status;             /* cairn_run_status */
+  uint32_t last_seq;      /* the last event folded */
+  int64_t started_us;     /* run.started time */
+  int64_t ended_us;       /* time of the final event, 0 while running */
+  int64_t updated_us;     /* time of the last event */
+  uint32_t output_seq;    /* event holding the run output
+                             (run.completed / run.output_recomputed), 0 */
+  uint32_t error_seq;     /* run.failed / cancelled / terminated event, 0 */
+  uint32_t n_steps;       /* steps with at least one event */
+  uint32_t n_completed;   /* steps whose status is completed */
+  uint32_t n_attempts;    /* attempts started, all steps */
+  uint32_t n_signals;     /* signal.received events */
+  uint32_t rerun_seq;     /* pending step.rerun_requested, 0 if none */
+  cairn_str rerun_step;   /* the step of that rerun; borrows */
+} cairn_run_view;
+
+/* A step's view: one record per step of a run. */
+typedef struct cairn_step_view {
+  cairn_str name;         /* borrows from the snapshot */
+  int status;             /* cairn_step_status */
+  uint32_t attempts;      /* attempts started (the latest number) */
+  uint32_t ok_attempt;    /* attempt whose output is visible, 0 if none */
+  uint64_t out_run;       /* run key holding the visible output event */
+  uint32_t out_seq;       /* ... and its seq (step.completed); 0 if none */
+  uint32_t first_seq;     /* the step's first event: orders steps */
+  uint32_t last_seq;      /* the step's latest event */
+  int64_t started_us;     /* latest attempt's start */
+  int64_t ended_us;       /* latest attempt's end, 0 while running */
+  bool reused;            /* output reused from another run */
+  bool dry_run;           /* visible output was recorded, not performed */
+  bool stale;             /* an upstream step was rerun after this one */
+} cairn_step_view;
+
+/* One attempt of one step. */
+typedef struct cairn_attempt_view {
+  uint32_t attempt;
+  int status;             /* cairn_attempt_status */
+  uint32_t start_seq;     /* step.started */
+  uint32_t end_seq;       /* step.completed / step.failed, 0 */
+  int64_t started_us;
+  int64_t ended_us;
+  int64_t duration_us;    /* as reported by the completion event */
+  bool dry_run;
+} cairn_attempt_view;
+
+int cairn_reader_run_view(cairn_reader *r, uint64_t key,
+                          cairn_run_view *out);
+/* A step's view by name; CAIRN_ENOTFOUND if the step has no event. */
+int cairn_reader_step_view(cairn_reader *r, uint64_t key, const char *step,
+                           cairn_step_view *out);
+/* Every step view of a run, through `cb` in the order steps first
+ * appeared; non-zero from cb stops. */
+typedef int (*cairn_step_cb)(void *ctx, const cairn_step_view *s);
+int cairn_reader_steps(cairn_reader *r, uint64_t key, cairn_step_cb cb,
+                       void *ctx);
+/* Every attempt of one step, in attempt order. */
+typedef int (*cairn_attempt_cb)(void *ctx, const cairn_attempt_view *a);
+int cairn_reader_attempts(cairn_reader *r, uint64_t key, const char *step,
+                          cairn_attempt_cb cb, void *ctx);
+
+/* --------------------------------------------------------------------- */
+/* Maintenance                                                            */
+/* --------------------------------------------------------------------- */
+
+/* One problem found by cairn_journal_verify. */
+typedef struct cairn_verify_problem {
+  uint64_t run_key;       /* 0 when not about a run */
+  const char *run_id;     /* "" when unknown */
+  uint32_t seq;           /* 0 when not about one event */
+  const char *message;    /* what is wrong */
+} cairn_verify_problem;
+typedef void (*cairn_verify_cb)(void *ctx, const cairn_verify_problem *p);
+
+typedef struct cairn_verify_stats {
+  uint64_t runs;          /* runs checked */
+  uint64_t events;        /* events decoded */
+  uint64_t problems;      /* problems reported */
+} cairn_verify_stats;
+
+/*
+ * Checks every run: its history decodes, seqs are 1..last_seq without
+ * gaps, `step.reused` references resolve to a `step.completed`, the
+ * events obey the lifecycle rules, the indexes agree with the run record,
+ * and each stored view equals the fold of its events. Each problem goes to
+ * `cb` (may be NULL). Returns 0 when the journal is sound, CAIRN_ECORRUPT
+ * when problems were found, or another error if it could not check.
+ */
+int cairn_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx,
+                         cairn_verify_stats *stats);
+
+/* Recomputes every view from events, one run per transaction. *n_runs
+ * (may be NULL) receives the number of runs rebuilt. */
+int cairn_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs);
+
+typedef struct cairn_journal_stats {
+  uint32_t schema;          /* schema version */
+  uint64_t runs;            /* run records */
+  uint64_t runs_by_status[6]; /* index by cairn_run_status (0 unused) */
+  uint64_t workflows;
+  uint64_t events;
+  uint64_t definitions;     /* snapshots */
+  uint64_t audit_records;
+  uint64_t view_records;
+  uint64_t event_bytes;     /* encoded event bytes (values only) */
+  uint64_t used_bytes;      /* pages in use × page size */
+  uint64_t map_bytes;       /* current map size */
+  uint64_t file_bytes;      /* size of the data file on disk */
+} cairn_journal_stats;
+int cairn_journal_stats_get(cairn_journal *j, cairn_journal_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CAIRN_JOURNAL_H */

@@ -1,0 +1,333 @@
+/*
+ * batch.c — building a batch: the backend-neutral half of a write.
+ *
+ * A batch is a list of operations kept in memory until commit. Keeping
+ * them (instead of writing into an open transaction as they are added)
+ * is what lets a commit be retried whole: LMDB's answer to a full map is
+ * "abort, grow, redo the transaction" (shared/notes/deps.md), and a batch
+ * can be redone because nothing about it is decided before commit except
+ * what the caller chose. Events are encoded when added; their seq, the
+ * only part the journal decides, is patched in at commit.
+ *
+ * Everything is validated here, at the API boundary, so a bad field is
+ * reported when added, with the operation and field named.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int cairn_batch_new(cairn_journal *j, cairn_batch **out) {
+  cairn_batch *b = calloc(1, sizeof *b);
+  if (b == NULL)
+    return CAIRN_ENOMEM;
+  b->j = j;
+  *out = b;
+  return 0;
+}
+
+void cairn_batch_free(cairn_batch *b) {
+  if (b == NULL)
+    return;
+  for (size_t i = 0; i < b->n_evs; i++)
+    free(b->evs[i].buf);
+  for (size_t i = 0; i < b->n_ops; i++) {
+    free(b->ops[i].json);
+    free(b->ops[i].name);
+    free(b->ops[i].audit_strs);
+  }
+  free(b->evs);
+  free(b->ops);
+  free(b);
+}
+
+size_t cairn_batch_size(const cairn_batch *b) { return b->n_ops; }
+
+static cairn__op *new_op(cairn_batch *b, int kind) {
+  if (b->committed) {
+    cairn__journal_set_err(b->j, "this batch was committed already; start "
+                                 "a new batch with cairn_batch_new");
+    return NULL;
+  }
+  if (b->n_ops == b->cap_ops) {
+    size_t cap = b->cap_ops ? 2 * b->cap_ops : 8;
+    cairn__op *ops = realloc(b->ops, cap * sizeof *ops);
+    if (ops == NULL)
+      return NULL;
+    b->ops = ops;
+    b->cap_ops = cap;
+  }
+  cairn__op *op = &b->ops[b->n_ops];
+  memset(op, 0, sizeof *op);
+  op->kind = kind;
+  op->ev_first = b->n_evs;
+  return op;
+}
+
+/* Encodes and keeps one event for the op being built (b->ops[b->n_ops]). */
+static int add_event(cairn_batch *b, const cairn_event *ev) {
+  char msg[200];
+  cairn_event e = *ev;
+  int rc = cairn__event_check(&e, msg, sizeof msg);
+  if (rc) {
+    cairn__journal_set_err(b->j, "%s", msg);
+    return rc;
+  }
+  if (e.time_us == 0)
+    e.time_us = cairn__now_us();
+  e.seq = 0;
+  if (b->n_evs == b->cap_evs) {
+    size_t cap = b->cap_evs ? 2 * b->cap_evs : 16;
+    cairn__pending_event *evs = realloc(b->evs, cap * sizeof *evs);
+    if (evs == NULL)
+      return CAIRN_ENOMEM;
+    b->evs = evs;
+    b->cap_evs = cap;
+  }
+  cairn__pending_event *p = &b->evs[b->n_evs];
+  rc = cairn__event_encode(&e, &p->buf, &p->len, &p->seq_off);
+  if (rc)
+    return rc;
+  if (p->len > CAIRN_EVENT_MAX_BYTES) {
+    free(p->buf);
+    cairn__journal_set_err(b->j, "%s event is %zu bytes; the limit is %u",
+                           cairn_event_type_name(e.type), p->len,
+                           CAIRN_EVENT_MAX_BYTES);
+    return CAIRN_ETOOBIG;
+  }
+  b->n_evs++;
+  return 0;
+}
+
+static void drop_events(cairn_batch *b, size_t from) {
+  while (b->n_evs > from)
+    free(b->evs[--b->n_evs].buf);
+}
+
+static int copy_name(cairn_journal *j, const char *what, const char *s,
+                     size_t max, char *dst, bool required) {
+  if (s == NULL || *s == '\0') {
+    if (!required) {
+      dst[0] = '\0';
+      return 0;
+    }
+    cairn__journal_set_err(j, "%s is required", what);
+    return CAIRN_EINVAL;
+  }
+  size_t n = strlen(s);
+  if (n > max) {
+    cairn__journal_set_err(j, "%s is %zu bytes; the limit is %zu", what, n,
+                           max);
+    return CAIRN_EINVAL;
+  }
+  memcpy(dst, s, n + 1);
+  return 0;
+}
+
+static int check_spec(cairn_journal *j, const cairn_run_spec *s,
+                      cairn__op *op) {
+  int rc;
+  const char *ns = s->ns ? s->ns : "default";
+  if ((rc = copy_name(j, "namespace", ns, CAIRN_NAMESPACE_MAX, op->ns,
+                      true)) ||
+      (rc = copy_name(j, "workflow id", s->workflow_id,
+                      CAIRN_WORKFLOW_ID_MAX, op->workflow_id, true)))
+    return rc;
+  if (!cairn__is_hash_hex(s->def_hash)) {
+    cairn__journal_set_err(j, "definition hash must be 64 lowercase hex "
+                              "characters (a SHA-256)");
+    return CAIRN_EINVAL;
+  }
+  memcpy(op->def_hash, s->def_hash, CAIRN_HASH_HEX_LEN + 1);
+  if (cairn_origin_kind_name(s->origin_kind) == NULL) {
+    cairn__journal_set_err(j, "unknown origin kind %d", s->origin_kind);
+    return CAIRN_EINVAL;
+  }
+  if ((s->origin_kind != CAIRN_ORIGIN_NONE) != (s->parent_run_id != NULL) ||
+      (s->parent_run_id && !cairn__is_uuid(s->parent_run_id))) {
+    cairn__journal_set_err(j, "a derived run (reset, rerun, replay) needs "
+                              "the parent's run id, and only it has one");
+    return CAIRN_EINVAL;
+  }
+  if (s->run_id && !cairn__is_uuid(s->run_id)) {
+    cairn__journal_set_err(j, "run id '%s' is not a UUID", s->run_id);
+    return CAIRN_EINVAL;
+  }
+  return 0;
+}
+
+static cairn_str cstr(const char *s) {
+  return (cairn_str){s, s ? strlen(s) : 0};
+}
+
+int cairn_batch_create_run(cairn_batch *b, const cairn_run_spec *spec,
+                           char run_id_out[CAIRN_RUN_ID_LEN + 1]) {
+  cairn__op *op = new_op(b, CAIRN__OP_CREATE_RUN);
+  if (op == NULL)
+    return b->committed ? CAIRN_EINVAL : CAIRN_ENOMEM;
+  int rc = check_spec(b->j, spec, op);
+  if (rc)
+    return rc;
+  if (spec->run_id)
+    memcpy(op->run_id, spec->run_id, CAIRN_RUN_ID_LEN + 1);
+  else if ((rc = cairn__uuid7(op->run_id)) != 0)
+    return rc;
+  if (spec->parent_run_id)
+    memcpy(op->parent_run_id, spec->parent_run_id, CAIRN_RUN_ID_LEN + 1);
+  op->origin_kind = spec->origin_kind;
+  op->make_current = spec->make_current;
+  op->time_us = spec->time_us ? spec->time_us : cairn__now_us();
+  cairn_event ev = {
+      .type = CAIRN_EV_RUN_STARTED,
+      .time_us = op->time_us,
+      .input = spec->input.ptr ? spec->input : cstr("null"),
+      .reason = spec->reason,
+      .meta = spec->overrides,
+      .run_id = cstr(op->run_id),
+      .workflow_id = cstr(op->workflow_id),
+      .ns = cstr(op->ns),
+      .def_hash = cstr(op->def_hash),
+      .origin_kind = spec->origin_kind,
+      .parent_run_id = cstr(spec->parent_run_id),
+      .origin_point = cstr(spec->origin_point),
+      .actor = cstr(spec->actor),
+  };
+  if (spec->origin_point &&
+      strlen(spec->origin_point) > CAIRN_STEP_NAME_MAX) {
+    cairn__journal_set_err(b->j, "origin step name is over %d bytes",
+                           CAIRN_STEP_NAME_MAX);
+    return CAIRN_EINVAL;
+  }
+  if ((rc = add_event(b, &ev)) != 0)
+    return rc;
+  op->n_events = 1;
+  memcpy(run_id_out, op->run_id, CAIRN_RUN_ID_LEN + 1);
+  b->n_ops++;
+  return 0;
+}
+
+int cairn_batch_append(cairn_batch *b, const char *run_id,
+                       const cairn_event *events, size_t n) {
+  cairn__op *op = new_op(b, CAIRN__OP_APPEND);
+  if (op == NULL)
+    return b->committed ? CAIRN_EINVAL : CAIRN_ENOMEM;
+  if (!cairn__is_uuid(run_id)) {
+    cairn__journal_set_err(b->j, "run id '%s' is not a UUID",
+                           run_id ? run_id : "(null)");
+    return CAIRN_EINVAL;
+  }
+  if (n == 0) {
+    cairn__journal_set_err(b->j, "an append needs at least one event");
+    return CAIRN_EINVAL;
+  }
+  memcpy(op->run_id, run_id, CAIRN_RUN_ID_LEN + 1);
+  for (size_t i = 0; i < n; i++) {
+    int rc;
+    if (events[i].type == CAIRN_EV_RUN_STARTED) {
+      cairn__journal_set_err(b->j, "run.started is written by "
+                                   "cairn_batch_create_run, not appended");
+      rc = CAIRN_EINVAL;
+    }
+    else {
+      rc = add_event(b, &events[i]);
+    }
+    if (rc) {
+      drop_events(b, op->ev_first);
+      return rc;
+    }
+  }
+  op->n_events = n;
+  return (int)b->n_ops++;
+}
+
+int cairn_batch_put_definition(cairn_batch *b, const char *ns,
+                               const char *name, const char *json,
+                               size_t len,
+                               char hash_out[CAIRN_HASH_HEX_LEN + 1]) {
+  size_t bad = 0;
+  cairn__op *op = new_op(b, CAIRN__OP_DEFINITION);
+  if (op == NULL)
+    return b->committed ? CAIRN_EINVAL : CAIRN_ENOMEM;
+  int rc = copy_name(b->j, "namespace", ns ? ns : "default",
+                     CAIRN_NAMESPACE_MAX, op->ns, true);
+  if (rc)
+    return rc;
+  if (name && (strlen(name) == 0 || strlen(name) > CAIRN_WORKFLOW_ID_MAX)) {
+    cairn__journal_set_err(b->j, "definition name must be 1..%d bytes",
+                           CAIRN_WORKFLOW_ID_MAX);
+    return CAIRN_EINVAL;
+  }
+  rc = cairn__json_canonical(json, len, &op->json, &op->json_len, &bad);
+  if (rc == CAIRN_EINVAL) {
+    cairn__journal_set_err(b->j, "definition is not valid JSON (near byte "
+                                 "%zu), or an object repeats a key", bad);
+    return rc;
+  }
+  if (rc)
+    return rc;
+  if (name && (op->name = strdup(name)) == NULL) {
+    free(op->json);
+    return CAIRN_ENOMEM;
+  }
+  cairn__sha256_hex(op->json, op->json_len, op->def_hash);
+  memcpy(hash_out, op->def_hash, CAIRN_HASH_HEX_LEN + 1);
+  return (int)b->n_ops++;
+}
+
+int cairn_batch_audit(cairn_batch *b, const cairn_audit_record *rec) {
+  cairn__op *op = new_op(b, CAIRN__OP_AUDIT);
+  if (op == NULL)
+    return b->committed ? CAIRN_EINVAL : CAIRN_ENOMEM;
+  if (rec->action.ptr == NULL || rec->action.len == 0) {
+    cairn__journal_set_err(b->j, "an audit record needs an action");
+    return CAIRN_EINVAL;
+  }
+  const cairn_str *src[] = {&rec->ns, &rec->actor, &rec->action,
+                            &rec->workflow_id, &rec->run_id,
+                            &rec->new_run_id, &rec->reason,
+                            &rec->request_id};
+  cairn_str *dst[] = {&op->audit.ns, &op->audit.actor, &op->audit.action,
+                      &op->audit.workflow_id, &op->audit.run_id,
+                      &op->audit.new_run_id, &op->audit.reason,
+                      &op->audit.request_id};
+  size_t total = 0;
+  for (size_t i = 0; i < 8; i++)
+    total += src[i]->len;
+  if ((op->audit_strs = malloc(total + 1)) == NULL)
+    return CAIRN_ENOMEM;
+  char *p = op->audit_strs;
+  for (size_t i = 0; i < 8; i++) {
+    dst[i]->ptr = src[i]->ptr ? p : NULL;
+    dst[i]->len = src[i]->len;
+    if (src[i]->ptr)
+      memcpy(p, src[i]->ptr, src[i]->len);
+    p += src[i]->len;
+  }
+  op->audit.time_us = rec->time_us ? rec->time_us : cairn__now_us();
+  b->n_ops++;
+  return 0;
+}
+
+int cairn_batch_commit(cairn_batch *b) {
+  if (b->committed) {
+    cairn__journal_set_err(b->j, "this batch was committed already");
+    return CAIRN_EINVAL;
+  }
+  int rc = cairn__backend_commit(b);
+  if (rc == 0)
+    b->committed = true;
+  return rc;
+}
+
+uint32_t cairn_batch_first_seq(const cairn_batch *b, int op) {
+  if (!b->committed || op < 0 || (size_t)op >= b->n_ops)
+    return 0;
+  return b->ops[op].first_seq;
+}
+
+uint32_t cairn_batch_def_version(const cairn_batch *b, int op) {
+  if (!b->committed || op < 0 || (size_t)op >= b->n_ops ||
+      b->ops[op].kind != CAIRN__OP_DEFINITION)
+    return 0;
+  return b->ops[op].version;
+}

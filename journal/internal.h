@@ -1,0 +1,233 @@
+/*
+ * internal.h — declarations shared by the files of journal/ (and by tests
+ * that exercise them). Nothing here is public: names are `cairn__`.
+ *
+ * Files of journal/:
+ *   codec.c      events <-> msgpack (the only msgpack user besides records)
+ *   mpcheck.c    bounds/structure check run on untrusted msgpack first
+ *   records.c    run records, views, workflows, audit <-> msgpack
+ *   fold.c       the run lifecycle: events folded into views
+ *   ids.c        UUIDv7, SHA-256, canonical JSON, byte order helpers
+ *   batch.c      building a batch (backend-neutral)
+ *   lmdb_*.c     the LMDB backend: the only files that include lmdb.h
+ */
+#ifndef CAIRN_JOURNAL_INTERNAL_H
+#define CAIRN_JOURNAL_INTERNAL_H
+
+#include <cairn/cairn.h>
+#include <stdarg.h>
+#include <uthash.h>
+
+/* --- byte order: keys are big-endian so byte order is numeric order --- */
+static inline void cairn__put_be32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)(v >> 24);
+  p[1] = (unsigned char)(v >> 16);
+  p[2] = (unsigned char)(v >> 8);
+  p[3] = (unsigned char)v;
+}
+static inline void cairn__put_be64(unsigned char *p, uint64_t v) {
+  cairn__put_be32(p, (uint32_t)(v >> 32));
+  cairn__put_be32(p + 4, (uint32_t)v);
+}
+static inline uint32_t cairn__get_be32(const unsigned char *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+         ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+static inline uint64_t cairn__get_be64(const unsigned char *p) {
+  return ((uint64_t)cairn__get_be32(p) << 32) | cairn__get_be32(p + 4);
+}
+
+/* --- ids.c --- */
+int64_t cairn__now_us(void);
+/* Writes a new UUIDv7 as 36 chars + NUL. Returns 0 or CAIRN_EIO. */
+int cairn__uuid7(char out[CAIRN_RUN_ID_LEN + 1]);
+/* Whether `s` looks like a UUID in text form (8-4-4-4-12 hex). */
+bool cairn__is_uuid(const char *s);
+/* SHA-256 of [p, p+n) as 64 lowercase hex chars + NUL. */
+void cairn__sha256_hex(const void *p, size_t n,
+                       char out[CAIRN_HASH_HEX_LEN + 1]);
+bool cairn__is_hash_hex(const char *s);
+/* Canonical JSON of [json, json+len): objects' keys sorted bytewise, no
+ * whitespace. Returns 0 and a malloc'ed *out, or CAIRN_EINVAL with the
+ * byte offset of the syntax error in *err_off. */
+int cairn__json_canonical(const char *json, size_t len, char **out,
+                          size_t *out_len, size_t *err_off);
+/* Whether [p, p+n) is one complete JSON value. */
+bool cairn__json_valid(const char *p, size_t n);
+
+/* --- mpcheck.c --- */
+/* Checks that [p, p+len) holds exactly one well-formed msgpack object whose
+ * containers claim no more elements than bytes remain and which nests at
+ * most 16 deep. Returns 0, or CAIRN_EDECODE with the offset in *bad_off. */
+int cairn__mp_check(const unsigned char *p, size_t len, size_t *bad_off);
+
+/* --- codec.c --- */
+/* Encodes `ev` into a malloc'ed buffer; the seq field is always a 5-byte
+ * uint32 at byte *seq_off, so the journal can number the event at commit
+ * (cairn__event_patch_seq). */
+int cairn__event_encode(const cairn_event *ev, char **out, size_t *len,
+                        size_t *seq_off);
+static inline void cairn__event_patch_seq(char *buf, size_t seq_off,
+                                          uint32_t seq) {
+  cairn__put_be32((unsigned char *)buf + seq_off, seq);
+}
+/* Validates names and sizes of `ev` for appending; fills msg. */
+int cairn__event_check(const cairn_event *ev, char *msg, size_t msglen);
+
+/* --- records.c: the stored shapes of everything that is not an event ---
+ * Each encoder returns a malloc'ed buffer; each decoder reads untrusted
+ * bytes (returns CAIRN_EDECODE) and borrows strings from the input. */
+
+/* The run record (`runs` database). */
+typedef struct cairn__run_rec {
+  cairn_run_info info;
+  char lease_owner[64]; /* "" when unleased */
+  int64_t lease_expiry_us;
+} cairn__run_rec;
+int cairn__run_rec_encode(const cairn__run_rec *r, char **out, size_t *len);
+int cairn__run_rec_decode(const void *p, size_t n, cairn__run_rec *r);
+
+/* The workflow record (`workflows`): current run and its runs. */
+int cairn__wf_rec_encode(uint64_t current, const uint64_t *runs, size_t n,
+                         char **out, size_t *len);
+/* Decodes into *runs (realloc'ed; *cap its capacity). */
+int cairn__wf_rec_decode(const void *p, size_t n, uint64_t *current,
+                         uint64_t **runs, size_t *n_runs, size_t *cap);
+
+/* Definition versions (`names`): hashes, version 1 first. */
+int cairn__names_rec_encode(const char (*hashes)[CAIRN_HASH_HEX_LEN + 1],
+                            size_t n, char **out, size_t *len);
+/* Borrows: hash i is at p + off[i] (64 bytes, no NUL). */
+int cairn__names_rec_count(const void *p, size_t n, uint32_t *count);
+int cairn__names_rec_get(const void *p, size_t n, uint32_t version,
+                         char out[CAIRN_HASH_HEX_LEN + 1]);
+
+int cairn__audit_encode(const cairn_audit_record *a, char **out, size_t *len);
+int cairn__audit_decode(const void *p, size_t n, cairn_audit_record *a);
+
+int cairn__run_view_encode(const cairn_run_view *v, char **out, size_t *len);
+int cairn__run_view_decode(const void *p, size_t n, cairn_run_view *v);
+int cairn__step_view_encode(const cairn_step_view *v, char **out,
+                            size_t *len);
+int cairn__step_view_decode(const void *p, size_t n, cairn_step_view *v);
+int cairn__attempt_view_encode(const cairn_attempt_view *v, char **out,
+                               size_t *len);
+int cairn__attempt_view_decode(const void *p, size_t n,
+                               cairn_attempt_view *v);
+
+/* --- fold.c: the run lifecycle ---
+ *
+ * A fold state holds the run view and the step and attempt views touched
+ * so far. Views not yet in memory are fetched through the loader (the
+ * LMDB backend loads from the `views` database; a full fold from history,
+ * as verify and rebuild do, has a loader that finds nothing).
+ */
+typedef struct cairn__fold_loader {
+  void *ctx;
+  /* 0 and *out, CAIRN_ENOTFOUND, or another error. out->name is ignored. */
+  int (*load_step)(void *ctx, uint64_t run, cairn_str name,
+                   cairn_step_view *out);
+  int (*load_attempt)(void *ctx, uint64_t run, cairn_str name,
+                      uint32_t attempt, cairn_attempt_view *out);
+  /* A step.reused event: 0 and the source run key when (ref_run, ref_seq)
+   * is a step.completed; CAIRN_ENOTFOUND / CAIRN_ECONFLICT with `why`. */
+  int (*check_ref)(void *ctx, const cairn_event *ev, uint64_t *src_key,
+                   char *why, size_t whylen);
+} cairn__fold_loader;
+
+typedef struct cairn__fold_attempt {
+  cairn_attempt_view v;
+  bool dirty;
+} cairn__fold_attempt;
+
+typedef struct cairn__fold_step {
+  char *name;                 /* owned, NUL-terminated */
+  size_t name_len;
+  cairn_step_view v;          /* v.name points at `name` */
+  bool dirty;
+  bool known;                 /* exists (loaded or created) */
+  cairn__fold_attempt *att;   /* attempts in memory, ascending */
+  size_t n_att, cap_att;
+  UT_hash_handle hh;
+} cairn__fold_step;
+
+typedef struct cairn__fold {
+  uint64_t run;               /* run key */
+  cairn_run_view v;
+  char *rerun_step;           /* owned copy of v.rerun_step */
+  bool v_dirty;
+  bool v_known;               /* the run view exists */
+  cairn__fold_step *steps;    /* uthash by name */
+  cairn__fold_loader loader;
+  char err[256];              /* why the last apply failed */
+} cairn__fold;
+
+void cairn__fold_init(cairn__fold *f, uint64_t run,
+                      const cairn__fold_loader *loader);
+void cairn__fold_free(cairn__fold *f);
+/* Installs a stored run view (incremental mode). */
+int cairn__fold_set_view(cairn__fold *f, const cairn_run_view *v);
+/* Applies one event. 0, or CAIRN_ECONFLICT (lifecycle broken) /
+ * CAIRN_ECORRUPT / CAIRN_ENOMEM with f->err set. */
+int cairn__fold_apply(cairn__fold *f, const cairn_event *ev);
+
+/* --- batch.c: a batch is built here and applied by the backend --- */
+typedef enum cairn__op_kind {
+  CAIRN__OP_CREATE_RUN = 1,
+  CAIRN__OP_APPEND = 2,
+  CAIRN__OP_DEFINITION = 3,
+  CAIRN__OP_AUDIT = 4
+} cairn__op_kind;
+
+/* One encoded event waiting for its seq. */
+typedef struct cairn__pending_event {
+  char *buf;
+  size_t len;
+  size_t seq_off;
+} cairn__pending_event;
+
+typedef struct cairn__op {
+  int kind;                       /* cairn__op_kind */
+  char run_id[CAIRN_RUN_ID_LEN + 1];
+  /* CREATE_RUN and APPEND: events [ev_first, ev_first + n_events) */
+  size_t ev_first, n_events;
+  /* CREATE_RUN: the run's identity (its run.started carries the rest) */
+  char ns[CAIRN_NAMESPACE_MAX + 1];
+  char workflow_id[CAIRN_WORKFLOW_ID_MAX + 1];
+  char def_hash[CAIRN_HASH_HEX_LEN + 1];
+  char parent_run_id[CAIRN_RUN_ID_LEN + 1];
+  int origin_kind;
+  bool make_current;
+  int64_t time_us;
+  /* DEFINITION: canonical JSON and optional name */
+  char *json;
+  size_t json_len;
+  char *name;
+  /* AUDIT: owned copies in `audit` */
+  cairn_audit_record audit;
+  char *audit_strs;
+  /* results, set by a successful commit */
+  uint64_t run_key;
+  uint32_t first_seq;
+  uint32_t version;
+} cairn__op;
+
+struct cairn_batch {
+  cairn_journal *j;
+  cairn__op *ops;
+  size_t n_ops, cap_ops;
+  cairn__pending_event *evs;
+  size_t n_evs, cap_evs;
+  bool committed;
+};
+
+/* Backend entry points used by batch.c. */
+int cairn__backend_commit(cairn_batch *b);
+void cairn__journal_set_err(cairn_journal *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* --- error detail helper --- */
+void cairn__fmt(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* CAIRN_JOURNAL_INTERNAL_H */

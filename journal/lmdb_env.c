@@ -1,0 +1,295 @@
+/*
+ * lmdb_env.c — opening the LMDB environment, schema checks, and the write
+ * transaction loop that grows the map.
+ *
+ * Map growth: LMDB reports MDB_MAP_FULL from mdb_put or mdb_txn_commit,
+ * after which the transaction is dead. The only recovery is to abort, set
+ * a larger map (legal only while this process has no transaction open)
+ * and redo the transaction (shared/notes/deps.md). cairn__write_txn does
+ * exactly that, doubling the map each time. Other processes learn of the
+ * new size through MDB_MAP_RESIZED at their next mdb_txn_begin and adopt
+ * it with mdb_env_set_mapsize(env, 0).
+ *
+ * Durability: commits are synced (no MDB_NOSYNC) unless the caller asked
+ * for no_sync. LMDB needs no recovery step after a crash: a commit that
+ * returned is on disk, one that did not never happened.
+ */
+#include "lmdb_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* 64 MiB: costs only address space (lmdb.h), holds ~400k events. */
+#define DEFAULT_MAP_BYTES ((size_t)64 << 20)
+/* Growth stops at 1 TiB; past it the journal reports CAIRN_EFULL. */
+#define MAX_MAP_BYTES ((size_t)1 << 40)
+
+void cairn__journal_set_err(cairn_journal *j, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(j->errmsg, sizeof j->errmsg, fmt, ap);
+  va_end(ap);
+}
+
+const char *cairn_journal_errmsg(const cairn_journal *j) {
+  return j ? j->errmsg : "";
+}
+
+const char *cairn_journal_home(const cairn_journal *j) { return j->home; }
+
+int cairn__mdb_err(cairn_journal *j, int rc, const char *what) {
+  switch (rc) {
+  case MDB_SUCCESS:
+    return 0;
+  case MDB_NOTFOUND:
+    return CAIRN_ENOTFOUND;
+  case MDB_MAP_FULL:
+    return CAIRN_EFULL;
+  case MDB_CORRUPTED:
+  case MDB_PAGE_NOTFOUND:
+  case MDB_INVALID:
+    cairn__journal_set_err(j, "%s: %s; run `cairn journal verify` and "
+                              "restore from a backup",
+                           what, mdb_strerror(rc));
+    return CAIRN_ECORRUPT;
+  default:
+    cairn__journal_set_err(j, "%s: %s", what, mdb_strerror(rc));
+    return CAIRN_EIO;
+  }
+}
+
+size_t cairn__event_key(unsigned char k[12], uint64_t run, uint32_t seq) {
+  cairn__put_be64(k, run);
+  cairn__put_be32(k + 8, seq);
+  return 12;
+}
+
+size_t cairn__view_key(unsigned char *k, uint64_t run, int tag,
+                       cairn_str step, uint32_t attempt) {
+  size_t n = 8;
+  cairn__put_be64(k, run);
+  k[n++] = (unsigned char)tag;
+  if (tag == VIEW_RUN)
+    return n;
+  memcpy(k + n, step.ptr, step.len);
+  n += step.len;
+  if (tag == VIEW_STEP)
+    return n;
+  k[n++] = 0;
+  cairn__put_be32(k + n, attempt);
+  return n + 4;
+}
+
+size_t cairn__name_key(unsigned char *k, const char *ns, const char *id) {
+  size_t a = strlen(ns), b = strlen(id);
+  memcpy(k, ns, a);
+  k[a] = 0;
+  memcpy(k + a + 1, id, b);
+  return a + 1 + b;
+}
+
+static int mkdir_p(const char *path) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf)
+    return -1;
+  memcpy(buf, path, n + 1);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+      return -1;
+    *p = '/';
+  }
+  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int open_dbis(cairn_journal *j, MDB_txn *txn, unsigned flags) {
+  struct {
+    const char *name;
+    MDB_dbi *dbi;
+  } dbs[] = {{"events", &j->events},       {"runs", &j->runs},
+             {"run_ids", &j->run_ids},     {"workflows", &j->workflows},
+             {"defs", &j->defs},           {"names", &j->names},
+             {"by_status", &j->by_status}, {"views", &j->views},
+             {"audit", &j->audit}};
+  for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+    int rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi);
+    if (rc)
+      return cairn__mdb_err(j, rc, "opening the journal's databases");
+  }
+  return 0;
+}
+
+/* Reads the schema version (0 when the journal is new). */
+static int read_schema(cairn_journal *j, MDB_txn *txn, uint32_t *schema) {
+  MDB_val k = {6, "schema"}, v;
+  int rc = mdb_get(txn, j->meta, &k, &v);
+  *schema = 0;
+  if (rc == MDB_NOTFOUND)
+    return 0;
+  if (rc)
+    return cairn__mdb_err(j, rc, "reading the schema version");
+  if (v.mv_size != 4) {
+    cairn__journal_set_err(j, "the schema version record is damaged");
+    return CAIRN_ECORRUPT;
+  }
+  *schema = cairn__get_be32(v.mv_data);
+  return 0;
+}
+
+static int setup(cairn_journal *j, char *errbuf, size_t errlen) {
+  MDB_txn *txn;
+  uint32_t schema = 0;
+  unsigned flags = j->read_only ? MDB_RDONLY : 0;
+  int rc = mdb_txn_begin(j->env, NULL, flags, &txn);
+  if (rc)
+    return cairn__mdb_err(j, rc, "starting the first transaction");
+  rc = mdb_dbi_open(txn, "meta", j->read_only ? 0 : MDB_CREATE, &j->meta);
+  if (rc == MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    cairn__fmt(errbuf, errlen, "%s holds no cairn journal yet; run a "
+                               "command that writes to create it", j->home);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc == 0)
+    rc = read_schema(j, txn, &schema);
+  else
+    rc = cairn__mdb_err(j, rc, "opening the meta database");
+  if (rc == 0 && schema != 0 && schema != CAIRN_JOURNAL_SCHEMA) {
+    cairn__fmt(errbuf, errlen,
+               "the journal in %s has schema version %u, and this cairn "
+               "reads version %d; use the cairn release that wrote it, or "
+               "point --home at another directory",
+               j->home, schema, CAIRN_JOURNAL_SCHEMA);
+    rc = CAIRN_ESCHEMA;
+  }
+  if (rc == 0)
+    rc = open_dbis(j, txn, j->read_only ? 0 : MDB_CREATE);
+  if (rc == 0 && schema == 0 && !j->read_only) {
+    unsigned char be[4];
+    cairn__put_be32(be, CAIRN_JOURNAL_SCHEMA);
+    MDB_val k = {6, "schema"}, v = {4, be};
+    rc = cairn__mdb_err(j, mdb_put(txn, j->meta, &k, &v, 0),
+                        "writing the schema version");
+  }
+  if (rc) {
+    mdb_txn_abort(txn);
+    return rc;
+  }
+  return cairn__mdb_err(j, mdb_txn_commit(txn), "creating the journal");
+}
+
+int cairn_journal_open(const char *home, const cairn_journal_options *opts,
+                       cairn_journal **out, char *errbuf, size_t errlen) {
+  cairn_journal_options o = {0};
+  int rc;
+  *out = NULL;
+  if (opts)
+    o = *opts;
+  if (home == NULL || *home == '\0') {
+    cairn__fmt(errbuf, errlen, "no journal directory given");
+    return CAIRN_EINVAL;
+  }
+  if (!o.read_only && mkdir_p(home) != 0) {
+    cairn__fmt(errbuf, errlen, "cannot create journal directory %s: %s",
+               home, strerror(errno));
+    return CAIRN_EIO;
+  }
+  cairn_journal *j = calloc(1, sizeof *j);
+  if (j == NULL || (j->home = strdup(home)) == NULL) {
+    free(j);
+    return CAIRN_ENOMEM;
+  }
+  j->read_only = o.read_only;
+  unsigned flags = MDB_NOTLS | (o.no_sync ? MDB_NOSYNC : 0) |
+                   (o.read_only ? MDB_RDONLY : 0);
+  if ((rc = mdb_env_create(&j->env)) != 0 ||
+      (rc = mdb_env_set_maxdbs(j->env, 16)) != 0 ||
+      (rc = mdb_env_set_mapsize(j->env, o.initial_map_bytes
+                                            ? o.initial_map_bytes
+                                            : DEFAULT_MAP_BYTES)) != 0 ||
+      (rc = mdb_env_open(j->env, home, flags, 0644)) != 0) {
+    cairn__fmt(errbuf, errlen, "cannot open journal in %s: %s%s", home,
+               mdb_strerror(rc),
+               rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH
+                   ? " (these files are not an LMDB journal cairn can read)"
+                   : "");
+    rc = rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH ? CAIRN_ECORRUPT
+         : rc == ENOENT                                  ? CAIRN_ENOTFOUND
+                                                         : CAIRN_EIO;
+    cairn_journal_close(j);
+    return rc;
+  }
+  int dead = 0;
+  mdb_reader_check(j->env, &dead); /* free slots of killed readers */
+  rc = setup(j, errbuf, errlen);
+  if (rc) {
+    if (errbuf && errlen && errbuf[0] == '\0')
+      cairn__fmt(errbuf, errlen, "%s", j->errmsg);
+    cairn_journal_close(j);
+    return rc;
+  }
+  *out = j;
+  return 0;
+}
+
+void cairn_journal_close(cairn_journal *j) {
+  if (j == NULL)
+    return;
+  if (j->env)
+    mdb_env_close(j->env);
+  free(j->home);
+  free(j);
+}
+
+static int grow(cairn_journal *j) {
+  MDB_envinfo info;
+  mdb_env_info(j->env, &info);
+  if (j->open_readers > 0) {
+    cairn__journal_set_err(j, "the journal's map (%zu bytes) is full and "
+                              "cannot grow while this process has %d open "
+                              "reader(s); end them and retry",
+                           info.me_mapsize, j->open_readers);
+    return CAIRN_EBUSY;
+  }
+  if (info.me_mapsize >= MAX_MAP_BYTES) {
+    cairn__journal_set_err(j, "the journal reached its largest map size "
+                              "(%zu bytes)", info.me_mapsize);
+    return CAIRN_EFULL;
+  }
+  int rc = mdb_env_set_mapsize(j->env, info.me_mapsize * 2);
+  return rc ? cairn__mdb_err(j, rc, "growing the journal's map") : 0;
+}
+
+int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx) {
+  if (j->read_only) {
+    cairn__journal_set_err(j, "the journal was opened read-only");
+    return CAIRN_EINVAL;
+  }
+  for (;;) {
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
+    if (rc == MDB_MAP_RESIZED) {
+      /* Another process grew the map: adopt its size and begin again. */
+      if ((rc = mdb_env_set_mapsize(j->env, 0)) != 0)
+        return cairn__mdb_err(j, rc, "adopting the journal's new size");
+      continue;
+    }
+    if (rc)
+      return cairn__mdb_err(j, rc, "starting a write transaction");
+    rc = fn(j, txn, ctx);
+    if (rc == 0)
+      rc = cairn__mdb_err(j, mdb_txn_commit(txn), "committing");
+    else
+      mdb_txn_abort(txn);
+    if (rc != CAIRN_EFULL)
+      return rc;
+    if ((rc = grow(j)) != 0)
+      return rc;
+  }
+}

@@ -1,0 +1,418 @@
+/*
+ * lmdb_maint.c — verify, rebuild-views and stats.
+ *
+ * verify reads one snapshot and, for every run record, re-derives what
+ * the journal claims: the history decodes, seqs run 1..last_seq without
+ * gaps, every event obeys the lifecycle (a full fold, which also checks
+ * that each step.reused references a step.completed), the indexes point
+ * back at the run, and every stored view record equals, byte for byte,
+ * the record the full fold produces — no more records, no fewer. Finally
+ * it checks that no event belongs to a run that has no record.
+ *
+ * rebuild-views recomputes views from events, one run per write
+ * transaction so that writers elsewhere are never blocked for long.
+ */
+#include "lmdb_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Beyond this many problems in one run, the rest are counted, not told. */
+#define MAX_TOLD_PER_RUN 20
+
+typedef struct vctx {
+  cairn_journal *j;
+  MDB_txn *txn;
+  cairn_verify_cb cb;
+  void *cb_ctx;
+  cairn_verify_stats st;
+  uint64_t run_key;
+  const char *run_id;
+  int told;
+} vctx;
+
+__attribute__((format(printf, 3, 4))) static void
+problem(vctx *v, uint32_t seq, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  v->st.problems++;
+  if (v->cb == NULL || v->told++ >= MAX_TOLD_PER_RUN)
+    return;
+  cairn_verify_problem p = {v->run_key, v->run_id ? v->run_id : "", seq,
+                            msg};
+  v->cb(v->cb_ctx, &p);
+}
+
+/* Folds run `key`'s whole history into `f`; false when it could not. */
+static bool fold_history(vctx *v, uint64_t key, cairn__fold *f,
+                         uint32_t *last) {
+  MDB_cursor *cur;
+  unsigned char kb[12];
+  MDB_val k = {cairn__event_key(kb, key, 0), kb}, val;
+  bool ok = true;
+  *last = 0;
+  if (mdb_cursor_open(v->txn, v->j->events, &cur) != 0)
+    return false;
+  for (int rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+    if (k.mv_size != 12 || cairn__get_be64(k.mv_data) != key)
+      break;
+    uint32_t seq = cairn__get_be32((unsigned char *)k.mv_data + 8);
+    cairn_event ev;
+    cairn_decode_err err = {0};
+    v->st.events++;
+    if (seq != *last + 1) {
+      problem(v, seq, "history has a gap: seq %u follows seq %u", seq,
+              *last);
+      ok = false;
+    }
+    *last = seq;
+    if (!ok)
+      continue;
+    if (cairn_event_decode(val.mv_data, val.mv_size, &ev, &err) != 0) {
+      problem(v, seq, "event does not decode: %s%s%s at byte %zu",
+              err.message, err.field ? ", field " : "",
+              err.field ? err.field : "", err.offset);
+      ok = false;
+    }
+    else if (ev.seq != seq) {
+      problem(v, seq, "event stored at seq %u says it is seq %u", seq,
+              ev.seq);
+      ok = false;
+    }
+    else if (cairn__fold_apply(f, &ev) != 0) {
+      problem(v, seq, "%s", f->err);
+      ok = false;
+    }
+  }
+  mdb_cursor_close(cur);
+  return ok;
+}
+
+static bool same_bytes(const MDB_val *stored, char *buf, size_t n, int rc) {
+  bool same = rc == 0 && stored->mv_size == n &&
+              memcmp(stored->mv_data, buf, n) == 0;
+  free(buf);
+  return same;
+}
+
+static cairn__fold_step *find_step(cairn__fold *f, const void *p, size_t n) {
+  cairn__fold_step *s = NULL;
+  HASH_FIND(hh, f->steps, p, n, s);
+  return s && s->known ? s : NULL;
+}
+
+/* Compares one stored view record with the fold; marks it seen. */
+static void check_view_record(vctx *v, cairn__fold *f, const MDB_val *k,
+                              const MDB_val *val) {
+  const unsigned char *kp = k->mv_data;
+  char *buf = NULL;
+  size_t n = 0;
+  int tag = kp[8];
+  if (tag == VIEW_RUN && k->mv_size == 9) {
+    int rc = cairn__run_view_encode(&f->v, &buf, &n);
+    if (!same_bytes(val, buf, n, rc))
+      problem(v, 0, "the run view differs from the fold of its events; "
+              "run `cairn journal rebuild-views`");
+    f->v_dirty = false;
+    return;
+  }
+  if (tag == VIEW_STEP) {
+    cairn__fold_step *s = find_step(f, kp + 9, k->mv_size - 9);
+    int rc = s ? cairn__step_view_encode(&s->v, &buf, &n) : 0;
+    if (s == NULL || !same_bytes(val, buf, n, rc))
+      problem(v, 0, "the view of step %.*s %s the fold of its events",
+              (int)(k->mv_size - 9), kp + 9,
+              s ? "differs from" : "exists but has no event in");
+    if (s)
+      s->dirty = false;
+    return;
+  }
+  const unsigned char *nul = tag == VIEW_ATTEMPT && k->mv_size > 14
+                                 ? memchr(kp + 9, 0, k->mv_size - 9)
+                                 : NULL;
+  if (nul == NULL || (size_t)(nul - kp) + 5 != k->mv_size) {
+    problem(v, 0, "a view record has a malformed key");
+    return;
+  }
+  uint32_t attempt = cairn__get_be32(nul + 1);
+  cairn__fold_step *s = find_step(f, kp + 9, (size_t)(nul - kp) - 9);
+  for (size_t i = 0; s && i < s->n_att; i++) {
+    if (s->att[i].v.attempt != attempt)
+      continue;
+    int rc = cairn__attempt_view_encode(&s->att[i].v, &buf, &n);
+    if (!same_bytes(val, buf, n, rc))
+      problem(v, 0, "the view of attempt %u of step %.*s differs from the "
+              "fold of its events", attempt, (int)(nul - kp) - 9, kp + 9);
+    s->att[i].dirty = false;
+    return;
+  }
+  problem(v, 0, "a view of attempt %u of step %.*s has no events", attempt,
+          (int)(nul - kp) - 9, kp + 9);
+}
+
+/* Every stored view record of the run against the fold, both ways. */
+static void check_views(vctx *v, uint64_t key, cairn__fold *f) {
+  MDB_cursor *cur;
+  unsigned char kb[8];
+  cairn__put_be64(kb, key);
+  MDB_val k = {8, kb}, val;
+  if (mdb_cursor_open(v->txn, v->j->views, &cur) != 0)
+    return;
+  for (int rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+    if (k.mv_size < 9 || memcmp(k.mv_data, kb, 8) != 0)
+      break;
+    check_view_record(v, f, &k, &val);
+  }
+  mdb_cursor_close(cur);
+  if (f->v_dirty)
+    problem(v, 0, "the run view is missing; run `cairn journal "
+            "rebuild-views`");
+  cairn__fold_step *s, *tmp;
+  HASH_ITER(hh, f->steps, s, tmp) {
+    if (s->known && s->dirty)
+      problem(v, 0, "the view of step %s is missing", s->name);
+    for (size_t i = 0; i < s->n_att; i++)
+      if (s->att[i].dirty)
+        problem(v, 0, "the view of attempt %u of step %s is missing",
+                s->att[i].v.attempt, s->name);
+  }
+}
+
+static void check_indexes(vctx *v, const cairn__run_rec *r) {
+  uint64_t key = 0;
+  cairn_str id = {r->info.run_id, strlen(r->info.run_id)};
+  if (cairn__get_run_key(v->j, v->txn, id, &key) != 0 || key != r->info.key)
+    problem(v, 0, "the run id index does not point at this run");
+  unsigned char kb[CAIRN__NAME_KEY_MAX];
+  MDB_val k = {cairn__name_key(kb, r->info.ns, r->info.workflow_id), kb};
+  MDB_val val;
+  uint64_t current, *runs = NULL;
+  size_t n = 0, cap = 0;
+  bool listed = false;
+  if (mdb_get(v->txn, v->j->workflows, &k, &val) == 0 &&
+      cairn__wf_rec_decode(val.mv_data, val.mv_size, &current, &runs, &n,
+                           &cap) == 0)
+    for (size_t i = 0; i < n; i++)
+      listed |= runs[i] == r->info.key;
+  free(runs);
+  if (!listed)
+    problem(v, 0, "workflow %s does not list this run",
+            r->info.workflow_id);
+  unsigned char sk[9];
+  sk[0] = (unsigned char)r->info.status;
+  cairn__put_be64(sk + 1, r->info.key);
+  MDB_val s = {9, sk};
+  if (mdb_get(v->txn, v->j->by_status, &s, &val) != 0)
+    problem(v, 0, "the status index does not list this run as %s",
+            cairn_run_status_name(r->info.status));
+}
+
+static void verify_run(vctx *v, const cairn__run_rec *r) {
+  cairn__lmdb_loader l = {v->j, v->txn, false};
+  cairn__fold_loader fl;
+  cairn__fold f;
+  uint32_t last = 0;
+  cairn__lmdb_loader_init(&l, &fl);
+  cairn__fold_init(&f, r->info.key, &fl);
+  v->run_key = r->info.key;
+  v->run_id = r->info.run_id;
+  v->told = 0;
+  v->st.runs++;
+  check_indexes(v, r);
+  bool ok = fold_history(v, r->info.key, &f, &last);
+  if (last != r->info.last_seq)
+    problem(v, last, "the run record says the history ends at seq %u, "
+            "but it ends at seq %u", r->info.last_seq, last);
+  if (ok && f.v.status != r->info.status)
+    problem(v, 0, "the run record says %s, the events say %s",
+            cairn_run_status_name(r->info.status),
+            cairn_run_status_name(f.v.status));
+  if (ok)
+    check_views(v, r->info.key, &f);
+  cairn__fold_free(&f);
+}
+
+int cairn_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx,
+                         cairn_verify_stats *stats) {
+  vctx v = {.j = j, .cb = cb, .cb_ctx = ctx};
+  MDB_cursor *cur;
+  MDB_val k, val;
+  MDB_stat es;
+  uint64_t sum_last = 0;
+  cairn_reader *r;
+  int rc = cairn_reader_begin(j, &r);
+  if (rc)
+    return rc;
+  v.txn = r->txn;
+  if ((rc = mdb_cursor_open(v.txn, j->runs, &cur)) != 0) {
+    cairn_reader_end(r);
+    return cairn__mdb_err(j, rc, "listing runs");
+  }
+  for (rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+    cairn__run_rec rec;
+    if (k.mv_size != 8 ||
+        cairn__run_rec_decode(val.mv_data, val.mv_size, &rec) != 0 ||
+        rec.info.key != cairn__get_be64(k.mv_data)) {
+      v.run_key = k.mv_size == 8 ? cairn__get_be64(k.mv_data) : 0;
+      v.run_id = NULL;
+      problem(&v, 0, "the run record does not decode");
+      continue;
+    }
+    sum_last += rec.info.last_seq;
+    verify_run(&v, &rec);
+  }
+  mdb_cursor_close(cur);
+  v.run_key = 0;
+  v.run_id = NULL;
+  v.told = 0;
+  if (mdb_stat(v.txn, j->events, &es) == 0 && es.ms_entries != sum_last)
+    problem(&v, 0, "the journal holds %zu events but its runs account for "
+            "%llu: some events belong to no run", es.ms_entries,
+            (unsigned long long)sum_last);
+  cairn_reader_end(r);
+  if (stats)
+    *stats = v.st;
+  return v.st.problems ? CAIRN_ECORRUPT : 0;
+}
+
+/* ------------------------------------------------------------ rebuild */
+
+typedef struct rebuild_ctx {
+  uint64_t key;
+} rebuild_ctx;
+
+static int rebuild_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
+  rebuild_ctx *c = ctx;
+  MDB_cursor *cur;
+  unsigned char kb[8];
+  MDB_val k = {8, kb}, val;
+  int rc = mdb_cursor_open(txn, j->views, &cur);
+  if (rc)
+    return cairn__mdb_err(j, rc, "clearing views");
+  cairn__put_be64(kb, c->key);
+  for (rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE);
+       rc == 0 && k.mv_size >= 8 && memcmp(k.mv_data, kb, 8) == 0;
+       rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE)) {
+    /* Re-seek after each delete: simpler than LMDB's cursor-after-delete
+     * rules, and views are few per run. */
+    if ((rc = mdb_cursor_del(cur, 0)) != 0)
+      break;
+    k.mv_size = 8;
+    k.mv_data = kb;
+  }
+  mdb_cursor_close(cur);
+  if (rc && rc != MDB_NOTFOUND)
+    return cairn__mdb_err(j, rc, "clearing views");
+  vctx v = {.j = j, .txn = txn, .run_key = c->key};
+  cairn__lmdb_loader l = {j, txn, false};
+  cairn__fold_loader fl;
+  cairn__fold f;
+  uint32_t last;
+  cairn__lmdb_loader_init(&l, &fl);
+  cairn__fold_init(&f, c->key, &fl);
+  if (!fold_history(&v, c->key, &f, &last)) {
+    cairn__journal_set_err(j, "run key %llu: its history is broken (%s); "
+                              "`cairn journal verify` shows where",
+                           (unsigned long long)c->key, f.err);
+    cairn__fold_free(&f);
+    return CAIRN_ECORRUPT;
+  }
+  rc = cairn__fold_flush(j, txn, &f);
+  cairn__fold_free(&f);
+  return rc;
+}
+
+int cairn_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs) {
+  uint64_t *keys = NULL;
+  size_t n = 0, cap = 0;
+  cairn_reader *r;
+  MDB_cursor *cur;
+  MDB_val k, val;
+  int rc = cairn_reader_begin(j, &r);
+  if (rc)
+    return rc;
+  if ((rc = mdb_cursor_open(r->txn, j->runs, &cur)) == 0) {
+    for (rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+      if (k.mv_size != 8)
+        continue;
+      if (n == cap) {
+        cap = cap ? 2 * cap : 256;
+        uint64_t *g = realloc(keys, cap * sizeof *g);
+        if (g == NULL)
+          break;
+        keys = g;
+      }
+      keys[n++] = cairn__get_be64(k.mv_data);
+    }
+    mdb_cursor_close(cur);
+  }
+  cairn_reader_end(r);
+  rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    rebuild_ctx c = {keys[i]};
+    rc = cairn__write_txn(j, rebuild_fn, &c);
+  }
+  free(keys);
+  if (n_runs)
+    *n_runs = n;
+  return rc;
+}
+
+/* -------------------------------------------------------------- stats */
+
+int cairn_journal_stats_get(cairn_journal *j, cairn_journal_stats *out) {
+  cairn_reader *r;
+  MDB_stat st;
+  MDB_envinfo info;
+  MDB_cursor *cur;
+  MDB_val k, val;
+  memset(out, 0, sizeof *out);
+  int rc = cairn_reader_begin(j, &r);
+  if (rc)
+    return rc;
+  struct {
+    MDB_dbi dbi;
+    uint64_t *count;
+  } dbs[] = {{j->runs, &out->runs},       {j->workflows, &out->workflows},
+             {j->events, &out->events},   {j->defs, &out->definitions},
+             {j->audit, &out->audit_records}, {j->views, &out->view_records}};
+  for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
+    if (mdb_stat(r->txn, dbs[i].dbi, &st) == 0)
+      *dbs[i].count = st.ms_entries;
+  out->schema = CAIRN_JOURNAL_SCHEMA;
+  if (mdb_cursor_open(r->txn, j->by_status, &cur) == 0) {
+    for (rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+      unsigned s = *(unsigned char *)k.mv_data;
+      if (k.mv_size == 9 && s < 6)
+        out->runs_by_status[s]++;
+    }
+    mdb_cursor_close(cur);
+  }
+  if (mdb_cursor_open(r->txn, j->events, &cur) == 0) {
+    for (rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT))
+      out->event_bytes += val.mv_size;
+    mdb_cursor_close(cur);
+  }
+  mdb_env_stat(j->env, &st);
+  mdb_env_info(j->env, &info);
+  out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+  out->map_bytes = info.me_mapsize;
+  cairn_reader_end(r);
+  char path[4096];
+  struct stat fs;
+  snprintf(path, sizeof path, "%s/data.mdb", j->home);
+  if (stat(path, &fs) == 0)
+    out->file_bytes = (uint64_t)fs.st_size;
+  return 0;
+}

@@ -1,0 +1,495 @@
+/*
+ * lmdb_read.c — read snapshots: runs, histories, workflows, definitions,
+ * audit records and views.
+ *
+ * A cairn_reader is one LMDB read transaction. Values handed out point
+ * straight into the memory map (no copies), which is why they live exactly
+ * as long as the reader: LMDB keeps the pages a read transaction can see
+ * until it ends.
+ */
+#include "lmdb_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int cairn_reader_begin(cairn_journal *j, cairn_reader **out) {
+  cairn_reader *r = calloc(1, sizeof *r);
+  if (r == NULL)
+    return CAIRN_ENOMEM;
+  r->j = j;
+  for (;;) {
+    int rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, &r->txn);
+    if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(j->env, 0) == 0)
+      continue;
+    if (rc) {
+      free(r);
+      return cairn__mdb_err(j, rc, "starting a read snapshot");
+    }
+    break;
+  }
+  j->open_readers++;
+  *out = r;
+  return 0;
+}
+
+void cairn_reader_end(cairn_reader *r) {
+  if (r == NULL)
+    return;
+  mdb_txn_abort(r->txn);
+  r->j->open_readers--;
+  free(r->wf_runs);
+  free(r);
+}
+
+int cairn_reader_run_by_key(cairn_reader *r, uint64_t key,
+                            cairn_run_info *out) {
+  cairn__run_rec rec;
+  int rc = cairn__get_run(r->j, r->txn, key, &rec);
+  if (rc == 0)
+    *out = rec.info;
+  return rc;
+}
+
+int cairn_reader_run_by_id(cairn_reader *r, const char *run_id,
+                           cairn_run_info *out) {
+  uint64_t key;
+  if (run_id == NULL || strlen(run_id) != CAIRN_RUN_ID_LEN) {
+    cairn__journal_set_err(r->j, "'%s' is not a run id (a 36-character "
+                                 "UUID)", run_id ? run_id : "");
+    return CAIRN_ENOTFOUND;
+  }
+  int rc = cairn__get_run_key(r->j, r->txn,
+                              (cairn_str){run_id, CAIRN_RUN_ID_LEN}, &key);
+  return rc ? rc : cairn_reader_run_by_key(r, key, out);
+}
+
+static int decode_at(cairn_journal *j, uint64_t key, uint32_t seq,
+                     const MDB_val *v, cairn_event *out) {
+  cairn_decode_err err = {0};
+  int rc = cairn_event_decode(v->mv_data, v->mv_size, out, &err);
+  if (rc == CAIRN_EDECODE)
+    cairn__journal_set_err(j, "run key %llu seq %u: %s%s%s at byte %zu",
+                           (unsigned long long)key, seq, err.message,
+                           err.field ? ", field " : "",
+                           err.field ? err.field : "", err.offset);
+  else if (rc == 0 && out->seq != seq) {
+    cairn__journal_set_err(j, "run key %llu: the event stored at seq %u "
+                              "says it is seq %u",
+                           (unsigned long long)key, seq, out->seq);
+    rc = CAIRN_ECORRUPT;
+  }
+  return rc;
+}
+
+int cairn_reader_event(cairn_reader *r, uint64_t key, uint32_t seq,
+                       cairn_event *out) {
+  unsigned char kb[12];
+  MDB_val k = {cairn__event_key(kb, key, seq), kb}, v;
+  int rc = mdb_get(r->txn, r->j->events, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(r->j, "run key %llu has no event %u",
+                           (unsigned long long)key, seq);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading an event");
+  return decode_at(r->j, key, seq, &v, out);
+}
+
+int cairn_reader_resolve(cairn_reader *r, const cairn_event *ev,
+                         cairn_event *out) {
+  uint64_t key;
+  if (ev->type != CAIRN_EV_STEP_REUSED) {
+    *out = *ev;
+    return 0;
+  }
+  int rc = cairn__get_run_key(r->j, r->txn, ev->ref_run, &key);
+  if (rc == 0)
+    rc = cairn_reader_event(r, key, ev->ref_seq, out);
+  if (rc == 0 && out->type != CAIRN_EV_STEP_COMPLETED) {
+    cairn__journal_set_err(r->j, "a step.reused references run %.*s seq "
+                                 "%u, which is %s, not a step.completed",
+                           (int)ev->ref_run.len, ev->ref_run.ptr,
+                           ev->ref_seq, cairn_event_type_name(out->type));
+    rc = CAIRN_ECORRUPT;
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------ history */
+
+struct cairn_history {
+  cairn_reader *r;
+  MDB_cursor *cur;
+  uint64_t key;
+  uint32_t next; /* expected seq */
+  bool started, done;
+};
+
+int cairn_reader_history(cairn_reader *r, uint64_t key, uint32_t from_seq,
+                         cairn_history **out) {
+  cairn_history *it = calloc(1, sizeof *it);
+  if (it == NULL)
+    return CAIRN_ENOMEM;
+  int rc = mdb_cursor_open(r->txn, r->j->events, &it->cur);
+  if (rc) {
+    free(it);
+    return cairn__mdb_err(r->j, rc, "opening a history");
+  }
+  it->r = r;
+  it->key = key;
+  it->next = from_seq ? from_seq : 1;
+  *out = it;
+  return 0;
+}
+
+int cairn_history_next(cairn_history *it, cairn_event *ev) {
+  unsigned char kb[12];
+  MDB_val k, v;
+  int rc;
+  if (it->done)
+    return 0;
+  if (!it->started) {
+    k.mv_size = cairn__event_key(kb, it->key, it->next);
+    k.mv_data = kb;
+    rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+    it->started = true;
+  }
+  else {
+    rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+  }
+  if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size != 12 ||
+                                         cairn__get_be64(k.mv_data) !=
+                                             it->key))) {
+    it->done = true;
+    return 0;
+  }
+  if (rc)
+    return cairn__mdb_err(it->r->j, rc, "reading a history");
+  uint32_t seq = cairn__get_be32((unsigned char *)k.mv_data + 8);
+  rc = decode_at(it->r->j, it->key, seq, &v, ev);
+  it->next = seq + 1;
+  return rc ? rc : 1;
+}
+
+void cairn_history_close(cairn_history *it) {
+  if (it == NULL)
+    return;
+  mdb_cursor_close(it->cur);
+  free(it);
+}
+
+/* ---------------------------------------------------------- workflows */
+
+static bool name_fits(const char *ns, const char *id) {
+  return ns && id && strlen(ns) <= CAIRN_NAMESPACE_MAX &&
+         strlen(id) <= CAIRN_WORKFLOW_ID_MAX;
+}
+
+int cairn_reader_workflow(cairn_reader *r, const char *ns,
+                          const char *workflow_id, cairn_workflow_info *out) {
+  unsigned char kb[CAIRN__NAME_KEY_MAX];
+  ns = ns ? ns : "default";
+  if (!name_fits(ns, workflow_id))
+    return CAIRN_ENOTFOUND;
+  MDB_val k = {cairn__name_key(kb, ns, workflow_id), kb}, v;
+  int rc = mdb_get(r->txn, r->j->workflows, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(r->j, "no workflow has id %s in namespace %s",
+                           workflow_id, ns);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading a workflow");
+  size_t n = 0;
+  if (cairn__wf_rec_decode(v.mv_data, v.mv_size, &out->current, &r->wf_runs,
+                           &n, &r->wf_cap) != 0) {
+    cairn__journal_set_err(r->j, "the record of workflow %s is damaged",
+                           workflow_id);
+    return CAIRN_ECORRUPT;
+  }
+  out->n_runs = n;
+  out->runs = r->wf_runs;
+  return 0;
+}
+
+static bool run_matches(const cairn_run_filter *f, const cairn_run_info *i) {
+  if (f == NULL)
+    return true;
+  if (f->status && i->status != f->status)
+    return false;
+  if (f->ns && strcmp(f->ns, i->ns) != 0)
+    return false;
+  if (f->workflow_id && strcmp(f->workflow_id, i->workflow_id) != 0)
+    return false;
+  return true;
+}
+
+/* Walks `dbi` backwards from the end of the keys starting with `prefix`,
+ * taking the run key at byte `key_off` of each key. */
+static int runs_by_scan(cairn_reader *r, MDB_dbi dbi, const unsigned char *pre,
+                        size_t pre_len, const cairn_run_filter *f,
+                        cairn_run_info *out, size_t cap, size_t *n) {
+  MDB_cursor *cur;
+  MDB_val k, v;
+  unsigned char kb[9];
+  int rc = mdb_cursor_open(r->txn, dbi, &cur);
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "listing runs");
+  /* Position just past the prefix, then step back. */
+  memset(kb, 0xff, sizeof kb);
+  memcpy(kb, pre, pre_len);
+  k.mv_size = pre_len ? 9 : 8;
+  k.mv_data = kb;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+                          : mdb_cursor_get(cur, &k, &v, MDB_PREV);
+  while (rc == 0 && *n < cap) {
+    if (k.mv_size != pre_len + 8 || memcmp(k.mv_data, pre, pre_len) != 0)
+      break;
+    uint64_t key = cairn__get_be64((unsigned char *)k.mv_data + pre_len);
+    cairn_run_info info;
+    int rrc = cairn_reader_run_by_key(r, key, &info);
+    if (rrc) {
+      mdb_cursor_close(cur);
+      return rrc;
+    }
+    if (run_matches(f, &info))
+      out[(*n)++] = info;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+  }
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? 0
+                                       : cairn__mdb_err(r->j, rc, "listing");
+}
+
+int cairn_reader_runs(cairn_reader *r, const cairn_run_filter *f,
+                      cairn_run_info *out, size_t cap, size_t *n) {
+  *n = 0;
+  if (f && f->workflow_id) {
+    cairn_workflow_info wf;
+    int rc = cairn_reader_workflow(r, f->ns, f->workflow_id, &wf);
+    if (rc == CAIRN_ENOTFOUND)
+      return 0;
+    for (size_t i = wf.n_runs; rc == 0 && i-- > 0 && *n < cap;) {
+      cairn_run_info info;
+      rc = cairn_reader_run_by_key(r, wf.runs[i], &info);
+      if (rc == 0 && run_matches(f, &info))
+        out[(*n)++] = info;
+    }
+    return rc;
+  }
+  if (f && f->status) {
+    unsigned char pre = (unsigned char)f->status;
+    return runs_by_scan(r, r->j->by_status, &pre, 1, f, out, cap, n);
+  }
+  return runs_by_scan(r, r->j->runs, NULL, 0, f, out, cap, n);
+}
+
+/* -------------------------------------------------------- definitions */
+
+int cairn_reader_definition(cairn_reader *r, const char *hash,
+                            cairn_str *json) {
+  if (!cairn__is_hash_hex(hash)) {
+    cairn__journal_set_err(r->j, "'%s' is not a definition hash", hash);
+    return CAIRN_ENOTFOUND;
+  }
+  MDB_val k = {CAIRN_HASH_HEX_LEN, (void *)hash}, v;
+  int rc = mdb_get(r->txn, r->j->defs, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(r->j, "no definition has hash %s", hash);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading a definition");
+  json->ptr = v.mv_data;
+  json->len = v.mv_size;
+  return 0;
+}
+
+int cairn_reader_definition_version(cairn_reader *r, const char *ns,
+                                    const char *name, uint32_t version,
+                                    char hash_out[CAIRN_HASH_HEX_LEN + 1],
+                                    uint32_t *n_versions) {
+  unsigned char kb[CAIRN__NAME_KEY_MAX];
+  uint32_t count = 0;
+  ns = ns ? ns : "default";
+  if (!name_fits(ns, name))
+    return CAIRN_ENOTFOUND;
+  MDB_val k = {cairn__name_key(kb, ns, name), kb}, v;
+  int rc = mdb_get(r->txn, r->j->names, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(r->j, "no definition is named %s", name);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading definition versions");
+  if (cairn__names_rec_count(v.mv_data, v.mv_size, &count) != 0)
+    return CAIRN_ECORRUPT;
+  if (n_versions)
+    *n_versions = count;
+  rc = cairn__names_rec_get(v.mv_data, v.mv_size, version ? version : count,
+                            hash_out);
+  if (rc == CAIRN_ENOTFOUND)
+    cairn__journal_set_err(r->j, "%s has versions 1..%u, not %u", name,
+                           count, version);
+  return rc;
+}
+
+/* -------------------------------------------------------------- audit */
+
+int cairn_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb,
+                       void *ctx) {
+  MDB_cursor *cur;
+  unsigned char kb[8];
+  int rc = mdb_cursor_open(r->txn, r->j->audit, &cur);
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading the audit index");
+  cairn__put_be64(kb, from_seq);
+  MDB_val k = {8, kb}, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    cairn_audit_record a;
+    if (cairn__audit_decode(v.mv_data, v.mv_size, &a) != 0) {
+      mdb_cursor_close(cur);
+      cairn__journal_set_err(r->j, "audit record %llu is damaged",
+                             (unsigned long long)cairn__get_be64(k.mv_data));
+      return CAIRN_ECORRUPT;
+    }
+    if (cb(ctx, &a))
+      break;
+  }
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? 0
+                                       : cairn__mdb_err(r->j, rc, "audit");
+}
+
+/* -------------------------------------------------------------- views */
+
+int cairn_reader_run_view(cairn_reader *r, uint64_t key,
+                          cairn_run_view *out) {
+  unsigned char kb[9];
+  MDB_val k = {cairn__view_key(kb, key, VIEW_RUN, (cairn_str){NULL, 0}, 0),
+               kb}, v;
+  int rc = mdb_get(r->txn, r->j->views, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(r->j, "run key %llu has no view; run `cairn "
+                                 "journal rebuild-views`",
+                           (unsigned long long)key);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading a run view");
+  if (cairn__run_view_decode(v.mv_data, v.mv_size, out) != 0) {
+    cairn__journal_set_err(r->j, "the view of run key %llu is damaged; run "
+                                 "`cairn journal rebuild-views`",
+                           (unsigned long long)key);
+    return CAIRN_ECORRUPT;
+  }
+  return 0;
+}
+
+int cairn_reader_step_view(cairn_reader *r, uint64_t key, const char *step,
+                           cairn_step_view *out) {
+  cairn__lmdb_loader l = {r->j, r->txn, true};
+  cairn__fold_loader fl;
+  cairn__lmdb_loader_init(&l, &fl);
+  size_t n = strlen(step);
+  if (n == 0 || n > CAIRN_STEP_NAME_MAX)
+    return CAIRN_ENOTFOUND;
+  int rc = fl.load_step(&l, key, (cairn_str){step, n}, out);
+  if (rc == 0) {
+    out->name.ptr = step;
+    out->name.len = n;
+  }
+  return rc;
+}
+
+static int by_first_seq(const void *a, const void *b) {
+  const cairn_step_view *x = a, *y = b;
+  return (x->first_seq > y->first_seq) - (x->first_seq < y->first_seq);
+}
+
+int cairn_reader_steps(cairn_reader *r, uint64_t key, cairn_step_cb cb,
+                       void *ctx) {
+  MDB_cursor *cur;
+  unsigned char pre[9];
+  cairn_step_view *all = NULL;
+  size_t n = 0, cap = 0;
+  int rc = mdb_cursor_open(r->txn, r->j->views, &cur);
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading step views");
+  cairn__put_be64(pre, key);
+  pre[8] = VIEW_STEP;
+  MDB_val k = {9, pre}, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size <= 9 || memcmp(k.mv_data, pre, 9) != 0)
+      break;
+    if (n == cap) {
+      cap = cap ? 2 * cap : 32;
+      cairn_step_view *g = realloc(all, cap * sizeof *g);
+      if (g == NULL) {
+        rc = CAIRN_ENOMEM;
+        break;
+      }
+      all = g;
+    }
+    if (cairn__step_view_decode(v.mv_data, v.mv_size, &all[n]) != 0) {
+      cairn__journal_set_err(r->j, "a step view of run key %llu is "
+                                   "damaged; run `cairn journal "
+                                   "rebuild-views`",
+                             (unsigned long long)key);
+      rc = CAIRN_ECORRUPT;
+      break;
+    }
+    all[n].name.ptr = (const char *)k.mv_data + 9;
+    all[n].name.len = k.mv_size - 9;
+    n++;
+  }
+  mdb_cursor_close(cur);
+  if (rc == MDB_NOTFOUND || rc == 0) {
+    rc = 0;
+    qsort(all, n, sizeof *all, by_first_seq);
+    for (size_t i = 0; i < n && cb(ctx, &all[i]) == 0; i++)
+      ;
+  }
+  else if (rc != CAIRN_ENOMEM && rc != CAIRN_ECORRUPT) {
+    rc = cairn__mdb_err(r->j, rc, "reading step views");
+  }
+  free(all);
+  return rc;
+}
+
+int cairn_reader_attempts(cairn_reader *r, uint64_t key, const char *step,
+                          cairn_attempt_cb cb, void *ctx) {
+  MDB_cursor *cur;
+  unsigned char pre[CAIRN__VIEW_KEY_MAX];
+  size_t sn = strlen(step);
+  if (sn == 0 || sn > CAIRN_STEP_NAME_MAX)
+    return CAIRN_ENOTFOUND;
+  size_t pn = cairn__view_key(pre, key, VIEW_ATTEMPT, (cairn_str){step, sn},
+                              0) - 4;
+  int rc = mdb_cursor_open(r->txn, r->j->views, &cur);
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading attempt views");
+  MDB_val k = {pn, pre}, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != pn + 4 || memcmp(k.mv_data, pre, pn) != 0)
+      break;
+    cairn_attempt_view a;
+    if (cairn__attempt_view_decode(v.mv_data, v.mv_size, &a) != 0) {
+      rc = CAIRN_ECORRUPT;
+      cairn__journal_set_err(r->j, "an attempt view of step %s is damaged",
+                             step);
+      break;
+    }
+    if (cb(ctx, &a))
+      break;
+  }
+  mdb_cursor_close(cur);
+  if (rc == MDB_NOTFOUND || rc == 0 || rc == CAIRN_ECORRUPT)
+    return rc == MDB_NOTFOUND ? 0 : rc;
+  return cairn__mdb_err(r->j, rc, "reading attempt views");
+}

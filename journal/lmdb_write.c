@@ -1,0 +1,545 @@
+/*
+ * lmdb_write.c — applying a batch in one LMDB write transaction.
+ *
+ * Group commit: a batch's operations (runs created, events appended,
+ * definitions stored, audit records) land in one transaction, so they are
+ * durable together or not at all. Within the transaction each run touched
+ * gets one fold state: its run view and run record are read once, every
+ * event of the batch is folded into it, and each dirty view record is
+ * written once at the end. The cost of an event is therefore a few B-tree
+ * operations on that event's own step and attempt, whatever the run's
+ * length: nothing is rewritten in proportion to history.
+ *
+ * Seqs are assigned here from the run record's last_seq, inside the
+ * writer lock LMDB holds across processes, so two processes appending to
+ * one run interleave whole batches and never share or skip a number.
+ */
+#include "lmdb_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* --------------------------------------------------------- the loader */
+
+static int load_step(void *ctx, uint64_t run, cairn_str name,
+                     cairn_step_view *out) {
+  cairn__lmdb_loader *l = ctx;
+  unsigned char kb[CAIRN__VIEW_KEY_MAX];
+  if (!l->from_views)
+    return CAIRN_ENOTFOUND;
+  MDB_val k = {cairn__view_key(kb, run, VIEW_STEP, name, 0), kb}, v;
+  int rc = mdb_get(l->txn, l->j->views, &k, &v);
+  if (rc)
+    return cairn__mdb_err(l->j, rc, "reading a step view");
+  if (cairn__step_view_decode(v.mv_data, v.mv_size, out) != 0) {
+    cairn__journal_set_err(l->j, "the view of step %.*s of run key %llu is "
+                                 "damaged; run `cairn journal rebuild-views`",
+                           (int)name.len, name.ptr,
+                           (unsigned long long)run);
+    return CAIRN_ECORRUPT;
+  }
+  return 0;
+}
+
+static int load_attempt(void *ctx, uint64_t run, cairn_str name,
+                        uint32_t attempt, cairn_attempt_view *out) {
+  cairn__lmdb_loader *l = ctx;
+  unsigned char kb[CAIRN__VIEW_KEY_MAX];
+  if (!l->from_views)
+    return CAIRN_ENOTFOUND;
+  MDB_val k = {cairn__view_key(kb, run, VIEW_ATTEMPT, name, attempt), kb};
+  MDB_val v;
+  int rc = mdb_get(l->txn, l->j->views, &k, &v);
+  if (rc)
+    return cairn__mdb_err(l->j, rc, "reading an attempt view");
+  if (cairn__attempt_view_decode(v.mv_data, v.mv_size, out) != 0) {
+    cairn__journal_set_err(l->j, "an attempt view of step %.*s is damaged; "
+                                 "run `cairn journal rebuild-views`",
+                           (int)name.len, name.ptr);
+    return CAIRN_ECORRUPT;
+  }
+  return 0;
+}
+
+static int check_ref(void *ctx, const cairn_event *ev, uint64_t *src,
+                     char *why, size_t whylen) {
+  cairn__lmdb_loader *l = ctx;
+  unsigned char kb[12];
+  cairn_event s;
+  int rc = cairn__get_run_key(l->j, l->txn, ev->ref_run, src);
+  if (rc == CAIRN_ENOTFOUND) {
+    cairn__fmt(why, whylen, "the source run %.*s does not exist",
+               (int)ev->ref_run.len, ev->ref_run.ptr);
+    return rc;
+  }
+  if (rc)
+    return rc;
+  MDB_val k = {cairn__event_key(kb, *src, ev->ref_seq), kb}, v;
+  rc = mdb_get(l->txn, l->j->events, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__fmt(why, whylen, "the source event (run %.*s, seq %u) does not "
+               "exist", (int)ev->ref_run.len, ev->ref_run.ptr, ev->ref_seq);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(l->j, rc, "reading a reused step's source");
+  if (cairn_event_decode(v.mv_data, v.mv_size, &s, NULL) != 0 ||
+      s.type != CAIRN_EV_STEP_COMPLETED) {
+    cairn__fmt(why, whylen, "the source event (run %.*s, seq %u) is %s, "
+               "not a step.completed; reference the original completion",
+               (int)ev->ref_run.len, ev->ref_run.ptr, ev->ref_seq,
+               s.type ? cairn_event_type_name(s.type) : "undecodable");
+    return CAIRN_ECONFLICT;
+  }
+  return 0;
+}
+
+void cairn__lmdb_loader_init(cairn__lmdb_loader *l, cairn__fold_loader *fl) {
+  fl->ctx = l;
+  fl->load_step = load_step;
+  fl->load_attempt = load_attempt;
+  fl->check_ref = check_ref;
+}
+
+/* ------------------------------------------------------ shared readers */
+
+int cairn__get_run(cairn_journal *j, MDB_txn *txn, uint64_t run,
+                   cairn__run_rec *out) {
+  unsigned char kb[8];
+  cairn__put_be64(kb, run);
+  MDB_val k = {8, kb}, v;
+  int rc = mdb_get(txn, j->runs, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(j, "no run has key %llu",
+                           (unsigned long long)run);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(j, rc, "reading a run record");
+  if (cairn__run_rec_decode(v.mv_data, v.mv_size, out) != 0) {
+    cairn__journal_set_err(j, "the record of run key %llu is damaged",
+                           (unsigned long long)run);
+    return CAIRN_ECORRUPT;
+  }
+  return 0;
+}
+
+int cairn__get_run_key(cairn_journal *j, MDB_txn *txn, cairn_str run_id,
+                       uint64_t *key) {
+  MDB_val k = {run_id.len, (void *)run_id.ptr}, v;
+  int rc = mdb_get(txn, j->run_ids, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(j, "no run has id %.*s; list runs with "
+                              "`cairn runs`", (int)run_id.len, run_id.ptr);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(j, rc, "looking up a run id");
+  if (v.mv_size != 8) {
+    cairn__journal_set_err(j, "the index entry of run %.*s is damaged",
+                           (int)run_id.len, run_id.ptr);
+    return CAIRN_ECORRUPT;
+  }
+  *key = cairn__get_be64(v.mv_data);
+  return 0;
+}
+
+/* --------------------------------------------------------- view writes */
+
+static int put_encoded(cairn_journal *j, MDB_txn *txn, MDB_dbi dbi,
+                       const void *kp, size_t kn, char *buf, size_t n,
+                       int enc_rc) {
+  if (enc_rc)
+    return enc_rc;
+  MDB_val k = {kn, (void *)kp}, v = {n, buf};
+  int rc = mdb_put(txn, dbi, &k, &v, 0);
+  free(buf);
+  return cairn__mdb_err(j, rc, "writing a record");
+}
+
+int cairn__fold_flush(cairn_journal *j, MDB_txn *txn, cairn__fold *f) {
+  unsigned char kb[CAIRN__VIEW_KEY_MAX];
+  char *buf = NULL;
+  size_t n = 0;
+  int rc;
+  cairn__fold_step *s, *tmp;
+  HASH_ITER(hh, f->steps, s, tmp) {
+    for (size_t i = 0; i < s->n_att; i++) {
+      if (!s->att[i].dirty)
+        continue;
+      size_t kn = cairn__view_key(kb, f->run, VIEW_ATTEMPT, s->v.name,
+                                  s->att[i].v.attempt);
+      rc = cairn__attempt_view_encode(&s->att[i].v, &buf, &n);
+      if ((rc = put_encoded(j, txn, j->views, kb, kn, buf, n, rc)) != 0)
+        return rc;
+      s->att[i].dirty = false;
+    }
+    if (!s->dirty)
+      continue;
+    size_t kn = cairn__view_key(kb, f->run, VIEW_STEP, s->v.name, 0);
+    rc = cairn__step_view_encode(&s->v, &buf, &n);
+    if ((rc = put_encoded(j, txn, j->views, kb, kn, buf, n, rc)) != 0)
+      return rc;
+    s->dirty = false;
+  }
+  if (!f->v_dirty)
+    return 0;
+  size_t kn = cairn__view_key(kb, f->run, VIEW_RUN, (cairn_str){NULL, 0}, 0);
+  rc = cairn__run_view_encode(&f->v, &buf, &n);
+  if ((rc = put_encoded(j, txn, j->views, kb, kn, buf, n, rc)) != 0)
+    return rc;
+  f->v_dirty = false;
+  return 0;
+}
+
+/* ------------------------------------------------------- the commit */
+
+/* The runs one commit touches: a fold state and the run record each. */
+typedef struct touched {
+  cairn__fold fold;
+  cairn__run_rec rec;
+  int status_before;  /* 0 for a run created by this commit */
+  UT_hash_handle hh;  /* by fold.run */
+} touched;
+
+typedef struct commit_ctx {
+  cairn_batch *b;
+  touched *runs;
+  cairn__lmdb_loader loader;
+  cairn__fold_loader fl;
+} commit_ctx;
+
+static void free_touched(commit_ctx *c) {
+  touched *t, *tmp;
+  HASH_ITER(hh, c->runs, t, tmp) {
+    HASH_DEL(c->runs, t);
+    cairn__fold_free(&t->fold);
+    free(t);
+  }
+}
+
+static int meta_counter(cairn_journal *j, MDB_txn *txn, const char *name,
+                        uint64_t *value) {
+  MDB_val k = {strlen(name), (void *)name}, v;
+  unsigned char be[8];
+  int rc = mdb_get(txn, j->meta, &k, &v);
+  *value = 1;
+  if (rc == 0 && v.mv_size == 8)
+    *value = cairn__get_be64(v.mv_data);
+  else if (rc != MDB_NOTFOUND)
+    return rc ? cairn__mdb_err(j, rc, "reading a counter") : CAIRN_ECORRUPT;
+  cairn__put_be64(be, *value + 1);
+  v.mv_size = 8;
+  v.mv_data = be;
+  return cairn__mdb_err(j, mdb_put(txn, j->meta, &k, &v, 0),
+                        "writing a counter");
+}
+
+static int put_run_rec(cairn_journal *j, MDB_txn *txn,
+                       const cairn__run_rec *r) {
+  unsigned char kb[8];
+  char *buf = NULL;
+  size_t n = 0;
+  cairn__put_be64(kb, r->info.key);
+  int rc = cairn__run_rec_encode(r, &buf, &n);
+  return put_encoded(j, txn, j->runs, kb, 8, buf, n, rc);
+}
+
+static int status_index(cairn_journal *j, MDB_txn *txn, int status,
+                        uint64_t run, bool add) {
+  unsigned char kb[9];
+  kb[0] = (unsigned char)status;
+  cairn__put_be64(kb + 1, run);
+  MDB_val k = {9, kb}, v = {0, ""};
+  int rc = add ? mdb_put(txn, j->by_status, &k, &v, 0)
+               : mdb_del(txn, j->by_status, &k, NULL);
+  return cairn__mdb_err(j, rc == MDB_NOTFOUND ? 0 : rc,
+                        "updating the status index");
+}
+
+/* The fold state of run `key`, loading its record and view on first use. */
+static int touch_run(commit_ctx *c, MDB_txn *txn, uint64_t key,
+                     touched **out) {
+  cairn_journal *j = c->b->j;
+  touched *t;
+  HASH_FIND(hh, c->runs, &key, sizeof key, t);
+  if (t) {
+    *out = t;
+    return 0;
+  }
+  if ((t = calloc(1, sizeof *t)) == NULL)
+    return CAIRN_ENOMEM;
+  cairn__fold_init(&t->fold, key, &c->fl);
+  int rc = cairn__get_run(j, txn, key, &t->rec);
+  unsigned char kb[9];
+  MDB_val k = {cairn__view_key(kb, key, VIEW_RUN, (cairn_str){NULL, 0}, 0),
+               kb}, v;
+  int vrc = rc ? rc : mdb_get(txn, j->views, &k, &v);
+  if (rc == 0 && vrc == 0) {
+    cairn_run_view view;
+    if (cairn__run_view_decode(v.mv_data, v.mv_size, &view) != 0) {
+      cairn__journal_set_err(j, "the view of run %s is damaged; run `cairn "
+                                "journal rebuild-views`", t->rec.info.run_id);
+      rc = CAIRN_ECORRUPT;
+    }
+    else {
+      rc = cairn__fold_set_view(&t->fold, &view);
+    }
+  }
+  else if (rc == 0 && vrc != MDB_NOTFOUND) {
+    rc = cairn__mdb_err(j, vrc, "reading a run view");
+  }
+  if (rc) {
+    cairn__fold_free(&t->fold);
+    free(t);
+    return rc;
+  }
+  t->status_before = t->rec.info.last_seq ? t->rec.info.status : 0;
+  HASH_ADD(hh, c->runs, fold.run, sizeof t->fold.run, t);
+  *out = t;
+  return 0;
+}
+
+static int append_events(commit_ctx *c, MDB_txn *txn, cairn__op *op,
+                         uint64_t key) {
+  cairn_journal *j = c->b->j;
+  touched *t;
+  int rc = touch_run(c, txn, key, &t);
+  if (rc)
+    return rc;
+  op->first_seq = t->rec.info.last_seq + 1;
+  for (size_t i = 0; i < op->n_events; i++) {
+    cairn__pending_event *p = &c->b->evs[op->ev_first + i];
+    uint32_t seq = t->rec.info.last_seq + 1;
+    cairn_event ev;
+    cairn__event_patch_seq(p->buf, p->seq_off, seq);
+    if ((rc = cairn_event_decode(p->buf, p->len, &ev, NULL)) != 0)
+      return rc;
+    if ((rc = cairn__fold_apply(&t->fold, &ev)) != 0) {
+      cairn__journal_set_err(j, "run %s: %s", t->rec.info.run_id,
+                             t->fold.err);
+      return rc;
+    }
+    unsigned char kb[12];
+    MDB_val k = {cairn__event_key(kb, key, seq), kb}, v = {p->len, p->buf};
+    rc = mdb_put(txn, j->events, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+      cairn__journal_set_err(j, "run %s: event %u exists although the run "
+                                "record ends at %u; run `cairn journal "
+                                "verify`", t->rec.info.run_id, seq, seq - 1);
+      return CAIRN_ECORRUPT;
+    }
+    if (rc)
+      return cairn__mdb_err(j, rc, "writing an event");
+    t->rec.info.last_seq = seq;
+    t->rec.info.updated_us = ev.time_us;
+    if (seq == 1)
+      t->rec.info.created_us = ev.time_us;
+  }
+  return 0;
+}
+
+static int add_to_workflow(cairn_journal *j, MDB_txn *txn, cairn__op *op,
+                           uint64_t key) {
+  unsigned char kb[CAIRN__NAME_KEY_MAX];
+  MDB_val k = {cairn__name_key(kb, op->ns, op->workflow_id), kb}, v;
+  uint64_t current = 0, *runs = NULL;
+  size_t n = 0, cap = 0;
+  char *buf = NULL;
+  int rc = mdb_get(txn, j->workflows, &k, &v);
+  if (rc == 0 && cairn__wf_rec_decode(v.mv_data, v.mv_size, &current, &runs,
+                                      &n, &cap) != 0) {
+    free(runs);
+    cairn__journal_set_err(j, "the record of workflow %s is damaged",
+                           op->workflow_id);
+    return CAIRN_ECORRUPT;
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return cairn__mdb_err(j, rc, "reading a workflow");
+  if (rc == 0 && op->origin_kind == CAIRN_ORIGIN_NONE) {
+    free(runs);
+    cairn__journal_set_err(j, "workflow id %s already exists; a new run "
+                              "under it takes a reset, rerun or replay",
+                           op->workflow_id);
+    return CAIRN_ECONFLICT;
+  }
+  uint64_t *grown = realloc(runs, (n + 1) * sizeof *runs);
+  if (grown == NULL) {
+    free(runs);
+    return CAIRN_ENOMEM;
+  }
+  runs = grown;
+  runs[n++] = key;
+  if (current == 0 || op->make_current)
+    current = key;
+  size_t len = 0;
+  rc = cairn__wf_rec_encode(current, runs, n, &buf, &len);
+  free(runs);
+  return put_encoded(j, txn, j->workflows, kb, k.mv_size, buf, len, rc);
+}
+
+static int create_run(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
+  cairn_journal *j = c->b->j;
+  cairn_str id = {op->run_id, CAIRN_RUN_ID_LEN};
+  uint64_t key = 0, parent = 0;
+  int rc = cairn__get_run_key(j, txn, id, &key);
+  if (rc == 0) {
+    cairn__journal_set_err(j, "run id %s exists already", op->run_id);
+    return CAIRN_ECONFLICT;
+  }
+  if (rc != CAIRN_ENOTFOUND)
+    return rc;
+  if (op->origin_kind != CAIRN_ORIGIN_NONE) {
+    cairn_str pid = {op->parent_run_id, CAIRN_RUN_ID_LEN};
+    cairn__run_rec p;
+    if ((rc = cairn__get_run_key(j, txn, pid, &parent)) != 0 ||
+        (rc = cairn__get_run(j, txn, parent, &p)) != 0)
+      return rc;
+    if (strcmp(p.info.workflow_id, op->workflow_id) != 0 ||
+        strcmp(p.info.ns, op->ns) != 0) {
+      cairn__journal_set_err(j, "the parent run %s belongs to workflow %s; "
+                                "a derived run keeps its parent's workflow",
+                             op->parent_run_id, p.info.workflow_id);
+      return CAIRN_EINVAL;
+    }
+  }
+  if ((rc = meta_counter(j, txn, "next_run", &key)) != 0 ||
+      (rc = add_to_workflow(j, txn, op, key)) != 0)
+    return rc;
+  unsigned char kb[8];
+  cairn__put_be64(kb, key);
+  MDB_val k = {CAIRN_RUN_ID_LEN, op->run_id}, v = {8, kb};
+  if ((rc = cairn__mdb_err(j, mdb_put(txn, j->run_ids, &k, &v, 0),
+                           "indexing a run id")) != 0)
+    return rc;
+  cairn__run_rec r = {0};
+  r.info.key = key;
+  memcpy(r.info.run_id, op->run_id, sizeof r.info.run_id);
+  memcpy(r.info.ns, op->ns, sizeof r.info.ns);
+  memcpy(r.info.workflow_id, op->workflow_id, sizeof r.info.workflow_id);
+  memcpy(r.info.def_hash, op->def_hash, sizeof r.info.def_hash);
+  memcpy(r.info.parent_run_id, op->parent_run_id,
+         sizeof r.info.parent_run_id);
+  r.info.status = CAIRN_RUN_RUNNING;
+  r.info.origin_kind = op->origin_kind;
+  r.info.created_us = op->time_us;
+  if ((rc = put_run_rec(j, txn, &r)) != 0)
+    return rc;
+  op->run_key = key;
+  return append_events(c, txn, op, key);
+}
+
+static int put_definition(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
+  MDB_val k = {CAIRN_HASH_HEX_LEN, op->def_hash}, v = {op->json_len,
+                                                      op->json};
+  int rc = mdb_put(txn, j->defs, &k, &v, MDB_NOOVERWRITE);
+  if (rc && rc != MDB_KEYEXIST)
+    return cairn__mdb_err(j, rc, "storing a definition");
+  op->version = 0;
+  if (op->name == NULL)
+    return 0;
+  unsigned char kb[CAIRN__NAME_KEY_MAX];
+  k.mv_size = cairn__name_key(kb, op->ns, op->name);
+  k.mv_data = kb;
+  uint32_t count = 0;
+  rc = mdb_get(txn, j->names, &k, &v);
+  if (rc == 0 && cairn__names_rec_count(v.mv_data, v.mv_size, &count) != 0) {
+    cairn__journal_set_err(j, "the version list of %s is damaged", op->name);
+    return CAIRN_ECORRUPT;
+  }
+  if (rc && rc != MDB_NOTFOUND)
+    return cairn__mdb_err(j, rc, "reading definition versions");
+  char (*hashes)[CAIRN_HASH_HEX_LEN + 1] =
+      malloc((count + 1) * sizeof *hashes);
+  if (hashes == NULL)
+    return CAIRN_ENOMEM;
+  for (uint32_t i = 0; i < count; i++)
+    cairn__names_rec_get(v.mv_data, v.mv_size, i + 1, hashes[i]);
+  if (count && strcmp(hashes[count - 1], op->def_hash) == 0) {
+    op->version = count; /* unchanged since the latest version */
+    free(hashes);
+    return 0;
+  }
+  memcpy(hashes[count], op->def_hash, CAIRN_HASH_HEX_LEN + 1);
+  op->version = count + 1;
+  char *buf = NULL;
+  size_t n = 0;
+  rc = cairn__names_rec_encode((const char(*)[CAIRN_HASH_HEX_LEN + 1])hashes,
+                               count + 1, &buf, &n);
+  free(hashes);
+  return put_encoded(j, txn, j->names, kb, k.mv_size, buf, n, rc);
+}
+
+static int put_audit(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
+  unsigned char kb[8];
+  char *buf = NULL;
+  size_t n = 0;
+  int rc = meta_counter(j, txn, "next_audit", &op->audit.seq);
+  if (rc)
+    return rc;
+  cairn__put_be64(kb, op->audit.seq);
+  rc = cairn__audit_encode(&op->audit, &buf, &n);
+  return put_encoded(j, txn, j->audit, kb, 8, buf, n, rc);
+}
+
+/* Writes each touched run's views and record, and moves it in the status
+ * index when its status changed. */
+static int finish_runs(commit_ctx *c, MDB_txn *txn) {
+  cairn_journal *j = c->b->j;
+  touched *t, *tmp;
+  HASH_ITER(hh, c->runs, t, tmp) {
+    int rc = cairn__fold_flush(j, txn, &t->fold);
+    int status = t->fold.v.status;
+    if (rc == 0 && status != t->status_before) {
+      t->rec.info.status = status;
+      if (t->status_before)
+        rc = status_index(j, txn, t->status_before, t->fold.run, false);
+      if (rc == 0)
+        rc = status_index(j, txn, status, t->fold.run, true);
+    }
+    if (rc == 0)
+      rc = put_run_rec(j, txn, &t->rec);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static int apply_op(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
+  uint64_t key;
+  switch (op->kind) {
+  case CAIRN__OP_CREATE_RUN:
+    return create_run(c, txn, op);
+  case CAIRN__OP_APPEND: {
+    int rc = cairn__get_run_key(c->b->j, txn,
+                                (cairn_str){op->run_id, CAIRN_RUN_ID_LEN},
+                                &key);
+    return rc ? rc : append_events(c, txn, op, key);
+  }
+  case CAIRN__OP_DEFINITION:
+    return put_definition(c->b->j, txn, op);
+  default:
+    return put_audit(c->b->j, txn, op);
+  }
+}
+
+static int commit_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
+  commit_ctx *c = ctx;
+  int rc = 0;
+  c->loader.j = j;
+  c->loader.txn = txn;
+  c->loader.from_views = true;
+  for (size_t i = 0; i < c->b->n_ops && rc == 0; i++)
+    rc = apply_op(c, txn, &c->b->ops[i]);
+  if (rc == 0)
+    rc = finish_runs(c, txn);
+  free_touched(c);
+  return rc;
+}
+
+int cairn__backend_commit(cairn_batch *b) {
+  commit_ctx c = {.b = b};
+  cairn__lmdb_loader_init(&c.loader, &c.fl);
+  b->j->errmsg[0] = '\0';
+  return cairn__write_txn(b->j, commit_fn, &c);
+}
