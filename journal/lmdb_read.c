@@ -238,14 +238,16 @@ static int runs_by_scan(cairn_reader *r, MDB_dbi dbi, const unsigned char *pre,
     return cairn__mdb_err(r->j, rc, "listing runs");
   /* Position just past the prefix, then step back. */
   memset(kb, 0xff, sizeof kb);
-  memcpy(kb, pre, pre_len);
+  if (pre_len)
+    memcpy(kb, pre, pre_len);
   k.mv_size = pre_len ? 9 : 8;
   k.mv_data = kb;
   rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
   rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
                           : mdb_cursor_get(cur, &k, &v, MDB_PREV);
   while (rc == 0 && *n < cap) {
-    if (k.mv_size != pre_len + 8 || memcmp(k.mv_data, pre, pre_len) != 0)
+    if (k.mv_size != pre_len + 8 ||
+        (pre_len && memcmp(k.mv_data, pre, pre_len) != 0))
       break;
     uint64_t key = cairn__get_be64((unsigned char *)k.mv_data + pre_len);
     cairn_run_info info;

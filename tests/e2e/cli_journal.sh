@@ -1,1 +1,107 @@
-exit 0
+#!/usr/bin/env bash
+# cli_journal.sh — end-to-end: the real `cairn` binary against a real
+# journal recorded by the embedding example.
+#   usage: cli_journal.sh CAIRN EXAMPLE
+set -uo pipefail
+CAIRN=$(realpath "$1")
+EXAMPLE=$(realpath "$2")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+pass=0
+
+check() { # check "sentence" command...
+  local what=$1
+  shift
+  if "$@"; then
+    pass=$((pass + 1))
+  else
+    echo "FAIL: $what" >&2
+    fails=$((fails + 1))
+  fi
+}
+
+# expect_exit CODE "sentence" command...: runs it, output in $tmp/out/err
+expect_exit() {
+  local code=$1 what=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    echo "FAIL: $what (exit $rc, want $code): $(cat "$tmp/err")" >&2
+    fails=$((fails + 1))
+  else
+    pass=$((pass + 1))
+  fi
+}
+
+home=$tmp/journal
+printf 'one two\nthree\n' >"$tmp/input.txt"
+out=$("$EXAMPLE" --home "$home" "$tmp/input.txt")
+run=$(echo "$out" | awk '/^run /{print $2}')
+wf=$(echo "$out" | awk '/^workflow /{print $2}')
+check "the example prints a run id" test ${#run} -eq 36
+
+expect_exit 0 "history by run id works" "$CAIRN" --home "$home" history "$run"
+check "history shows each step's completion" \
+  grep -q "step.completed .*count#1" "$tmp/out"
+check "history shows 8 events" grep -q "8 events" "$tmp/out"
+
+expect_exit 0 "history by workflow id works" \
+  "$CAIRN" history "$wf" --home "$home" --format json
+check "json history names the run" \
+  test "$(jq -r .run_id "$tmp/out")" = "$run"
+check "json history has 8 events in order" \
+  test "$(jq -c '[.events[].seq]' "$tmp/out")" = "[1,2,3,4,5,6,7,8]"
+check "json history embeds outputs as JSON" \
+  test "$(jq -r '.events[4].output.words' "$tmp/out")" = "3"
+check "json history carries the input" \
+  test "$(jq -r '.events[0].input.file' "$tmp/out")" = "$tmp/input.txt"
+
+expect_exit 0 "history --from starts at that seq" \
+  "$CAIRN" --home "$home" --format json history "$run" --from 7
+check "from 7 gives two events" \
+  test "$(jq '.events | length' "$tmp/out")" = "2"
+
+expect_exit 0 "verify passes on a sound journal" \
+  "$CAIRN" --home "$home" journal verify
+check "verify says ok" grep -q ": ok (1 runs, 8 events" "$tmp/out"
+
+expect_exit 0 "stats work" "$CAIRN" --home "$home" --format json journal stats
+check "stats count the events" test "$(jq .events "$tmp/out")" = "8"
+check "stats count completed runs" \
+  test "$(jq .runs_by_status.completed "$tmp/out")" = "1"
+
+expect_exit 0 "rebuild-views works" \
+  "$CAIRN" --home "$home" journal rebuild-views
+check "rebuild reports one run" grep -q "1 run" "$tmp/out"
+expect_exit 0 "verify still passes after a rebuild" \
+  "$CAIRN" --home "$home" journal verify
+
+# CAIRN_HOME, then ./.cairn, are the defaults.
+expect_exit 0 "CAIRN_HOME selects the journal" \
+  env CAIRN_HOME="$home" "$CAIRN" history "$run"
+mkdir -p "$tmp/cwd/.cairn"
+cp "$home"/*.mdb "$tmp/cwd/.cairn/"
+expect_exit 0 "./.cairn is the default journal" \
+  bash -c "cd '$tmp/cwd' && env -u CAIRN_HOME '$CAIRN' history '$run'"
+
+# Errors: exit codes and messages that say what to do.
+expect_exit 3 "an unknown id is not found" \
+  "$CAIRN" --home "$home" history no-such-workflow
+check "the message points at how to list runs" grep -q "cairn runs" "$tmp/err"
+expect_exit 3 "a missing journal is not found" \
+  "$CAIRN" --home "$tmp/nothing" journal verify
+check "the message says how to choose a journal" grep -q "CAIRN_HOME" \
+  "$tmp/err"
+check "a read command does not create a journal" test ! -e "$tmp/nothing"
+expect_exit 2 "an unknown command is a usage error" "$CAIRN" frobnicate
+expect_exit 2 "history without an id is a usage error" \
+  "$CAIRN" --home "$home" history
+expect_exit 2 "a bad --format is a usage error" \
+  "$CAIRN" --format yaml journal stats
+expect_exit 2 "an unknown journal command is a usage error" \
+  "$CAIRN" --home "$home" journal compact
+
+echo "$pass passed, $fails failed"
+[ "$fails" -eq 0 ]

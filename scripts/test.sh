@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# test.sh — the README's second command: install what is missing, build
+# twice and run every test in both builds:
+#   build-asan/  clang with AddressSanitizer + UBSan, plus the libFuzzer
+#                target and its short fuzzing run;
+#   build/       the release build (gcc, -O2), whose ctest summary ends
+#                the output.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+jobs=$(nproc)
+
+echo "== sanitizer build (ASan + UBSan, clang, fuzz target)"
+cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+  -DCAIRN_SANITIZE=ON -DCAIRN_FUZZ=ON -DCAIRN_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$jobs" >/dev/null
+(cd build-asan && ctest --output-on-failure -j"$jobs")
+
+echo "== release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs" >/dev/null
+cd build && ctest --output-on-failure -j"$jobs"
