@@ -18,18 +18,21 @@
  *
  * Phases.
  *  1. append: durable commits (fsync, no_sync = false) of batches of 1, 10,
- *     100 and 1000 events, each size for a fixed time. One commit is one
- *     cairn_batch of exactly N events of the stream (a run.started counts
- *     as one), so every view, index and lifecycle check is in the cost.
- *  2. raw: right after each size, the same stream into bare LMDB: a
- *     separate environment (default sync flags, MDB_NOTLS), one named
- *     database, the events encoded with cairn_event_encode (the very bytes
- *     the journal stores) under 12-byte big-endian (run u64, seq u32) keys,
- *     N mdb_put per synced write transaction. That is the floor: one put
- *     per event and nothing else. journal/raw is the share of that floor
- *     the journal keeps after its views, indexes and checks.
- *     Both sides encode inside the timed loop, and both start with a 1 GiB
- *     map so that neither pays for map growth.
+ *     100 and 1000 events. One commit is one cairn_batch of exactly N
+ *     events of the stream (a run.started counts as one), so every view,
+ *     index and lifecycle check is in the cost.
+ *  2. raw: the same stream into bare LMDB: a separate environment (default
+ *     sync flags, MDB_NOTLS), one named database, the events encoded with
+ *     cairn_event_encode (the very bytes the journal stores) under 12-byte
+ *     big-endian (run u64, seq u32) keys, N mdb_put per synced write
+ *     transaction. That is the floor: one put per event and nothing else;
+ *     journal/raw is the share of it the journal keeps after its views,
+ *     indexes and checks. Both sides encode inside the timed loop, and
+ *     both start with a 1 GiB map so that neither pays for map growth.
+ *     Each size runs SLICES alternating slices of journal and raw commits
+ *     and reports the median slice of each, so that drift and stalls of
+ *     the disk hit both stores alike. The CPU columns (user + system per
+ *     event) tell CPU cost from waiting for the disk.
  *  3. replay: a no_sync journal of REPLAY_RUNS runs of REPLAY_RUN_LEN step
  *     events (plus run.started) written in batches of 1000, then every
  *     history read through cairn_reader_history / cairn_history_next (which
@@ -49,6 +52,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <lmdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +60,8 @@
 #include <time.h>
 
 #define MAX_BATCH 1000
+/* Slices per batch size and store (see phases 1 and 2 above). */
+#define SLICES 8
 /* 1 GiB: costs only address space; holds either store's data. */
 #define MAP_BYTES ((size_t)1 << 30)
 /* Durable phases: 500 steps per run, a plausible large workflow. */
@@ -89,6 +95,12 @@ typedef struct results {
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -130,6 +142,7 @@ typedef struct workload {
   uint32_t run_len;  /* step events per run, even */
   uint64_t run;      /* runs begun, i.e. the current run's number */
   uint32_t seq;      /* seq of the current run's last event */
+  uint64_t events;   /* events produced */
   char run_id[CAIRN_RUN_ID_LEN + 1];
   char workflow_id[32];
   struct {
@@ -137,6 +150,20 @@ typedef struct workload {
     char output[32];
   } slots[MAX_BATCH];
 } workload;
+
+/* Writes v in decimal at p and returns the end. The workload runs inside
+ * both timed loops, so it avoids snprintf, which costs as much as a put. */
+static char *put_uint(char *p, uint32_t v) {
+  char tmp[10];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n > 0)
+    *p++ = tmp[--n];
+  return p;
+}
 
 static void workload_init(workload *w, uint32_t run_len) {
   memset(w, 0, sizeof *w);
@@ -148,7 +175,10 @@ static bool workload_at_run_end(const workload *w) {
   return w->run == 0 || w->seq == w->run_len + 1;
 }
 
+/* Run ids are the run's number shaped as a UUID, so that the journal and
+ * the raw store get the same bytes. */
 static void begin_run(workload *w, cairn_event *ev) {
+  w->events++;
   w->run++;
   w->seq = 1;
   snprintf(w->run_id, sizeof w->run_id, "00000000-0000-7000-8000-%012llx",
@@ -171,9 +201,12 @@ static void workload_next(workload *w, size_t i, cairn_event *ev) {
     begin_run(w, ev);
     return;
   }
+  static const char prefix[] = "{\"ok\":true,\"n\":";
   uint32_t k = ++w->seq - 2; /* step events before this one */
-  char *step = w->slots[i].step, *out = w->slots[i].output;
-  snprintf(step, sizeof w->slots[i].step, "s%u", k / 2 + 1);
+  char *step = w->slots[i].step, *out = w->slots[i].output, *p;
+  w->events++;
+  step[0] = 's';
+  *put_uint(step + 1, k / 2 + 1) = '\0';
   *ev = (cairn_event){.seq = w->seq,
                       .time_us = wall_us(),
                       .step = cstr(step),
@@ -182,7 +215,10 @@ static void workload_next(workload *w, size_t i, cairn_event *ev) {
     ev->type = CAIRN_EV_STEP_STARTED;
     return;
   }
-  snprintf(out, sizeof w->slots[i].output, "{\"ok\":true,\"n\":%u}", k);
+  memcpy(out, prefix, sizeof prefix - 1);
+  p = put_uint(out + sizeof prefix - 1, k);
+  p[0] = '}';
+  p[1] = '\0';
   ev->type = CAIRN_EV_STEP_COMPLETED;
   ev->output = cstr(out);
   ev->duration_us = 1000 + k % 997;
@@ -268,8 +304,8 @@ static double journal_bytes_per_event(cairn_journal *j) {
     journal_fail(j, "journal stats", rc);
     return -1;
   }
-  printf("  %llu events in %llu runs, %llu view records: %llu bytes in "
-         "use, %.0f event bytes/event, %.0f used bytes/event\n",
+  printf("  journal: %llu events in %llu runs, %llu view records: %llu "
+         "bytes in use, %.0f event bytes/event, %.0f used bytes/event\n",
          (unsigned long long)st.events, (unsigned long long)st.runs,
          (unsigned long long)st.view_records,
          (unsigned long long)st.used_bytes,
@@ -336,6 +372,19 @@ static int rsink_open_db(rsink *s) {
   return rc ? lmdb_fail("raw commit", rc) : 0;
 }
 
+/* Prints the raw store's pages in use per event, for comparison with the
+ * journal's (the same measure as cairn_journal_stats' used_bytes). */
+static void rsink_print_size(const rsink *s) {
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(s->env, &info);
+  mdb_env_stat(s->env, &st);
+  double used = (double)(info.me_last_pgno + 1) * st.ms_psize;
+  printf("  raw LMDB: %llu events, %.0f bytes in use, %.0f used "
+         "bytes/event\n", (unsigned long long)s->w.events, used,
+         used / (double)s->w.events);
+}
+
 /* Opens a synced environment in `dir` (created). Close with
  * mdb_env_close, also after a failure. */
 static int rsink_open(rsink *s, const char *dir, uint32_t run_len) {
@@ -358,37 +407,70 @@ static int rsink_open(rsink *s, const char *dir, uint32_t run_len) {
 
 typedef int (*commit_fn)(void *sink, size_t n);
 
-/* Commits batches of n events for `seconds`; events per second. */
-static double measure(commit_fn commit, void *sink, size_t n,
-                      double seconds) {
+/* One timed slice of commits. */
+typedef struct slice {
+  double eps;    /* events per second, wall clock */
+  double cpu_us; /* process CPU (user + system) per event, µs */
+} slice;
+
+/* Commits batches of n events for `seconds` into *out. */
+static int measure_slice(commit_fn commit, void *sink, size_t n,
+                         double seconds, slice *out) {
   uint64_t events = 0;
-  double t0 = now_s(), t;
+  double t0 = now_s(), c0 = cpu_s(), t;
   do {
     if (commit(sink, n) != 0)
       return -1;
     events += n;
     t = now_s() - t0;
   } while (t < seconds);
-  return (double)events / t;
+  out->eps = (double)events / t;
+  out->cpu_us = (cpu_s() - c0) * 1e6 / (double)events;
+  return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The median of slices' field at `off` (eps or cpu_us). */
+static double median(const slice *sl, size_t n, size_t off) {
+  double v[SLICES];
+  for (size_t i = 0; i < n; i++)
+    v[i] = *(const double *)((const char *)&sl[i] + off);
+  qsort(v, n, sizeof v[0], cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Batch size `n` on both stores, in alternating slices. */
+static int append_size(jsink *js, rsink *rs, size_t n, double seconds,
+                       size_t i, results *res) {
+  slice jsl[SLICES], rsl[SLICES];
+  for (size_t k = 0; k < SLICES; k++)
+    if (measure_slice(jsink_commit, js, n, seconds / SLICES, &jsl[k]) ||
+        measure_slice(rsink_commit, rs, n, seconds / SLICES, &rsl[k]))
+      return -1;
+  res->append_eps[i] = median(jsl, SLICES, offsetof(slice, eps));
+  res->raw_eps[i] = median(rsl, SLICES, offsetof(slice, eps));
+  printf("  %6zu %14.0f %14.0f %12.2f %11.2f us %11.2f us\n", n,
+         res->append_eps[i], res->raw_eps[i],
+         res->append_eps[i] / res->raw_eps[i],
+         median(jsl, SLICES, offsetof(slice, cpu_us)),
+         median(rsl, SLICES, offsetof(slice, cpu_us)));
+  fflush(stdout);
+  return 0;
 }
 
 static int append_sizes(jsink *js, rsink *rs, const config *cfg,
                         results *res) {
-  printf("durable append (%.1f s per size and store)\n", cfg->seconds);
-  printf("  %6s %14s %14s %12s\n", "batch", "journal ev/s", "raw ev/s",
-         "journal/raw");
-  for (size_t i = 0; i < N_SIZES; i++) {
-    size_t n = batch_sizes[i];
-    res->append_eps[i] = measure(jsink_commit, js, n, cfg->seconds);
-    if (res->append_eps[i] < 0)
+  printf("durable append (%.1f s per size and store, median of %d "
+         "alternating slices)\n", cfg->seconds, SLICES);
+  printf("  %6s %14s %14s %12s %14s %14s\n", "batch", "journal ev/s",
+         "raw ev/s", "journal/raw", "journal cpu", "raw cpu");
+  for (size_t i = 0; i < N_SIZES; i++)
+    if (append_size(js, rs, batch_sizes[i], cfg->seconds, i, res) != 0)
       return -1;
-    res->raw_eps[i] = measure(rsink_commit, rs, n, cfg->seconds);
-    if (res->raw_eps[i] < 0)
-      return -1;
-    printf("  %6zu %14.0f %14.0f %12.2f\n", n, res->append_eps[i],
-           res->raw_eps[i], res->append_eps[i] / res->raw_eps[i]);
-    fflush(stdout);
-  }
   return 0;
 }
 
@@ -408,7 +490,8 @@ static int append_phase(const char *dir, const config *cfg, results *res) {
   if (rc == 0)
     rc = append_sizes(js, rs, cfg, res);
   if (rc == 0) {
-    printf("durable journal on disk\n");
+    printf("durable stores on disk\n");
+    rsink_print_size(rs);
     res->durable_bpe = journal_bytes_per_event(js->j);
     rc = res->durable_bpe < 0 ? -1 : 0;
   }

@@ -85,7 +85,7 @@ static int add_event(cairn_batch *b, const cairn_event *ev) {
     b->cap_evs = cap;
   }
   cairn__pending_event *p = &b->evs[b->n_evs];
-  rc = cairn__event_encode(&e, &p->buf, &p->len, &p->seq_off);
+  rc = cairn__event_encode(&e, &p->buf, &p->len, &p->seq_off, &p->ev);
   if (rc)
     return rc;
   if (p->len > CAIRN_EVENT_MAX_BYTES) {

@@ -69,18 +69,15 @@ typedef struct field_str {
   cairn_str s;
 } field_str;
 
-static void pack_str(msgpack_packer *pk, cairn_str s) {
-  msgpack_pack_str(pk, s.len);
-  msgpack_pack_str_body(pk, s.ptr, s.len);
-}
-
 static void pack_i64(msgpack_packer *pk, int tag, int64_t v) {
   msgpack_pack_int(pk, tag);
   msgpack_pack_int64(pk, v);
 }
 
+static cairn_str *str_field(cairn_event *ev, uint64_t tag);
+
 int cairn__event_encode(const cairn_event *ev, char **out, size_t *len,
-                        size_t *seq_off) {
+                        size_t *seq_off, cairn_event *view) {
   if (cairn_event_type_name(ev->type) == NULL)
     return CAIRN_EINVAL;
   const field_str strs[] = {
@@ -95,6 +92,7 @@ int cairn__event_encode(const cairn_event *ev, char **out, size_t *len,
       {F_ACTOR, ev->actor},
   };
   const size_t n_strs = sizeof strs / sizeof strs[0];
+  size_t body_off[sizeof strs / sizeof strs[0]];
   uint32_t fields = 4; /* seq, version, type, time */
   for (size_t i = 0; i < n_strs; i++)
     fields += strs[i].s.ptr != NULL;
@@ -144,7 +142,9 @@ int cairn__event_encode(const cairn_event *ev, char **out, size_t *len,
     if (strs[i].s.ptr == NULL)
       continue;
     msgpack_pack_int(&pk, strs[i].tag);
-    pack_str(&pk, strs[i].s);
+    msgpack_pack_str(&pk, strs[i].s.len);
+    body_off[i] = sb.size;
+    msgpack_pack_str_body(&pk, strs[i].s.ptr, strs[i].s.len);
   }
   if (sb.data == NULL) {
     msgpack_sbuffer_destroy(&sb);
@@ -153,12 +153,18 @@ int cairn__event_encode(const cairn_event *ev, char **out, size_t *len,
   *len = sb.size; /* release() resets size */
   *out = msgpack_sbuffer_release(&sb);
   msgpack_sbuffer_destroy(&sb);
+  if (view) {
+    *view = *ev;
+    for (size_t i = 0; i < n_strs; i++)
+      if (strs[i].s.ptr)
+        str_field(view, strs[i].tag)->ptr = *out + body_off[i];
+  }
   return 0;
 }
 
 int cairn_event_encode(const cairn_event *ev, char **out, size_t *out_len) {
   size_t seq_off;
-  return cairn__event_encode(ev, out, out_len, &seq_off);
+  return cairn__event_encode(ev, out, out_len, &seq_off, NULL);
 }
 
 /* ---------------------------------------------------------------- decode */

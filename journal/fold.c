@@ -186,26 +186,6 @@ static int add_attempt(cairn__fold_step *s, const cairn_attempt_view *v,
   return 0;
 }
 
-/* Attempt `n` of step `s`, from memory or the loader; NULL if unknown. */
-static int get_attempt(cairn__fold *f, cairn__fold_step *s, uint32_t n,
-                       cairn__fold_attempt **out) {
-  *out = NULL;
-  for (size_t i = s->n_att; i-- > 0;)
-    if (s->att[i].v.attempt == n) {
-      *out = &s->att[i];
-      return 0;
-    }
-  if (f->loader.load_attempt == NULL)
-    return 0;
-  cairn_attempt_view v;
-  int rc = f->loader.load_attempt(f->loader.ctx, f->run, s->v.name, n, &v);
-  if (rc == CAIRN_ENOTFOUND)
-    return 0;
-  if (rc)
-    return rc;
-  return add_attempt(s, &v, out);
-}
-
 static void touch(cairn__fold_step *s, const cairn_event *ev) {
   if (!s->known) {
     s->known = true;
@@ -217,7 +197,7 @@ static void touch(cairn__fold_step *s, const cairn_event *ev) {
 
 static int step_started(cairn__fold *f, cairn__fold_step *s,
                         const cairn_event *ev) {
-  cairn__fold_attempt *prev = NULL, *a = NULL;
+  cairn__fold_attempt *a = NULL;
   char num[16];
   if (s->v.status == CAIRN_STEP_COMPLETED && f->v.rerun_seq == 0)
     return conflict(f, ev,
@@ -228,27 +208,24 @@ static int step_started(cairn__fold *f, cairn__fold_step *s,
     cairn__fmt(num, sizeof num, "%u", s->v.attempts + 1);
     return conflict(f, ev, "the next attempt must be number %s", num);
   }
-  if (s->v.status == CAIRN_STEP_RUNNING || s->v.status == CAIRN_STEP_WAITING) {
-    int rc = get_attempt(f, s, s->v.attempts, &prev);
+  if (s->v.attempts > 0) {
+    /* The previous attempt leaves the step record for one of its own. */
+    cairn_attempt_view prev = s->v.latest;
+    if (prev.status == CAIRN_ATTEMPT_RUNNING)
+      prev.status = CAIRN_ATTEMPT_ABANDONED;
+    int rc = add_attempt(s, &prev, &a);
     if (rc)
       return rc;
-    if (prev) {
-      prev->v.status = CAIRN_ATTEMPT_ABANDONED;
-      prev->dirty = true;
-    }
+    a->dirty = true;
   }
   if (s->v.status == CAIRN_STEP_COMPLETED)
     f->v.n_completed--;
   if (!s->known)
     f->v.n_steps++;
-  cairn_attempt_view v = {.attempt = ev->attempt,
-                          .status = CAIRN_ATTEMPT_RUNNING,
-                          .start_seq = ev->seq,
-                          .started_us = ev->time_us};
-  int rc = add_attempt(s, &v, &a);
-  if (rc)
-    return rc;
-  a->dirty = true;
+  s->v.latest = (cairn_attempt_view){.attempt = ev->attempt,
+                                     .status = CAIRN_ATTEMPT_RUNNING,
+                                     .start_seq = ev->seq,
+                                     .started_us = ev->time_us};
   s->v.status = CAIRN_STEP_RUNNING;
   s->v.attempts = ev->attempt;
   s->v.started_us = ev->time_us;
@@ -261,30 +238,20 @@ static int step_started(cairn__fold *f, cairn__fold_step *s,
 /* step.completed and step.failed: end the running attempt. */
 static int step_ended(cairn__fold *f, cairn__fold_step *s,
                       const cairn_event *ev) {
-  cairn__fold_attempt *a = NULL;
+  cairn_attempt_view *a = &s->v.latest;
   bool ok = ev->type == CAIRN_EV_STEP_COMPLETED;
   if (!s->known || (s->v.status != CAIRN_STEP_RUNNING &&
                     s->v.status != CAIRN_STEP_WAITING))
     return conflict(f, ev, "the step has no running attempt (it is %s)",
                     cairn_step_status_name(s->v.status));
-  if (ev->attempt != s->v.attempts)
+  if (ev->attempt != a->attempt || a->status != CAIRN_ATTEMPT_RUNNING)
     return conflict(f, ev, "the attempt number is not the running one%s",
                     "");
-  int rc = get_attempt(f, s, ev->attempt, &a);
-  if (rc)
-    return rc;
-  if (a == NULL) {
-    cairn__fmt(f->err, sizeof f->err,
-               "seq %u: the view of the running attempt is missing; run "
-               "`cairn journal rebuild-views`", ev->seq);
-    return CAIRN_ECORRUPT;
-  }
-  a->v.status = ok ? CAIRN_ATTEMPT_COMPLETED : CAIRN_ATTEMPT_FAILED;
-  a->v.end_seq = ev->seq;
-  a->v.ended_us = ev->time_us;
-  a->v.duration_us = ev->duration_us;
-  a->v.dry_run = ev->dry_run;
-  a->dirty = true;
+  a->status = ok ? CAIRN_ATTEMPT_COMPLETED : CAIRN_ATTEMPT_FAILED;
+  a->end_seq = ev->seq;
+  a->ended_us = ev->time_us;
+  a->duration_us = ev->duration_us;
+  a->dry_run = ev->dry_run;
   s->v.ended_us = ev->time_us;
   if (ok) {
     f->v.n_completed++;

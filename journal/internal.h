@@ -64,9 +64,11 @@ int cairn__mp_check(const unsigned char *p, size_t len, size_t *bad_off);
 /* --- codec.c --- */
 /* Encodes `ev` into a malloc'ed buffer; the seq field is always a 5-byte
  * uint32 at byte *seq_off, so the journal can number the event at commit
- * (cairn__event_patch_seq). */
+ * (cairn__event_patch_seq). When `view` is non-NULL it receives `ev` with
+ * every string pointing into the encoded buffer: what decoding the buffer
+ * would give, without decoding it. */
 int cairn__event_encode(const cairn_event *ev, char **out, size_t *len,
-                        size_t *seq_off);
+                        size_t *seq_off, cairn_event *view);
 static inline void cairn__event_patch_seq(char *buf, size_t seq_off,
                                           uint32_t seq) {
   cairn__put_be32((unsigned char *)buf + seq_off, seq);
@@ -127,8 +129,6 @@ typedef struct cairn__fold_loader {
   /* 0 and *out, CAIRN_ENOTFOUND, or another error. out->name is ignored. */
   int (*load_step)(void *ctx, uint64_t run, cairn_str name,
                    cairn_step_view *out);
-  int (*load_attempt)(void *ctx, uint64_t run, cairn_str name,
-                      uint32_t attempt, cairn_attempt_view *out);
   /* A step.reused event: 0 and the source run key when (ref_run, ref_seq)
    * is a step.completed; CAIRN_ENOTFOUND / CAIRN_ECONFLICT with `why`. */
   int (*check_ref)(void *ctx, const cairn_event *ev, uint64_t *src_key,
@@ -143,10 +143,14 @@ typedef struct cairn__fold_attempt {
 typedef struct cairn__fold_step {
   char *name;                 /* owned, NUL-terminated */
   size_t name_len;
-  cairn_step_view v;          /* v.name points at `name` */
+  cairn_step_view v;          /* v.name points at `name`; v.latest is the
+                                 latest attempt, stored inside the step
+                                 record so a one-attempt step writes one
+                                 record, not two */
   bool dirty;
   bool known;                 /* exists (loaded or created) */
-  cairn__fold_attempt *att;   /* attempts in memory, ascending */
+  cairn__fold_attempt *att;   /* older attempts that became records of
+                                 their own in this fold, ascending */
   size_t n_att, cap_att;
   UT_hash_handle hh;
 } cairn__fold_step;
@@ -184,6 +188,7 @@ typedef struct cairn__pending_event {
   char *buf;
   size_t len;
   size_t seq_off;
+  cairn_event ev; /* the event as decoded from buf (strings point into it) */
 } cairn__pending_event;
 
 typedef struct cairn__op {

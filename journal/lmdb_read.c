@@ -463,8 +463,27 @@ int cairn_reader_steps(cairn_reader *r, uint64_t key, cairn_step_cb cb,
   return rc;
 }
 
+static int older_attempts(cairn_reader *r, uint64_t key, const char *step,
+                          cairn_attempt_cb cb, void *ctx, bool *stop);
+
+/* Older attempts are records of their own; the latest lives in the step
+ * view. */
 int cairn_reader_attempts(cairn_reader *r, uint64_t key, const char *step,
                           cairn_attempt_cb cb, void *ctx) {
+  cairn_step_view sv;
+  bool stop = false;
+  int rc = cairn_reader_step_view(r, key, step, &sv);
+  if (rc == CAIRN_ENOTFOUND)
+    return 0;
+  if (rc == 0)
+    rc = older_attempts(r, key, step, cb, ctx, &stop);
+  if (rc == 0 && !stop && sv.latest.attempt)
+    cb(ctx, &sv.latest);
+  return rc;
+}
+
+static int older_attempts(cairn_reader *r, uint64_t key, const char *step,
+                          cairn_attempt_cb cb, void *ctx, bool *stop) {
   MDB_cursor *cur;
   unsigned char pre[CAIRN__VIEW_KEY_MAX];
   size_t sn = strlen(step);
@@ -487,8 +506,10 @@ int cairn_reader_attempts(cairn_reader *r, uint64_t key, const char *step,
                              step);
       break;
     }
-    if (cb(ctx, &a))
+    if (cb(ctx, &a)) {
+      *stop = true;
       break;
+    }
   }
   mdb_cursor_close(cur);
   if (rc == MDB_NOTFOUND || rc == 0 || rc == CAIRN_ECORRUPT)

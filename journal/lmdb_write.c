@@ -41,26 +41,6 @@ static int load_step(void *ctx, uint64_t run, cairn_str name,
   return 0;
 }
 
-static int load_attempt(void *ctx, uint64_t run, cairn_str name,
-                        uint32_t attempt, cairn_attempt_view *out) {
-  cairn__lmdb_loader *l = ctx;
-  unsigned char kb[CAIRN__VIEW_KEY_MAX];
-  if (!l->from_views)
-    return CAIRN_ENOTFOUND;
-  MDB_val k = {cairn__view_key(kb, run, VIEW_ATTEMPT, name, attempt), kb};
-  MDB_val v;
-  int rc = mdb_get(l->txn, l->j->views, &k, &v);
-  if (rc)
-    return cairn__mdb_err(l->j, rc, "reading an attempt view");
-  if (cairn__attempt_view_decode(v.mv_data, v.mv_size, out) != 0) {
-    cairn__journal_set_err(l->j, "an attempt view of step %.*s is damaged; "
-                                 "run `cairn journal rebuild-views`",
-                           (int)name.len, name.ptr);
-    return CAIRN_ECORRUPT;
-  }
-  return 0;
-}
-
 static int check_ref(void *ctx, const cairn_event *ev, uint64_t *src,
                      char *why, size_t whylen) {
   cairn__lmdb_loader *l = ctx;
@@ -97,7 +77,6 @@ static int check_ref(void *ctx, const cairn_event *ev, uint64_t *src,
 void cairn__lmdb_loader_init(cairn__lmdb_loader *l, cairn__fold_loader *fl) {
   fl->ctx = l;
   fl->load_step = load_step;
-  fl->load_attempt = load_attempt;
   fl->check_ref = check_ref;
 }
 
@@ -311,11 +290,10 @@ static int append_events(commit_ctx *c, MDB_txn *txn, cairn__op *op,
   for (size_t i = 0; i < op->n_events; i++) {
     cairn__pending_event *p = &c->b->evs[op->ev_first + i];
     uint32_t seq = t->rec.info.last_seq + 1;
-    cairn_event ev;
+    cairn_event *ev = &p->ev;
     cairn__event_patch_seq(p->buf, p->seq_off, seq);
-    if ((rc = cairn_event_decode(p->buf, p->len, &ev, NULL)) != 0)
-      return rc;
-    if ((rc = cairn__fold_apply(&t->fold, &ev)) != 0) {
+    ev->seq = seq;
+    if ((rc = cairn__fold_apply(&t->fold, ev)) != 0) {
       cairn__journal_set_err(j, "run %s: %s", t->rec.info.run_id,
                              t->fold.err);
       return rc;
@@ -332,9 +310,9 @@ static int append_events(commit_ctx *c, MDB_txn *txn, cairn__op *op,
     if (rc)
       return cairn__mdb_err(j, rc, "writing an event");
     t->rec.info.last_seq = seq;
-    t->rec.info.updated_us = ev.time_us;
+    t->rec.info.updated_us = ev->time_us;
     if (seq == 1)
-      t->rec.info.created_us = ev.time_us;
+      t->rec.info.created_us = ev->time_us;
   }
   return 0;
 }
@@ -389,6 +367,7 @@ static int create_run(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
   }
   if (rc != CAIRN_ENOTFOUND)
     return rc;
+  j->errmsg[0] = '\0'; /* "not found" is what we wanted */
   if (op->origin_kind != CAIRN_ORIGIN_NONE) {
     cairn_str pid = {op->parent_run_id, CAIRN_RUN_ID_LEN};
     cairn__run_rec p;

@@ -314,8 +314,41 @@ int cairn__audit_decode(const void *buf, size_t n, cairn_audit_record *a) {
 
 /* -------------------------------------------------------------- views */
 
-enum { RUN_VIEW_ITEMS = 13, STEP_VIEW_ITEMS = 10, ATTEMPT_VIEW_ITEMS = 8 };
+enum { RUN_VIEW_ITEMS = 13, STEP_VIEW_ITEMS = 11, ATTEMPT_VIEW_ITEMS = 8 };
 enum { SV_REUSED = 1, SV_DRY_RUN = 2, SV_STALE = 4 };
+
+/* An attempt is an array of its own, alone or inside a step view. */
+static void pack_attempt(packer *p, const cairn_attempt_view *v) {
+  msgpack_pack_array(&p->pk, ATTEMPT_VIEW_ITEMS);
+  pk_u64(p, v->attempt);
+  pk_u64(p, (uint64_t)v->status);
+  pk_u64(p, v->start_seq);
+  pk_u64(p, v->end_seq);
+  pk_i64(p, v->started_us);
+  pk_i64(p, v->ended_us);
+  pk_i64(p, v->duration_us);
+  pk_u64(p, v->dry_run);
+}
+
+/* Reads an attempt from `it` (ATTEMPT_VIEW_ITEMS objects). Attempt 0 is
+ * "no attempt" and must be all zero. */
+static void unpack_attempt(unpacked *u, const msgpack_object *it,
+                           cairn_attempt_view *v) {
+  const msgpack_object *saved = u->it;
+  u->it = it;
+  v->attempt = up_u32(u, 0);
+  v->status = (int)up_u32(u, 1);
+  v->start_seq = up_u32(u, 2);
+  v->end_seq = up_u32(u, 3);
+  v->started_us = up_i64(u, 4);
+  v->ended_us = up_i64(u, 5);
+  v->duration_us = up_i64(u, 6);
+  v->dry_run = up_u64(u, 7) != 0;
+  u->it = saved;
+  if (v->attempt ? cairn_attempt_status_name(v->status) == NULL
+                 : v->status != 0)
+    u->ok = false;
+}
 
 int cairn__run_view_encode(const cairn_run_view *v, char **out, size_t *len) {
   packer p;
@@ -374,6 +407,7 @@ int cairn__step_view_encode(const cairn_step_view *v, char **out,
   pk_i64(&p, v->ended_us);
   pk_u64(&p, (v->reused ? SV_REUSED : 0) | (v->dry_run ? SV_DRY_RUN : 0) |
                  (v->stale ? SV_STALE : 0));
+  pack_attempt(&p, &v->latest);
   return pk_done(&p, out, len);
 }
 
@@ -395,7 +429,14 @@ int cairn__step_view_decode(const void *buf, size_t n, cairn_step_view *v) {
   v->reused = flags & SV_REUSED;
   v->dry_run = flags & SV_DRY_RUN;
   v->stale = flags & SV_STALE;
-  if (cairn_step_status_name(v->status) == NULL)
+  const msgpack_object *a = &u.it[10];
+  if (a->type != MSGPACK_OBJECT_ARRAY ||
+      a->via.array.size < ATTEMPT_VIEW_ITEMS)
+    u.ok = false;
+  else
+    unpack_attempt(&u, a->via.array.ptr, &v->latest);
+  if (cairn_step_status_name(v->status) == NULL ||
+      (v->latest.attempt != 0) != (v->attempts != 0))
     u.ok = false;
   return up_close(&u);
 }
@@ -403,15 +444,9 @@ int cairn__step_view_decode(const void *buf, size_t n, cairn_step_view *v) {
 int cairn__attempt_view_encode(const cairn_attempt_view *v, char **out,
                                size_t *len) {
   packer p;
-  pk_init(&p, ATTEMPT_VIEW_ITEMS);
-  pk_u64(&p, v->attempt);
-  pk_u64(&p, (uint64_t)v->status);
-  pk_u64(&p, v->start_seq);
-  pk_u64(&p, v->end_seq);
-  pk_i64(&p, v->started_us);
-  pk_i64(&p, v->ended_us);
-  pk_i64(&p, v->duration_us);
-  pk_u64(&p, v->dry_run);
+  msgpack_sbuffer_init(&p.sb);
+  msgpack_packer_init(&p.pk, &p.sb, msgpack_sbuffer_write);
+  pack_attempt(&p, v);
   return pk_done(&p, out, len);
 }
 
@@ -421,15 +456,8 @@ int cairn__attempt_view_decode(const void *buf, size_t n,
   int rc = up_open(&u, buf, n, ATTEMPT_VIEW_ITEMS);
   if (rc)
     return rc;
-  v->attempt = up_u32(&u, 0);
-  v->status = (int)up_u32(&u, 1);
-  v->start_seq = up_u32(&u, 2);
-  v->end_seq = up_u32(&u, 3);
-  v->started_us = up_i64(&u, 4);
-  v->ended_us = up_i64(&u, 5);
-  v->duration_us = up_i64(&u, 6);
-  v->dry_run = up_u64(&u, 7) != 0;
-  if (cairn_attempt_status_name(v->status) == NULL)
+  unpack_attempt(&u, u.it, v);
+  if (v->attempt == 0)
     u.ok = false;
   return up_close(&u);
 }

@@ -86,7 +86,7 @@ TEST(seq_is_patched_in_place) {
   cairn_event e = {.type = CAIRN_EV_RUN_COMPLETED, .seq = 0}, d;
   char *buf;
   size_t n, off;
-  CHECK_OK(cairn__event_encode(&e, &buf, &n, &off), NULL);
+  CHECK_OK(cairn__event_encode(&e, &buf, &n, &off, NULL), NULL);
   cairn__event_patch_seq(buf, off, 123456789);
   CHECK_OK(cairn_event_decode(buf, n, &d, NULL), NULL);
   CHECK_EQ(d.seq, 123456789, "the patched seq is what decodes");
@@ -186,14 +186,24 @@ TEST(view_records_round_trip) {
                        .ok_attempt = 3, .out_run = 1ull << 40,
                        .out_seq = 99, .first_seq = 2, .last_seq = 100,
                        .started_us = 5, .ended_us = 6, .reused = true,
-                       .stale = true}, s2 = {0};
+                       .stale = true,
+                       .latest = {.attempt = 4, .status = 3,
+                                  .start_seq = 98, .end_seq = 100,
+                                  .duration_us = 7}}, s2 = {0};
   char *buf;
   size_t n;
   CHECK_OK(cairn__step_view_encode(&s, &buf, &n), NULL);
   CHECK_OK(cairn__step_view_decode(buf, n, &s2), NULL);
   CHECK(s2.out_run == s.out_run && s2.out_seq == 99 && s2.reused &&
-            s2.stale && !s2.dry_run && s2.ok_attempt == 3,
-        "a step view survives the round trip");
+            s2.stale && !s2.dry_run && s2.ok_attempt == 3 &&
+            s2.latest.attempt == 4 && s2.latest.end_seq == 100 &&
+            s2.latest.status == CAIRN_ATTEMPT_FAILED,
+        "a step view survives the round trip, with its latest attempt");
+  free(buf);
+  s.latest.attempt = 0;
+  CHECK_OK(cairn__step_view_encode(&s, &buf, &n), NULL);
+  CHECK_ERR(cairn__step_view_decode(buf, n, &s2), CAIRN_EDECODE,
+            "a step with attempts but no latest attempt is damaged");
   free(buf);
   cairn_run_view v = {.status = CAIRN_RUN_FAILED, .last_seq = 9,
                       .rerun_step = S("b")}, v2 = {0};

@@ -473,6 +473,18 @@ typedef struct cairn_run_view {
   cairn_str rerun_step;   /* the step of that rerun; borrows */
 } cairn_run_view;
 
+/* One attempt of one step. */
+typedef struct cairn_attempt_view {
+  uint32_t attempt;
+  int status;             /* cairn_attempt_status */
+  uint32_t start_seq;     /* step.started */
+  uint32_t end_seq;       /* step.completed / step.failed, 0 */
+  int64_t started_us;
+  int64_t ended_us;
+  int64_t duration_us;    /* as reported by the completion event */
+  bool dry_run;
+} cairn_attempt_view;
+
 /* A step's view: one record per step of a run. */
 typedef struct cairn_step_view {
   cairn_str name;         /* borrows from the snapshot */
@@ -488,19 +500,11 @@ typedef struct cairn_step_view {
   bool reused;            /* output reused from another run */
   bool dry_run;           /* visible output was recorded, not performed */
   bool stale;             /* an upstream step was rerun after this one */
+  cairn_attempt_view latest; /* the latest attempt (attempt 0: none, as
+                                for a reused step); older attempts are
+                                records of their own */
 } cairn_step_view;
 
-/* One attempt of one step. */
-typedef struct cairn_attempt_view {
-  uint32_t attempt;
-  int status;             /* cairn_attempt_status */
-  uint32_t start_seq;     /* step.started */
-  uint32_t end_seq;       /* step.completed / step.failed, 0 */
-  int64_t started_us;
-  int64_t ended_us;
-  int64_t duration_us;    /* as reported by the completion event */
-  bool dry_run;
-} cairn_attempt_view;
 
 int cairn_reader_run_view(cairn_reader *r, uint64_t key,
                           cairn_run_view *out);
