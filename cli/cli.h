@@ -26,8 +26,8 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * its exit status. `j` may be NULL. */
 int cli_fail(int rc, cairn_journal *j, const char *what);
 
-/* Opens the journal of ctx->home. Read-only commands never create one:
- * a missing journal is reported as not found with a hint. */
+/* Opens the journal of ctx->home; never creates one: a missing journal is
+ * reported as not found with a hint. */
 int cli_open(const cli_ctx *ctx, bool read_only, cairn_journal **j);
 
 /* Finds a run by run id or by workflow id (its current run). */
@@ -39,10 +39,13 @@ void cli_time(int64_t us, char *buf, size_t len);
 
 /* The event as a JSON object (JSON fields embedded as values). */
 cJSON *cli_event_json(const cairn_event *ev);
+/* Adds an integer field printed in full (cJSON would print doubles such
+ * as µs timestamps in exponent form). */
+void cli_add_int(cJSON *obj, const char *key, int64_t v);
 /* Adds a JSON text field to `obj` as a parsed value (a string if it does
  * not parse). */
 void cli_add_json_text(cJSON *obj, const char *key, cairn_str s);
-/* Prints `doc` (compact when not a TTY? always indented) and frees it. */
+/* Prints `doc`, indented, and frees it. */
 void cli_print_json(cJSON *doc);
 
 /* Command groups. argv[0] is the group's word. */

@@ -41,8 +41,18 @@ int cli_history(cli_ctx *ctx, int argc, char **argv) {
   const char *id = NULL;
   uint32_t from = 1;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
-      from = (uint32_t)strtoul(argv[++i], NULL, 10);
+    if (strcmp(argv[i], "--from") == 0 ||
+        strncmp(argv[i], "--from=", 7) == 0) {
+      const char *v = argv[i][6] == '=' ? argv[i] + 7
+                      : i + 1 < argc    ? argv[++i]
+                                        : "";
+      char *end;
+      unsigned long n = strtoul(v, &end, 10);
+      if (*v == '\0' || *end != '\0' || n == 0 || n > UINT32_MAX)
+        return cli_usage_error("--from takes a seq number (1, 2, ...), not "
+                               "'%s'", v);
+      from = (uint32_t)n;
+    }
     else if (argv[i][0] == '-')
       return cli_usage_error("history: unknown option %s", argv[i]);
     else if (id == NULL)

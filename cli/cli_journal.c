@@ -21,7 +21,7 @@ static void on_problem(void *ctx, const cairn_verify_problem *p) {
   if (o->json) {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "run_id", p->run_id);
-    cJSON_AddNumberToObject(e, "run_key", (double)p->run_key);
+    cli_add_int(e, "run_key", (int64_t)p->run_key);
     cJSON_AddNumberToObject(e, "seq", p->seq);
     cJSON_AddStringToObject(e, "message", p->message);
     cJSON_AddItemToArray(o->problems, e);
@@ -53,9 +53,9 @@ static int cmd_verify(cli_ctx *ctx, cairn_journal *j) {
   }
   if (ctx->json) {
     cJSON_AddBoolToObject(doc, "ok", rc == 0);
-    cJSON_AddNumberToObject(doc, "runs", (double)st.runs);
-    cJSON_AddNumberToObject(doc, "events", (double)st.events);
-    cJSON_AddNumberToObject(doc, "problem_count", (double)st.problems);
+    cli_add_int(doc, "runs", (int64_t)st.runs);
+    cli_add_int(doc, "events", (int64_t)st.events);
+    cli_add_int(doc, "problem_count", (int64_t)st.problems);
     cJSON_AddItemToObject(doc, "problems", o.problems);
     cli_print_json(doc);
   }
@@ -83,21 +83,21 @@ static int cmd_stats(cli_ctx *ctx, cairn_journal *j) {
   if (ctx->json) {
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "home", cairn_journal_home(j));
-    cJSON_AddNumberToObject(doc, "schema", s.schema);
-    cJSON_AddNumberToObject(doc, "runs", (double)s.runs);
+    cli_add_int(doc, "schema", s.schema);
+    cli_add_int(doc, "runs", (int64_t)s.runs);
     cJSON *by = cJSON_AddObjectToObject(doc, "runs_by_status");
     for (int st = CAIRN_RUN_RUNNING; st <= CAIRN_RUN_TERMINATED; st++)
       cJSON_AddNumberToObject(by, cairn_run_status_name(st),
                               (double)s.runs_by_status[st]);
-    cJSON_AddNumberToObject(doc, "workflows", (double)s.workflows);
-    cJSON_AddNumberToObject(doc, "events", (double)s.events);
-    cJSON_AddNumberToObject(doc, "event_bytes", (double)s.event_bytes);
-    cJSON_AddNumberToObject(doc, "definitions", (double)s.definitions);
-    cJSON_AddNumberToObject(doc, "audit_records", (double)s.audit_records);
-    cJSON_AddNumberToObject(doc, "view_records", (double)s.view_records);
-    cJSON_AddNumberToObject(doc, "used_bytes", (double)s.used_bytes);
-    cJSON_AddNumberToObject(doc, "map_bytes", (double)s.map_bytes);
-    cJSON_AddNumberToObject(doc, "file_bytes", (double)s.file_bytes);
+    cli_add_int(doc, "workflows", (int64_t)s.workflows);
+    cli_add_int(doc, "events", (int64_t)s.events);
+    cli_add_int(doc, "event_bytes", (int64_t)s.event_bytes);
+    cli_add_int(doc, "definitions", (int64_t)s.definitions);
+    cli_add_int(doc, "audit_records", (int64_t)s.audit_records);
+    cli_add_int(doc, "view_records", (int64_t)s.view_records);
+    cli_add_int(doc, "used_bytes", (int64_t)s.used_bytes);
+    cli_add_int(doc, "map_bytes", (int64_t)s.map_bytes);
+    cli_add_int(doc, "file_bytes", (int64_t)s.file_bytes);
     cJSON_AddNumberToObject(doc, "used_bytes_per_event", per_event);
     cli_print_json(doc);
     return EXIT_OK;
@@ -128,7 +128,7 @@ static int cmd_rebuild(cli_ctx *ctx, cairn_journal *j) {
     return cli_fail(rc, j, "rebuilding views");
   if (ctx->json) {
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddNumberToObject(doc, "runs", (double)n);
+    cli_add_int(doc, "runs", (int64_t)n);
     cli_print_json(doc);
   }
   else {

@@ -27,7 +27,7 @@ int cli_fail(int rc, cairn_journal *j, const char *what) {
 
 int cli_open(const cli_ctx *ctx, bool read_only, cairn_journal **j) {
   char err[512] = "";
-  cairn_journal_options o = {.read_only = read_only};
+  cairn_journal_options o = {.read_only = read_only, .must_exist = true};
   int rc = cairn_journal_open(ctx->home, &o, j, err, sizeof err);
   if (rc == CAIRN_ENOTFOUND)
     fprintf(stderr, "cairn: no journal in %s; pass --home DIR or set "
@@ -49,8 +49,9 @@ int cli_find_run(const cli_ctx *ctx, cairn_journal *j, cairn_reader *r,
     return cairn_reader_run_by_key(r, wf.current, out);
   if (rc == CAIRN_ENOTFOUND)
     fprintf(stderr, "cairn: no run or workflow has id %s in namespace %s; "
-                    "list runs with `cairn runs`\n",
-            id, ctx->ns);
+                    "check the id, the namespace (--namespace) and the "
+                    "journal (--home, now %s)\n",
+            id, ctx->ns, ctx->home);
   else
     cli_fail(rc, j, "finding the run");
   return rc;
@@ -62,6 +63,12 @@ void cli_time(int64_t us, char *buf, size_t len) {
   gmtime_r(&s, &tm);
   size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf + n, len - n, ".%03dZ", (int)(us % 1000000 / 1000));
+}
+
+void cli_add_int(cJSON *obj, const char *key, int64_t v) {
+  char num[24];
+  snprintf(num, sizeof num, "%lld", (long long)v);
+  cJSON_AddRawToObject(obj, key, num);
 }
 
 void cli_add_json_text(cJSON *obj, const char *key, cairn_str s) {
@@ -91,7 +98,7 @@ cJSON *cli_event_json(const cairn_event *ev) {
   cJSON_AddStringToObject(o, "type", cairn_event_type_name(ev->type));
   cli_time(ev->time_us, t, sizeof t);
   cJSON_AddStringToObject(o, "time", t);
-  cJSON_AddNumberToObject(o, "time_us", (double)ev->time_us);
+  cli_add_int(o, "time_us", ev->time_us);
   add_str(o, "step", ev->step);
   if (ev->attempt)
     cJSON_AddNumberToObject(o, "attempt", ev->attempt);

@@ -14,7 +14,8 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: cairn [--home DIR] [--format text|json] COMMAND [ARGS]\n"
+    "usage: cairn [--home DIR] [--format text|json] [--namespace NS] "
+    "COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
     "  history ID              the events of a run (ID: run id or workflow "

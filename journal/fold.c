@@ -28,7 +28,9 @@
  *   RUNNING ── timer.started ─▶ WAITING ── timer.fired ───────▶ RUNNING
  *   FAILED, RETRYING, RUNNING, WAITING ── step.started ───────▶ RUNNING
  *
- * Rules (each violation is CAIRN_ECONFLICT naming the rule):
+ * Rules (a violation of rule 1 is CAIRN_ECORRUPT, since the journal itself
+ * numbers events; any other is CAIRN_ECONFLICT, its message saying which
+ * rule in words):
  *   1. Seqs are contiguous: event n+1 follows event n.
  *   2. Event 1 is run.started; run.started is only event 1.
  *   3. A final run takes no event except step.rerun_requested (on a run
@@ -334,9 +336,10 @@ static int rerun_requested(cairn__fold *f, cairn__fold_step *s,
   if (f->v.rerun_seq)
     return conflict(f, ev, "a rerun of step %s is already pending",
                     f->rerun_step);
-  if (!s->known || s->v.status == CAIRN_STEP_RUNNING)
-    return conflict(f, ev, "the step must have finished (it is %s)",
-                    cairn_step_status_name(s->v.status));
+  if (!s->known || (s->v.status != CAIRN_STEP_COMPLETED &&
+                    s->v.status != CAIRN_STEP_FAILED))
+    return conflict(f, ev, "only a completed or failed step is rerun (this "
+                    "one is %s)", cairn_step_status_name(s->v.status));
   int rc = set_rerun_step(f, ev->step);
   if (rc)
     return rc;
@@ -401,9 +404,9 @@ static int run_event(cairn__fold *f, const cairn_event *ev) {
   bool final = cairn_run_status_is_final(f->v.status);
   switch (ev->type) {
   case CAIRN_EV_RUN_OUTPUT_RECOMPUTED:
-    if (!final)
-      return conflict(f, ev, "only a finished run's output is recomputed%s",
-                      "");
+    if (!final || f->v.rerun_seq == 0)
+      return conflict(f, ev, "a run's output is recomputed only to end a "
+                      "single-step rerun of a finished run%s", "");
     f->v.output_seq = ev->seq;
     f->v.rerun_seq = 0;
     return set_rerun_step(f, (cairn_str){NULL, 0});

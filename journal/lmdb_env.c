@@ -17,6 +17,7 @@
 #include "lmdb_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,7 @@ static int open_dbis(cairn_journal *j, MDB_txn *txn, unsigned flags) {
     MDB_dbi *dbi;
   } dbs[] = {{"events", &j->events},       {"runs", &j->runs},
              {"run_ids", &j->run_ids},     {"workflows", &j->workflows},
-             {"defs", &j->defs},           {"names", &j->names},
+             {"definitions", &j->defs},    {"names", &j->names},
              {"by_status", &j->by_status}, {"views", &j->views},
              {"audit", &j->audit}};
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
@@ -195,6 +196,13 @@ int cairn_journal_open(const char *home, const cairn_journal_options *opts,
     cairn__fmt(errbuf, errlen, "no journal directory given");
     return CAIRN_EINVAL;
   }
+  char data[4200];
+  struct stat st;
+  snprintf(data, sizeof data, "%s/data.mdb", home);
+  if ((o.read_only || o.must_exist) && stat(data, &st) != 0) {
+    cairn__fmt(errbuf, errlen, "no journal in %s", home);
+    return CAIRN_ENOTFOUND;
+  }
   if (!o.read_only && mkdir_p(home) != 0) {
     cairn__fmt(errbuf, errlen, "cannot create journal directory %s: %s",
                home, strerror(errno));
@@ -225,6 +233,11 @@ int cairn_journal_open(const char *home, const cairn_journal_options *opts,
     cairn_journal_close(j);
     return rc;
   }
+  /* LMDB 0.9.24 leaves the data file's descriptor inheritable: a child
+   * spawned by the engine must not hold the journal open. */
+  int fd;
+  if (mdb_env_get_fd(j->env, &fd) == 0 && fd >= 0)
+    fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
   int dead = 0;
   mdb_reader_check(j->env, &dead); /* free slots of killed readers */
   rc = setup(j, errbuf, errlen);
@@ -259,7 +272,9 @@ static int grow(cairn_journal *j) {
   }
   if (info.me_mapsize >= MAX_MAP_BYTES) {
     cairn__journal_set_err(j, "the journal reached its largest map size "
-                              "(%zu bytes)", info.me_mapsize);
+                              "(%zu bytes); move old workflows to another "
+                              "journal (--home) or free disk space",
+                           info.me_mapsize);
     return CAIRN_EFULL;
   }
   int rc = mdb_env_set_mapsize(j->env, info.me_mapsize * 2);

@@ -8,7 +8,7 @@
  *   runs       run key u64                        -> run record
  *   run_ids    run id (36 chars)                  -> run key u64
  *   workflows  namespace · 0 · workflow id        -> current run, runs
- *   defs       hash (64 hex)                      -> canonical JSON
+ *   definitions hash (64 hex)                     -> canonical JSON
  *   names      namespace · 0 · name               -> version hashes
  *   by_status  status u8 · run key u64            -> (empty)
  *   views      run key u64 · 0                    -> run view

@@ -31,6 +31,7 @@ typedef struct vctx {
   uint64_t run_key;
   const char *run_id;
   int told;
+  char first[600]; /* the first problem, for callers without a callback */
 } vctx;
 
 __attribute__((format(printf, 3, 4))) static void
@@ -40,7 +41,8 @@ problem(vctx *v, uint32_t seq, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  v->st.problems++;
+  if (v->st.problems++ == 0)
+    snprintf(v->first, sizeof v->first, "seq %u: %s", seq, msg);
   if (v->cb == NULL || v->told++ >= MAX_TOLD_PER_RUN)
     return;
   cairn_verify_problem p = {v->run_key, v->run_id ? v->run_id : "", seq,
@@ -177,7 +179,8 @@ static void check_views(vctx *v, uint64_t key, cairn__fold *f) {
   cairn__fold_step *s, *tmp;
   HASH_ITER(hh, f->steps, s, tmp) {
     if (s->known && s->dirty)
-      problem(v, 0, "the view of step %s is missing", s->name);
+      problem(v, 0, "the view of step %s is missing; run `cairn journal "
+              "rebuild-views`", s->name);
     for (size_t i = 0; i < s->n_att; i++)
       if (s->att[i].dirty)
         problem(v, 0, "the view of attempt %u of step %s is missing",
@@ -275,8 +278,9 @@ int cairn_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx,
   v.told = 0;
   if (mdb_stat(v.txn, j->events, &es) == 0 && es.ms_entries != sum_last)
     problem(&v, 0, "the journal holds %zu events but its runs account for "
-            "%llu: some events belong to no run", es.ms_entries,
-            (unsigned long long)sum_last);
+            "%llu: %s", es.ms_entries, (unsigned long long)sum_last,
+            es.ms_entries > sum_last ? "some events belong to no run"
+                                     : "some events are missing");
   cairn_reader_end(r);
   if (stats)
     *stats = v.st;
@@ -320,8 +324,8 @@ static int rebuild_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
   cairn__fold_init(&f, c->key, &fl);
   if (!fold_history(&v, c->key, &f, &last)) {
     cairn__journal_set_err(j, "run key %llu: its history is broken (%s); "
-                              "`cairn journal verify` shows where",
-                           (unsigned long long)c->key, f.err);
+                              "views cannot be rebuilt from it",
+                           (unsigned long long)c->key, v.first);
     cairn__fold_free(&f);
     return CAIRN_ECORRUPT;
   }
@@ -347,8 +351,12 @@ int cairn_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs) {
       if (n == cap) {
         cap = cap ? 2 * cap : 256;
         uint64_t *g = realloc(keys, cap * sizeof *g);
-        if (g == NULL)
-          break;
+        if (g == NULL) {
+          mdb_cursor_close(cur);
+          cairn_reader_end(r);
+          free(keys);
+          return CAIRN_ENOMEM;
+        }
         keys = g;
       }
       keys[n++] = cairn__get_be64(k.mv_data);

@@ -167,6 +167,14 @@ int cairn_history_next(cairn_history *it, cairn_event *ev) {
   if (rc)
     return cairn__mdb_err(it->r->j, rc, "reading a history");
   uint32_t seq = cairn__get_be32((unsigned char *)k.mv_data + 8);
+  if (seq != it->next) {
+    cairn__journal_set_err(it->r->j, "run key %llu: history has a gap: seq "
+                                     "%u follows seq %u; run `cairn journal "
+                                     "verify`",
+                           (unsigned long long)it->key, seq, it->next - 1);
+    it->done = true;
+    return CAIRN_ECORRUPT;
+  }
   rc = decode_at(it->r->j, it->key, seq, &v, ev);
   it->next = seq + 1;
   return rc ? rc : 1;

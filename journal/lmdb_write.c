@@ -89,7 +89,8 @@ int cairn__get_run(cairn_journal *j, MDB_txn *txn, uint64_t run,
   MDB_val k = {8, kb}, v;
   int rc = mdb_get(txn, j->runs, &k, &v);
   if (rc == MDB_NOTFOUND) {
-    cairn__journal_set_err(j, "no run has key %llu",
+    cairn__journal_set_err(j, "no run has key %llu; an index points at a "
+                              "run that is gone: run `cairn journal verify`",
                            (unsigned long long)run);
     return CAIRN_ENOTFOUND;
   }
@@ -108,8 +109,9 @@ int cairn__get_run_key(cairn_journal *j, MDB_txn *txn, cairn_str run_id,
   MDB_val k = {run_id.len, (void *)run_id.ptr}, v;
   int rc = mdb_get(txn, j->run_ids, &k, &v);
   if (rc == MDB_NOTFOUND) {
-    cairn__journal_set_err(j, "no run has id %.*s; list runs with "
-                              "`cairn runs`", (int)run_id.len, run_id.ptr);
+    cairn__journal_set_err(j, "no run has id %.*s; check the id (run ids "
+                              "are printed when a run starts)",
+                           (int)run_id.len, run_id.ptr);
     return CAIRN_ENOTFOUND;
   }
   if (rc)

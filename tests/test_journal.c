@@ -334,6 +334,10 @@ TEST(a_finished_run_takes_no_more_step_events) {
   CHECK_ERR(append(j, id, &again, 1), CAIRN_ECONFLICT, "ends only once");
   cairn_event sig = {.type = CAIRN_EV_SIGNAL_RECEIVED, .name = S("go")};
   CHECK_ERR(append(j, id, &sig, 1), CAIRN_ECONFLICT, "no late signal");
+  cairn_event recompute = {.type = CAIRN_EV_RUN_OUTPUT_RECOMPUTED,
+                           .output = S("2")};
+  CHECK_ERR(append(j, id, &recompute, 1), CAIRN_ECONFLICT,
+            "the output is recomputed only after a single-step rerun");
   cairn_journal_close(j);
   test_rmdir(home);
   free(home);
@@ -784,6 +788,20 @@ TEST(verify_reports_a_gap_in_history) {
             "verify finds the gap");
   CHECK(strstr(ps.first, "gap") != NULL, "and calls it a gap");
   CHECK_EQ(ps.seq, 3, "where seq 3 follows seq 1");
+  cairn_reader *r;
+  cairn_history *it;
+  cairn_event ev;
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_OK(cairn_reader_history(r, 1, 1, &it), j);
+  CHECK_EQ(cairn_history_next(it, &ev), 1, "event 1 reads");
+  CHECK_ERR(cairn_history_next(it, &ev), CAIRN_ECORRUPT,
+            "reading across the gap fails instead of skipping it");
+  cairn_history_close(it);
+  cairn_reader_end(r);
+  CHECK_ERR(cairn_journal_rebuild_views(j, NULL), CAIRN_ECORRUPT,
+            "views are not rebuilt from a broken history");
+  CHECK(strstr(cairn_journal_errmsg(j), "gap") != NULL,
+        "and the message says why");
   cairn_journal_close(j);
   test_rmdir(home);
   free(home);

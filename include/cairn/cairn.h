@@ -19,8 +19,9 @@
  *
  * Caveats (read these before embedding):
  *   - fork(): never use a cairn_journal (or anything opened from it) in a
- *     child after fork(); open a new one. fork()+exec() is safe: every file
- *     descriptor cairn opens is close-on-exec.
+ *     child after fork(); open a new one. fork()+exec() is safe: the
+ *     journal's descriptors are close-on-exec (cairn sets the flag on the
+ *     data file, which LMDB 0.9.24 leaves inheritable).
  *   - Long read snapshots: a cairn_reader pins the pages it can see. Keep
  *     readers short; a reader left open while others append makes the
  *     journal file grow.

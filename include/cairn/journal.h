@@ -181,6 +181,8 @@ typedef struct cairn_journal_options {
                                lose recent commits (never a process crash).
                                For benchmarks and tests only. */
   bool read_only;           /* open for reading; appends fail EINVAL */
+  bool must_exist;          /* fail with CAIRN_ENOTFOUND instead of
+                               creating a journal that is not there */
 } cairn_journal_options;
 
 /*

@@ -55,6 +55,10 @@ check "json history has 8 events in order" \
   test "$(jq -c '[.events[].seq]' "$tmp/out")" = "[1,2,3,4,5,6,7,8]"
 check "json history embeds outputs as JSON" \
   test "$(jq -r '.events[4].output.words' "$tmp/out")" = "3"
+check "json times are plain integers" \
+  test "$(jq '.events[0].time_us | floor == .' "$tmp/out")" = "true"
+check "json times are not in exponent form" \
+  bash -c "! grep -q '\"time_us\":.*e+' '$tmp/out'"
 check "json history carries the input" \
   test "$(jq -r '.events[0].input.file' "$tmp/out")" = "$tmp/input.txt"
 
@@ -89,12 +93,17 @@ expect_exit 0 "./.cairn is the default journal" \
 # Errors: exit codes and messages that say what to do.
 expect_exit 3 "an unknown id is not found" \
   "$CAIRN" --home "$home" history no-such-workflow
-check "the message points at how to list runs" grep -q "cairn runs" "$tmp/err"
+check "the message says what to check" grep -q "check the id" "$tmp/err"
 expect_exit 3 "a missing journal is not found" \
   "$CAIRN" --home "$tmp/nothing" journal verify
 check "the message says how to choose a journal" grep -q "CAIRN_HOME" \
   "$tmp/err"
 check "a read command does not create a journal" test ! -e "$tmp/nothing"
+expect_exit 3 "rebuild-views on a missing journal is not found" \
+  "$CAIRN" --home "$tmp/nothing2" journal rebuild-views
+check "rebuild-views does not create a journal" test ! -e "$tmp/nothing2"
+expect_exit 2 "history --from needs a number" \
+  "$CAIRN" --home "$home" history "$run" --from abc
 expect_exit 2 "an unknown command is a usage error" "$CAIRN" frobnicate
 expect_exit 2 "history without an id is a usage error" \
   "$CAIRN" --home "$home" history
