@@ -148,6 +148,11 @@ static int setup(cairn_journal *j, char *errbuf, size_t errlen) {
   uint32_t schema = 0;
   unsigned flags = j->read_only ? MDB_RDONLY : 0;
   int rc = mdb_txn_begin(j->env, NULL, flags, &txn);
+  while (rc == MDB_MAP_RESIZED) {
+    /* Another process grew the map since our mdb_env_open read it. */
+    if ((rc = mdb_env_set_mapsize(j->env, 0)) == 0)
+      rc = mdb_txn_begin(j->env, NULL, flags, &txn);
+  }
   if (rc)
     return cairn__mdb_err(j, rc, "starting the first transaction");
   rc = mdb_dbi_open(txn, "meta", j->read_only ? 0 : MDB_CREATE, &j->meta);
