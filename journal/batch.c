@@ -308,6 +308,19 @@ int cairn_batch_audit(cairn_batch *b, const cairn_audit_record *rec) {
   return 0;
 }
 
+int cairn_batch_set_owner(cairn_batch *b, const char *owner,
+                          int64_t lease_ms) {
+  if (owner == NULL || *owner == '\0' || strlen(owner) > CAIRN_OWNER_MAX ||
+      lease_ms <= 0) {
+    cairn__journal_set_err(b->j, "a lease owner is 1..%d bytes and a lease "
+                                 "lasts more than 0 ms", CAIRN_OWNER_MAX);
+    return CAIRN_EINVAL;
+  }
+  memcpy(b->owner, owner, strlen(owner) + 1);
+  b->lease_ms = lease_ms;
+  return 0;
+}
+
 int cairn_batch_commit(cairn_batch *b) {
   if (b->committed) {
     cairn__journal_set_err(b->j, "this batch was committed already");

@@ -83,8 +83,6 @@ int cairn__event_check(const cairn_event *ev, char *msg, size_t msglen);
 /* The run record (`runs` database). */
 typedef struct cairn__run_rec {
   cairn_run_info info;
-  char lease_owner[64]; /* "" when unleased */
-  int64_t lease_expiry_us;
 } cairn__run_rec;
 int cairn__run_rec_encode(const cairn__run_rec *r, char **out, size_t *len);
 int cairn__run_rec_decode(const void *p, size_t n, cairn__run_rec *r);
@@ -219,6 +217,8 @@ typedef struct cairn__op {
 
 struct cairn_batch {
   cairn_journal *j;
+  char owner[CAIRN_OWNER_MAX + 1]; /* "" = appends ignore leases */
+  int64_t lease_ms;
   cairn__op *ops;
   size_t n_ops, cap_ops;
   cairn__pending_event *evs;

@@ -238,6 +238,26 @@ static int status_index(cairn_journal *j, MDB_txn *txn, int status,
                         "updating the status index");
 }
 
+/* The lease fence of an owned batch: the run must be ours, free, or its
+ * lease expired; it becomes (stays) ours until now + lease_ms. */
+static int fence(cairn_journal *j, const cairn_batch *b, cairn__run_rec *r) {
+  int64_t now = cairn__now_us();
+  cairn_run_info *i = &r->info;
+  if (b->owner[0] == '\0')
+    return 0;
+  if (i->lease_owner[0] && strcmp(i->lease_owner, b->owner) != 0 &&
+      i->lease_expiry_us > now) {
+    cairn__journal_set_err(j, "run %s is leased to %s for %lld ms more; "
+                              "only the lease holder executes a run",
+                           i->run_id, i->lease_owner,
+                           (long long)(i->lease_expiry_us - now) / 1000);
+    return CAIRN_ECONFLICT;
+  }
+  memcpy(i->lease_owner, b->owner, sizeof i->lease_owner);
+  i->lease_expiry_us = now + b->lease_ms * 1000;
+  return 0;
+}
+
 /* The fold state of run `key`, loading its record and view on first use. */
 static int touch_run(commit_ctx *c, MDB_txn *txn, uint64_t key,
                      touched **out) {
@@ -252,6 +272,8 @@ static int touch_run(commit_ctx *c, MDB_txn *txn, uint64_t key,
     return CAIRN_ENOMEM;
   cairn__fold_init(&t->fold, key, &c->fl);
   int rc = cairn__get_run(j, txn, key, &t->rec);
+  if (rc == 0)
+    rc = fence(j, c->b, &t->rec);
   unsigned char kb[9];
   MDB_val k = {cairn__view_key(kb, key, VIEW_RUN, (cairn_str){NULL, 0}, 0),
                kb}, v;

@@ -165,8 +165,8 @@ int cairn__run_rec_encode(const cairn__run_rec *r, char **out, size_t *len) {
   pk_i64(&p, i->updated_us);
   pk_u64(&p, (uint64_t)i->origin_kind);
   pk_cstr(&p, i->parent_run_id);
-  pk_cstr(&p, r->lease_owner);
-  pk_i64(&p, r->lease_expiry_us);
+  pk_cstr(&p, i->lease_owner);
+  pk_i64(&p, i->lease_expiry_us);
   return pk_done(&p, out, len);
 }
 
@@ -187,8 +187,8 @@ int cairn__run_rec_decode(const void *buf, size_t n, cairn__run_rec *r) {
   i->updated_us = up_i64(&u, 8);
   i->origin_kind = (int)up_u32(&u, 9);
   up_cstr(&u, 10, i->parent_run_id, sizeof i->parent_run_id);
-  up_cstr(&u, 11, r->lease_owner, sizeof r->lease_owner);
-  r->lease_expiry_us = up_i64(&u, 12);
+  up_cstr(&u, 11, i->lease_owner, sizeof i->lease_owner);
+  i->lease_expiry_us = up_i64(&u, 12);
   if (cairn_run_status_name(i->status) == NULL ||
       cairn_origin_kind_name(i->origin_kind) == NULL)
     u.ok = false;

@@ -823,3 +823,88 @@ TEST(verify_reports_events_of_no_run) {
   test_rmdir(home);
   free(home);
 }
+
+/* ------------------------------------------------------------- leases */
+
+static int owned_append(cairn_journal *j, const char *owner, const char *run,
+                        const cairn_event *ev, size_t n) {
+  cairn_batch *b;
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  CHECK_OK(cairn_batch_set_owner(b, owner, 60000), j);
+  int rc = cairn_batch_append(b, run, ev, n);
+  if (rc >= 0)
+    rc = cairn_batch_commit(b);
+  cairn_batch_free(b);
+  return rc;
+}
+
+TEST(an_owned_batch_cannot_write_to_a_run_leased_to_another) {
+  char *home = test_tmpdir();
+  cairn_journal *j = open_j(home);
+  char id[37];
+  new_run(j, "wf", id);
+  cairn_event a = ev_started("a", 1);
+  CHECK_OK(owned_append(j, "worker-1", id, &a, 1), j);
+  cairn_event done = ev_done("a", 1, "1");
+  CHECK_ERR(owned_append(j, "worker-2", id, &done, 1), CAIRN_ECONFLICT,
+            "another worker is fenced off while the lease holds");
+  CHECK(strstr(cairn_journal_errmsg(j), "leased to worker-1") != NULL,
+        "the message names the holder");
+  CHECK_OK(owned_append(j, "worker-1", id, &done, 1), j);
+  cairn_event sig = {.type = CAIRN_EV_SIGNAL_RECEIVED, .name = S("go")};
+  CHECK_OK(append(j, id, &sig, 1), j);
+  cairn_reader *r;
+  cairn_run_info info;
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_OK(cairn_reader_run_by_id(r, id, &info), j);
+  CHECK_STR(info.lease_owner, "worker-1", "the lease is recorded");
+  CHECK(info.lease_expiry_us > cairn__now_us(), "and lasts");
+  cairn_reader_end(r);
+  cairn_journal_close(j);
+  test_rmdir(home);
+  free(home);
+}
+
+static bool dead_if_named_dead(void *ctx, const char *owner) {
+  (void)ctx;
+  return strncmp(owner, "dead", 4) == 0;
+}
+
+TEST(claims_take_free_expired_and_dead_owners_runs_only) {
+  char *home = test_tmpdir();
+  cairn_journal *j = open_j(home);
+  char free_run[37], live[37], dead[37], done[37];
+  new_run(j, "free", free_run);
+  new_run(j, "live", live);
+  new_run(j, "dead", dead);
+  new_run(j, "done", done);
+  cairn_event a = ev_started("a", 1);
+  CHECK_OK(owned_append(j, "alive-1", live, &a, 1), j);
+  CHECK_OK(owned_append(j, "dead-1", dead, &a, 1), j);
+  cairn_event end = {.type = CAIRN_EV_RUN_COMPLETED};
+  CHECK_OK(append(j, done, &end, 1), j);
+  uint64_t keys[8];
+  size_t n;
+  CHECK_OK(cairn_journal_claim_runs(j, "me", 1000, dead_if_named_dead, NULL,
+                                    0, keys, 8, &n), j);
+  CHECK_EQ(n, 2, "the free run and the dead owner's run are claimed");
+  CHECK_EQ(keys[0], key_of(j, free_run), "oldest first");
+  CHECK_EQ(keys[1], key_of(j, dead), "then the dead owner's");
+  CHECK_OK(cairn_journal_claim_runs(j, "other", 1000, NULL, NULL,
+                                    key_of(j, free_run), keys, 8, &n), j);
+  CHECK_EQ(n, 0, "a run leased to a live owner is not claimed");
+  uint64_t mine[2] = {key_of(j, free_run), key_of(j, live)}, lost[2];
+  size_t n_lost;
+  CHECK_OK(cairn_journal_renew_leases(j, "me", 1000, mine, 2, lost,
+                                      &n_lost), j);
+  CHECK_EQ(n_lost, 1, "a run leased to another is reported lost");
+  CHECK_EQ(lost[0], key_of(j, live), "naming it");
+  CHECK_OK(cairn_journal_release_leases(j, "me", mine, 1), j);
+  CHECK_OK(cairn_journal_claim_runs(j, "other", 1000, NULL, NULL,
+                                    key_of(j, free_run), keys, 8, &n), j);
+  CHECK_EQ(n, 1, "a released run is claimed at once by another");
+  expect_verify_ok(j);
+  cairn_journal_close(j);
+  test_rmdir(home);
+  free(home);
+}

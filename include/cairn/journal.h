@@ -48,6 +48,7 @@ extern "C" {
 #define CAIRN_STEP_NAME_MAX 128    /* bytes */
 #define CAIRN_HASH_HEX_LEN 64      /* SHA-256 as lowercase hex */
 #define CAIRN_EVENT_MAX_BYTES (64u << 20) /* one encoded event */
+#define CAIRN_OWNER_MAX 96         /* lease owner id, bytes */
 
 /* A borrowed byte string; not NUL-terminated unless said otherwise.
  * ptr == NULL means "absent" (different from present and empty). */
@@ -309,6 +310,21 @@ int cairn_batch_audit(cairn_batch *b, const cairn_audit_record *rec);
  */
 int cairn_batch_commit(cairn_batch *b);
 
+/*
+ * Fences the batch by lease: every run the batch appends to must be
+ * leased to `owner` (or unleased, or leased with an expired lease: then it
+ * becomes leased to `owner`), and every run it creates is leased to
+ * `owner`. The commit extends those leases to now + lease_ms. A run leased
+ * to another owner whose lease has not expired fails the commit with
+ * CAIRN_ECONFLICT ("run R is leased to O"). This is what keeps two
+ * workers from executing one run: a worker that lost its lease can no
+ * longer write to the run. Without an owner (the default), appends ignore
+ * leases: control actions (signals, cancel) append that way.
+ * Returns 0 or CAIRN_EINVAL (owner empty or over CAIRN_OWNER_MAX bytes,
+ * lease_ms <= 0).
+ */
+int cairn_batch_set_owner(cairn_batch *b, const char *owner, int64_t lease_ms);
+
 /* After a successful commit: the seq given to the first event of append
  * operation `op`, 0 if `op` is not an append. */
 uint32_t cairn_batch_first_seq(const cairn_batch *b, int op);
@@ -355,6 +371,8 @@ typedef struct cairn_run_info {
   int64_t updated_us;                         /* last event's time */
   int origin_kind;                            /* cairn_origin_kind */
   char parent_run_id[CAIRN_RUN_ID_LEN + 1];   /* "" without origin */
+  char lease_owner[CAIRN_OWNER_MAX + 1];      /* "" when unleased */
+  int64_t lease_expiry_us;                    /* lease valid before this */
 } cairn_run_info;
 
 /* Opens a read snapshot of `j`. End it with cairn_reader_end.
@@ -522,6 +540,40 @@ int cairn_reader_steps(cairn_reader *r, uint64_t key, cairn_step_cb cb,
 typedef int (*cairn_attempt_cb)(void *ctx, const cairn_attempt_view *a);
 int cairn_reader_attempts(cairn_reader *r, uint64_t key, const char *step,
                           cairn_attempt_cb cb, void *ctx);
+
+/* --------------------------------------------------------------------- */
+/* Leases                                                                 */
+/* --------------------------------------------------------------------- */
+
+/* Answers whether the process that owns leases as `owner` is known to be
+ * dead (the engine checks pids on its own host). Called inside a write
+ * transaction: keep it fast and never call the journal from it. */
+typedef bool (*cairn_owner_dead_cb)(void *ctx, const char *owner);
+
+/*
+ * Claims running runs for `owner`: each whose lease is free, expired, held
+ * by `owner` already, or held by an owner `dead` (may be NULL) declares
+ * dead, up to `max` runs, oldest first, in one transaction. Claimed runs
+ * are leased to `owner` for lease_ms. Their keys go to `out`, their number
+ * to *n. With `only` non-zero, only that run is considered (and *n is 0
+ * when someone else holds it).
+ */
+int cairn_journal_claim_runs(cairn_journal *j, const char *owner,
+                             int64_t lease_ms, cairn_owner_dead_cb dead,
+                             void *ctx, uint64_t only, uint64_t *out,
+                             size_t max, size_t *n);
+
+/* Extends to now + lease_ms the leases `owner` holds on runs `keys`; runs
+ * leased to someone else (the lease was lost) are listed in `lost` (may
+ * be NULL, else room for n keys) and counted in *n_lost. */
+int cairn_journal_renew_leases(cairn_journal *j, const char *owner,
+                               int64_t lease_ms, const uint64_t *keys,
+                               size_t n, uint64_t *lost, size_t *n_lost);
+
+/* Gives up `owner`'s leases on runs `keys`, so others may claim them at
+ * once. Runs leased to others are left alone. */
+int cairn_journal_release_leases(cairn_journal *j, const char *owner,
+                                 const uint64_t *keys, size_t n);
 
 /* --------------------------------------------------------------------- */
 /* Maintenance                                                            */

@@ -1,0 +1,175 @@
+/*
+ * lmdb_lease.c — run leases: who may execute a run.
+ *
+ * A lease is (owner, expiry) in the run record. Claiming, renewing and
+ * releasing are write transactions, so they serialize with every append
+ * through LMDB's writer lock: two workers can never both believe they hold
+ * one run. Appends from an owned batch re-check the lease (the fence in
+ * lmdb_write.c), so a worker that lost its lease — it stalled past the
+ * expiry and another claimed the run — cannot write to the run any more.
+ *
+ * Whether an owner is dead is the engine's knowledge (pids on this host),
+ * passed in as a callback; the journal only stores and compares.
+ */
+#include "lmdb_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool claimable(const cairn_run_info *i, const char *owner,
+                      int64_t now, cairn_owner_dead_cb dead, void *ctx) {
+  if (i->status != CAIRN_RUN_RUNNING)
+    return false;
+  if (i->lease_owner[0] == '\0' || i->lease_expiry_us <= now ||
+      strcmp(i->lease_owner, owner) == 0)
+    return true;
+  return dead && dead(ctx, i->lease_owner);
+}
+
+static int put_rec(cairn_journal *j, MDB_txn *txn, const cairn__run_rec *r) {
+  unsigned char kb[8];
+  char *buf = NULL;
+  size_t n = 0;
+  int rc = cairn__run_rec_encode(r, &buf, &n);
+  if (rc)
+    return rc;
+  cairn__put_be64(kb, r->info.key);
+  MDB_val k = {8, kb}, v = {n, buf};
+  rc = mdb_put(txn, j->runs, &k, &v, 0);
+  free(buf);
+  return cairn__mdb_err(j, rc, "writing a lease");
+}
+
+typedef struct claim_ctx {
+  const char *owner;
+  int64_t lease_ms;
+  cairn_owner_dead_cb dead;
+  void *ctx;
+  uint64_t only;
+  uint64_t *out;
+  size_t max, n;
+} claim_ctx;
+
+/* Takes run `key` when claimable; counts it in c->out. */
+static int claim_one(cairn_journal *j, MDB_txn *txn, claim_ctx *c,
+                     uint64_t key, int64_t now) {
+  cairn__run_rec r;
+  int rc = cairn__get_run(j, txn, key, &r);
+  if (rc)
+    return rc;
+  if (!claimable(&r.info, c->owner, now, c->dead, c->ctx))
+    return 0;
+  snprintf(r.info.lease_owner, sizeof r.info.lease_owner, "%s", c->owner);
+  r.info.lease_expiry_us = now + c->lease_ms * 1000;
+  if ((rc = put_rec(j, txn, &r)) == 0)
+    c->out[c->n++] = key;
+  return rc;
+}
+
+static int claim_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
+  claim_ctx *c = ctx;
+  int64_t now = cairn__now_us();
+  MDB_cursor *cur;
+  unsigned char kb[9] = {CAIRN_RUN_RUNNING};
+  c->n = 0;
+  if (c->only)
+    return c->max ? claim_one(j, txn, c, c->only, now) : 0;
+  int rc = mdb_cursor_open(txn, j->by_status, &cur);
+  if (rc)
+    return cairn__mdb_err(j, rc, "listing running runs");
+  MDB_val k = {1, kb}, v;
+  int err = 0; /* a cairn error from claim_one; rc holds LMDB's */
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+       rc == 0 && c->n < c->max;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 9 || ((unsigned char *)k.mv_data)[0] != kb[0])
+      break;
+    uint64_t key = cairn__get_be64((unsigned char *)k.mv_data + 1);
+    if ((err = claim_one(j, txn, c, key, now)) != 0)
+      break;
+  }
+  mdb_cursor_close(cur);
+  if (err)
+    return err;
+  return rc == MDB_NOTFOUND ? 0 : cairn__mdb_err(j, rc, "claiming runs");
+}
+
+static int check_owner(cairn_journal *j, const char *owner) {
+  if (owner && *owner && strlen(owner) <= CAIRN_OWNER_MAX)
+    return 0;
+  cairn__journal_set_err(j, "a lease owner is 1..%d bytes", CAIRN_OWNER_MAX);
+  return CAIRN_EINVAL;
+}
+
+int cairn_journal_claim_runs(cairn_journal *j, const char *owner,
+                             int64_t lease_ms, cairn_owner_dead_cb dead,
+                             void *ctx, uint64_t only, uint64_t *out,
+                             size_t max, size_t *n) {
+  claim_ctx c = {owner, lease_ms, dead, ctx, only, out, max, 0};
+  int rc = check_owner(j, owner);
+  *n = 0;
+  if (rc == 0)
+    rc = cairn__write_txn(j, claim_fn, &c);
+  if (rc == 0)
+    *n = c.n;
+  return rc;
+}
+
+typedef struct renew_ctx {
+  const char *owner;
+  int64_t lease_ms; /* 0: release */
+  const uint64_t *keys;
+  size_t n;
+  uint64_t *lost;
+  size_t n_lost;
+} renew_ctx;
+
+static int renew_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
+  renew_ctx *c = ctx;
+  int64_t now = cairn__now_us();
+  c->n_lost = 0;
+  for (size_t i = 0; i < c->n; i++) {
+    cairn__run_rec r;
+    int rc = cairn__get_run(j, txn, c->keys[i], &r);
+    if (rc == CAIRN_ENOTFOUND)
+      continue;
+    if (rc)
+      return rc;
+    if (strcmp(r.info.lease_owner, c->owner) != 0) {
+      if (c->lost)
+        c->lost[c->n_lost] = c->keys[i];
+      c->n_lost++;
+      continue;
+    }
+    if (c->lease_ms == 0)
+      r.info.lease_owner[0] = '\0';
+    r.info.lease_expiry_us = c->lease_ms ? now + c->lease_ms * 1000 : 0;
+    if ((rc = put_rec(j, txn, &r)) != 0)
+      return rc;
+  }
+  return 0;
+}
+
+int cairn_journal_renew_leases(cairn_journal *j, const char *owner,
+                               int64_t lease_ms, const uint64_t *keys,
+                               size_t n, uint64_t *lost, size_t *n_lost) {
+  renew_ctx c = {owner, lease_ms, keys, n, lost, 0};
+  int rc = check_owner(j, owner);
+  if (rc == 0 && lease_ms <= 0) {
+    cairn__journal_set_err(j, "a lease lasts more than 0 ms");
+    rc = CAIRN_EINVAL;
+  }
+  if (rc == 0 && n)
+    rc = cairn__write_txn(j, renew_fn, &c);
+  if (n_lost)
+    *n_lost = c.n_lost;
+  return rc;
+}
+
+int cairn_journal_release_leases(cairn_journal *j, const char *owner,
+                                 const uint64_t *keys, size_t n) {
+  renew_ctx c = {owner, 0, keys, n, NULL, 0};
+  int rc = check_owner(j, owner);
+  return rc == 0 && n ? cairn__write_txn(j, renew_fn, &c) : rc;
+}
