@@ -22,6 +22,7 @@ int cairn_batch_new(cairn_journal *j, cairn_batch **out) {
   if (b == NULL)
     return CAIRN_ENOMEM;
   b->j = j;
+  b->failed_op = -1;
   *out = b;
   return 0;
 }
@@ -42,6 +43,35 @@ void cairn_batch_free(cairn_batch *b) {
 }
 
 size_t cairn_batch_size(const cairn_batch *b) { return b->n_ops; }
+
+const char *cairn_batch_failed_run(const cairn_batch *b) {
+  if (b->failed_op < 0 || (size_t)b->failed_op >= b->n_ops)
+    return NULL;
+  const cairn__op *op = &b->ops[b->failed_op];
+  if (op->kind != CAIRN__OP_APPEND && op->kind != CAIRN__OP_CREATE_RUN)
+    return NULL;
+  return op->run_id;
+}
+
+size_t cairn_batch_remove_run(cairn_batch *b, const char *run_id) {
+  size_t removed = 0;
+  if (b->committed || run_id == NULL)
+    return 0;
+  for (size_t i = 0; i < b->n_ops; i++) {
+    cairn__op *op = &b->ops[i];
+    if ((op->kind != CAIRN__OP_APPEND && op->kind != CAIRN__OP_CREATE_RUN) ||
+        strcmp(op->run_id, run_id) != 0)
+      continue;
+    for (size_t k = op->ev_first; k < op->ev_first + op->n_events; k++) {
+      free(b->evs[k].buf);
+      b->evs[k].buf = NULL;
+    }
+    op->kind = CAIRN__OP_REMOVED;
+    op->n_events = 0;
+    removed++;
+  }
+  return removed;
+}
 
 static cairn__op *new_op(cairn_batch *b, int kind) {
   if (b->committed) {

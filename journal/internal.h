@@ -175,6 +175,7 @@ int cairn__fold_apply(cairn__fold *f, const cairn_event *ev);
 
 /* --- batch.c: a batch is built here and applied by the backend --- */
 typedef enum cairn__op_kind {
+  CAIRN__OP_REMOVED = 0,
   CAIRN__OP_CREATE_RUN = 1,
   CAIRN__OP_APPEND = 2,
   CAIRN__OP_DEFINITION = 3,
@@ -224,6 +225,7 @@ struct cairn_batch {
   cairn__pending_event *evs;
   size_t n_evs, cap_evs;
   bool committed;
+  int failed_op;   /* the operation a failed commit stopped at, or -1 */
 };
 
 /* Backend entry points used by batch.c. */

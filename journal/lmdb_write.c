@@ -521,8 +521,10 @@ static int apply_op(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
   }
   case CAIRN__OP_DEFINITION:
     return put_definition(c->b->j, txn, op);
-  default:
+  case CAIRN__OP_AUDIT:
     return put_audit(c->b->j, txn, op);
+  default: /* removed */
+    return 0;
   }
 }
 
@@ -532,8 +534,12 @@ static int commit_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
   c->loader.j = j;
   c->loader.txn = txn;
   c->loader.from_views = true;
-  for (size_t i = 0; i < c->b->n_ops && rc == 0; i++)
+  c->b->failed_op = -1;
+  for (size_t i = 0; i < c->b->n_ops && rc == 0; i++) {
     rc = apply_op(c, txn, &c->b->ops[i]);
+    if (rc)
+      c->b->failed_op = (int)i;
+  }
   if (rc == 0)
     rc = finish_runs(c, txn);
   free_touched(c);
