@@ -336,6 +336,16 @@ uint32_t cairn_batch_def_version(const cairn_batch *b, int op);
 /* The number of operations in `b`. */
 size_t cairn_batch_size(const cairn_batch *b);
 
+/* After a failed commit: the run id of the operation that failed (its
+ * append broke the run's lifecycle, or hit another owner's lease), or NULL
+ * when the failure was not about one run. Valid until `b` changes. */
+const char *cairn_batch_failed_run(const cairn_batch *b);
+
+/* Removes every operation of run `run_id` from an uncommitted batch (the
+ * engine drops a run that was cancelled under it and commits the rest).
+ * Returns the number of operations removed. */
+size_t cairn_batch_remove_run(cairn_batch *b, const char *run_id);
+
 /* --------------------------------------------------------------------- */
 /* Reading                                                                */
 /* --------------------------------------------------------------------- */
