@@ -45,11 +45,26 @@ void cli_add_int(cJSON *obj, const char *key, int64_t v);
 /* Adds a JSON text field to `obj` as a parsed value (a string if it does
  * not parse). */
 void cli_add_json_text(cJSON *obj, const char *key, cairn_str s);
+/* Adds a string field from a cairn_str (nothing when absent). */
+void cli_add_str(cJSON *obj, const char *key, cairn_str s);
+/* Reads a whole file (malloc'ed, NUL-terminated); NULL with a message. */
+char *cli_read_file(const char *path);
+/* Opens an engine on ctx->home; prints the problem on failure. */
+int cli_engine_open(const cli_ctx *ctx, size_t max_runs, cairn_engine **e);
 /* Prints `doc`, indented, and frees it. */
 void cli_print_json(cJSON *doc);
 
 /* Command groups. argv[0] is the group's word. */
 int cli_journal(cli_ctx *ctx, int argc, char **argv);
 int cli_history(cli_ctx *ctx, int argc, char **argv);
+int cli_run(cli_ctx *ctx, int argc, char **argv);    /* run, start */
+int cli_worker(cli_ctx *ctx, int argc, char **argv);
+int cli_status(cli_ctx *ctx, int argc, char **argv);
+int cli_result(cli_ctx *ctx, int argc, char **argv);
+int cli_show(cli_ctx *ctx, int argc, char **argv);
+int cli_runs(cli_ctx *ctx, int argc, char **argv);
+int cli_cancel(cli_ctx *ctx, int argc, char **argv); /* cancel, terminate */
+int cli_signal(cli_ctx *ctx, int argc, char **argv);
+int cli_workflow(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -83,7 +83,7 @@ void cli_add_json_text(cJSON *obj, const char *key, cairn_str s) {
   cJSON_AddItemToObject(obj, key, v);
 }
 
-static void add_str(cJSON *obj, const char *key, cairn_str s) {
+void cli_add_str(cJSON *obj, const char *key, cairn_str s) {
   if (s.ptr == NULL)
     return;
   char *copy = strndup(s.ptr, s.len);
@@ -99,34 +99,34 @@ cJSON *cli_event_json(const cairn_event *ev) {
   cli_time(ev->time_us, t, sizeof t);
   cJSON_AddStringToObject(o, "time", t);
   cli_add_int(o, "time_us", ev->time_us);
-  add_str(o, "step", ev->step);
+  cli_add_str(o, "step", ev->step);
   if (ev->attempt)
     cJSON_AddNumberToObject(o, "attempt", ev->attempt);
-  add_str(o, "run_id", ev->run_id);
-  add_str(o, "workflow_id", ev->workflow_id);
-  add_str(o, "namespace", ev->ns);
-  add_str(o, "definition_hash", ev->def_hash);
+  cli_add_str(o, "run_id", ev->run_id);
+  cli_add_str(o, "workflow_id", ev->workflow_id);
+  cli_add_str(o, "namespace", ev->ns);
+  cli_add_str(o, "definition_hash", ev->def_hash);
   if (ev->type == CAIRN_EV_RUN_STARTED) {
     cJSON *origin = cJSON_AddObjectToObject(o, "origin");
     cJSON_AddStringToObject(origin, "kind",
                             cairn_origin_kind_name(ev->origin_kind));
-    add_str(origin, "parent_run_id", ev->parent_run_id);
-    add_str(origin, "point", ev->origin_point);
-    add_str(origin, "reason", ev->reason);
+    cli_add_str(origin, "parent_run_id", ev->parent_run_id);
+    cli_add_str(origin, "point", ev->origin_point);
+    cli_add_str(origin, "reason", ev->reason);
     cli_add_json_text(origin, "overrides", ev->meta);
-    add_str(origin, "actor", ev->actor);
+    cli_add_str(origin, "actor", ev->actor);
   }
   else {
-    add_str(o, "reason", ev->reason);
-    add_str(o, "actor", ev->actor);
+    cli_add_str(o, "reason", ev->reason);
+    cli_add_str(o, "actor", ev->actor);
     cli_add_json_text(o, "meta", ev->meta);
   }
   cli_add_json_text(o, "input", ev->input);
   cli_add_json_text(o, "output", ev->output);
   if (ev->error_code.ptr || ev->error_message.ptr) {
     cJSON *e = cJSON_AddObjectToObject(o, "error");
-    add_str(e, "code", ev->error_code);
-    add_str(e, "message", ev->error_message);
+    cli_add_str(e, "code", ev->error_code);
+    cli_add_str(e, "message", ev->error_message);
     cli_add_json_text(e, "details", ev->details);
   }
   else {
@@ -144,14 +144,14 @@ cJSON *cli_event_json(const cairn_event *ev) {
     cli_time(ev->fire_at_us, t, sizeof t);
     cJSON_AddStringToObject(o, "fire_at", t);
   }
-  add_str(o, "signal", ev->name);
+  cli_add_str(o, "signal", ev->name);
   if (ev->ref_run.ptr && ev->type == CAIRN_EV_STEP_REUSED) {
     cJSON *src = cJSON_AddObjectToObject(o, "source");
-    add_str(src, "run_id", ev->ref_run);
+    cli_add_str(src, "run_id", ev->ref_run);
     cJSON_AddNumberToObject(src, "seq", ev->ref_seq);
   }
   else if (ev->ref_run.ptr) {
-    add_str(o, "replaced_by", ev->ref_run);
+    cli_add_str(o, "replaced_by", ev->ref_run);
   }
   return o;
 }

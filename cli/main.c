@@ -17,9 +17,19 @@ static const char usage[] =
     "usage: cairn [--home DIR] [--format text|json] [--namespace NS] "
     "COMMAND [ARGS]\n"
     "\n"
-    "commands:\n"
-    "  history ID              the events of a run (ID: run id or workflow "
-    "id)\n"
+    "commands (ID: a run id, or a workflow id meaning its current run):\n"
+    "  run FILE|NAME [--input JSON|@FILE] [--id WORKFLOW_ID] [--detach]\n"
+    "                          start a run and execute it here\n"
+    "  start FILE|NAME [...]   record a run for a worker (run --detach)\n"
+    "  worker [--drain] [--concurrency N]\n"
+    "                          execute runs: new ones and interrupted ones\n"
+    "  status ID | result ID | show ID\n"
+    "                          a run's status, output, or full trace\n"
+    "  runs [--workflow W] [--status S] [--limit N]\n"
+    "  cancel ID | terminate ID [--reason TEXT]\n"
+    "  signal ID NAME [--data JSON|@FILE] [--reason TEXT]\n"
+    "  workflow register FILE | list | show NAME [--version N]\n"
+    "  history ID [--from SEQ] the events of a run, in order\n"
     "  journal verify          check every history, index and view\n"
     "  journal stats           counts and sizes of the journal\n"
     "  journal rebuild-views   recompute every view from events\n"
@@ -86,10 +96,19 @@ int main(int argc, char **argv) {
            CAIRN_JOURNAL_SCHEMA);
     return EXIT_OK;
   }
-  if (strcmp(argv[0], "journal") == 0)
-    return cli_journal(&ctx, argc, argv);
-  if (strcmp(argv[0], "history") == 0)
-    return cli_history(&ctx, argc, argv);
+  static const struct {
+    const char *name;
+    int (*fn)(cli_ctx *, int, char **);
+  } cmds[] = {{"journal", cli_journal},   {"history", cli_history},
+              {"run", cli_run},           {"start", cli_run},
+              {"worker", cli_worker},     {"status", cli_status},
+              {"result", cli_result},     {"show", cli_show},
+              {"runs", cli_runs},         {"cancel", cli_cancel},
+              {"terminate", cli_cancel},  {"signal", cli_signal},
+              {"workflow", cli_workflow}};
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+    if (strcmp(argv[0], cmds[i].name) == 0)
+      return cmds[i].fn(&ctx, argc, argv);
   return cli_usage_error("unknown command '%s'; run `cairn help` for the "
                          "list", argv[0]);
 }

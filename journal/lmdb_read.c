@@ -346,6 +346,39 @@ int cairn_reader_definition_version(cairn_reader *r, const char *ns,
   return rc;
 }
 
+int cairn_reader_definition_names(cairn_reader *r, const char *ns,
+                                  cairn_def_name_cb cb, void *ctx) {
+  MDB_cursor *cur;
+  unsigned char pre[CAIRN_NAMESPACE_MAX + 1];
+  ns = ns ? ns : "default";
+  size_t pn = strlen(ns) + 1;
+  if (pn > sizeof pre)
+    return 0;
+  memcpy(pre, ns, pn); /* the NUL ends the namespace */
+  int rc = mdb_cursor_open(r->txn, r->j->names, &cur);
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "listing definitions");
+  MDB_val k = {pn, pre}, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size <= pn || memcmp(k.mv_data, pre, pn) != 0)
+      break;
+    uint32_t count = 0;
+    char hash[CAIRN_HASH_HEX_LEN + 1];
+    if (cairn__names_rec_count(v.mv_data, v.mv_size, &count) != 0 ||
+        cairn__names_rec_get(v.mv_data, v.mv_size, count, hash) != 0) {
+      mdb_cursor_close(cur);
+      return CAIRN_ECORRUPT;
+    }
+    cairn_str name = {(const char *)k.mv_data + pn, k.mv_size - pn};
+    if (cb(ctx, name, count, hash))
+      break;
+  }
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? 0
+                                       : cairn__mdb_err(r->j, rc, "listing");
+}
+
 /* -------------------------------------------------------------- audit */
 
 int cairn_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb,

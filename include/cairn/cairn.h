@@ -99,5 +99,6 @@ CAIRN_EXTERN int cairn_err_exit_code(int err);
 #endif
 
 #include <cairn/journal.h>
+#include <cairn/engine.h>
 
 #endif /* CAIRN_CAIRN_H */

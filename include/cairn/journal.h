@@ -454,6 +454,14 @@ int cairn_reader_definition_version(cairn_reader *r, const char *ns,
                                     char hash_out[CAIRN_HASH_HEX_LEN + 1],
                                     uint32_t *n_versions);
 
+/* Every definition name of namespace `ns` (NULL = "default") in name
+ * order, with its number of versions and latest hash, through `cb`
+ * (non-zero stops). `name` borrows from the snapshot. */
+typedef int (*cairn_def_name_cb)(void *ctx, cairn_str name,
+                                 uint32_t versions, const char *latest_hash);
+int cairn_reader_definition_names(cairn_reader *r, const char *ns,
+                                  cairn_def_name_cb cb, void *ctx);
+
 /* Audit records with seq >= from_seq, oldest first, through `cb` (return
  * non-zero from cb to stop). Strings borrow from the snapshot. */
 typedef int (*cairn_audit_cb)(void *ctx, const cairn_audit_record *rec);

@@ -1,0 +1,215 @@
+/*
+ * cli_control.c — control actions and definitions:
+ *   cairn cancel ID [--reason TEXT]      steps in flight stop, run cancelled
+ *   cairn terminate ID [--reason TEXT]   the run ends terminated at once
+ *   cairn signal ID NAME [--data JSON|@FILE] [--reason TEXT]
+ *   cairn workflow register FILE | list | show NAME [--version N]
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ctl_args {
+  const char *pos[2];
+  int n_pos;
+  const char *reason;
+  const char *data;
+  uint32_t version;
+} ctl_args;
+
+static int parse(int argc, char **argv, ctl_args *a, int want,
+                 const char *usage) {
+  for (int i = 1; i < argc; i++) {
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(argv[i], "--reason") == 0 && v)
+      a->reason = argv[++i];
+    else if (strcmp(argv[i], "--data") == 0 && v)
+      a->data = argv[++i];
+    else if (strcmp(argv[i], "--version") == 0 && v && atoi(v) > 0)
+      a->version = (uint32_t)atoi(argv[++i]);
+    else if (argv[i][0] == '-' || a->n_pos == 2)
+      return cli_usage_error("usage: %s", usage);
+    else
+      a->pos[a->n_pos++] = argv[i];
+  }
+  return a->n_pos == want ? 0 : cli_usage_error("usage: %s", usage);
+}
+
+static int done(cli_ctx *ctx, cairn_engine *e, int rc, const char *what,
+                const char *id) {
+  if (rc)
+    fprintf(stderr, "cairn: %s\n", cairn_engine_errmsg(e));
+  else if (ctx->json) {
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "id", id);
+    cJSON_AddStringToObject(doc, "action", what);
+    cJSON_AddBoolToObject(doc, "ok", true);
+    cli_print_json(doc);
+  }
+  else
+    printf("%s: %s\n", what, id);
+  cairn_engine_close(e);
+  return cairn_err_exit_code(rc);
+}
+
+int cli_cancel(cli_ctx *ctx, int argc, char **argv) {
+  ctl_args a = {0};
+  bool terminate = strcmp(argv[0], "terminate") == 0;
+  int rc = parse(argc, argv, &a, 1,
+                 terminate ? "cairn terminate ID [--reason TEXT]"
+                           : "cairn cancel ID [--reason TEXT]");
+  cairn_engine *e;
+  if (rc || (rc = cli_engine_open(ctx, 0, &e)) != 0)
+    return rc > 0 ? rc : cairn_err_exit_code(rc);
+  rc = cairn_engine_cancel(e, a.pos[0], terminate, a.reason);
+  return done(ctx, e, rc, terminate ? "terminated" : "cancelled", a.pos[0]);
+}
+
+int cli_signal(cli_ctx *ctx, int argc, char **argv) {
+  ctl_args a = {0};
+  char *data = NULL;
+  int rc = parse(argc, argv, &a, 2,
+                 "cairn signal ID NAME [--data JSON|@FILE] [--reason TEXT]");
+  cairn_engine *e;
+  if (rc)
+    return rc;
+  if (a.data && a.data[0] == '@' && (data = cli_read_file(a.data + 1)) == 0)
+    return 3;
+  if ((rc = cli_engine_open(ctx, 0, &e)) != 0) {
+    free(data);
+    return cairn_err_exit_code(rc);
+  }
+  rc = cairn_engine_signal(e, a.pos[0], a.pos[1], data ? data : a.data,
+                           a.reason);
+  free(data);
+  return done(ctx, e, rc, "signalled", a.pos[0]);
+}
+
+/* ------------------------------------------------------------ workflow */
+
+static int on_name(void *p, cairn_str name, uint32_t versions,
+                   const char *hash) {
+  cJSON *arr = p;
+  if (arr) {
+    cJSON *o = cJSON_CreateObject();
+    cli_add_str(o, "name", name);
+    cJSON_AddNumberToObject(o, "versions", versions);
+    cJSON_AddStringToObject(o, "latest_hash", hash);
+    cJSON_AddItemToArray(arr, o);
+  }
+  else {
+    printf("%-32.*s  v%-4u %.12s\n", (int)name.len, name.ptr, versions,
+           hash);
+  }
+  return 0;
+}
+
+static int workflow_list(cli_ctx *ctx) {
+  cairn_journal *j;
+  cairn_reader *r;
+  int rc = cli_open(ctx, true, &j);
+  if (rc)
+    return cairn_err_exit_code(rc);
+  cJSON *arr = ctx->json ? cJSON_CreateArray() : NULL;
+  rc = cairn_reader_begin(j, &r);
+  if (rc == 0) {
+    rc = cairn_reader_definition_names(r, ctx->ns, on_name, arr);
+    cairn_reader_end(r);
+  }
+  if (arr) {
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddItemToObject(doc, "workflows", arr);
+    cli_print_json(doc);
+  }
+  int status = rc ? cli_fail(rc, j, "listing definitions") : EXIT_OK;
+  cairn_journal_close(j);
+  return status;
+}
+
+static int workflow_show(cli_ctx *ctx, const char *name, uint32_t version) {
+  cairn_journal *j;
+  cairn_reader *r = NULL;
+  char hash[CAIRN_HASH_HEX_LEN + 1];
+  uint32_t n = 0;
+  cairn_str json;
+  int rc = cli_open(ctx, true, &j);
+  if (rc)
+    return cairn_err_exit_code(rc);
+  rc = cairn_reader_begin(j, &r);
+  if (rc == 0)
+    rc = cairn_reader_definition_version(r, ctx->ns, name, version, hash,
+                                         &n);
+  if (rc == 0)
+    rc = cairn_reader_definition(r, hash, &json);
+  int status = rc ? cli_fail(rc, j, "reading the definition") : EXIT_OK;
+  if (rc == 0) {
+    cJSON *def = cJSON_ParseWithLength(json.ptr, json.len);
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "name", name);
+    cJSON_AddNumberToObject(doc, "version", version ? version : n);
+    cJSON_AddNumberToObject(doc, "versions", n);
+    cJSON_AddStringToObject(doc, "hash", hash);
+    cJSON_AddItemToObject(doc, "definition", def);
+    if (!ctx->json)
+      printf("# %s version %u of %u, sha256 %s\n", name,
+             version ? version : n, n, hash);
+    if (ctx->json)
+      cli_print_json(doc);
+    else {
+      char *s = cJSON_Print(def);
+      printf("%s\n", s ? s : "");
+      cJSON_free(s);
+      cJSON_Delete(doc);
+    }
+  }
+  cairn_reader_end(r);
+  cairn_journal_close(j);
+  return status;
+}
+
+static int workflow_register(cli_ctx *ctx, const char *file) {
+  char *json = cli_read_file(file);
+  char hash[CAIRN_HASH_HEX_LEN + 1], name[CAIRN_WORKFLOW_ID_MAX + 1];
+  uint32_t version = 0;
+  cairn_engine *e;
+  if (json == NULL)
+    return 3;
+  int rc = cli_engine_open(ctx, 0, &e);
+  if (rc == 0) {
+    rc = cairn_engine_register(e, json, strlen(json), hash, &version, name);
+    if (rc)
+      fprintf(stderr, "cairn: %s: %s\n", file, cairn_engine_errmsg(e));
+    else if (ctx->json) {
+      cJSON *doc = cJSON_CreateObject();
+      cJSON_AddStringToObject(doc, "name", name);
+      cJSON_AddNumberToObject(doc, "version", version);
+      cJSON_AddStringToObject(doc, "hash", hash);
+      cli_print_json(doc);
+    }
+    else
+      printf("registered %s version %u (sha256 %.12s)\n", name, version,
+             hash);
+    cairn_engine_close(e);
+  }
+  free(json);
+  return cairn_err_exit_code(rc);
+}
+
+int cli_workflow(cli_ctx *ctx, int argc, char **argv) {
+  static const char usage[] = "cairn workflow register FILE | list | "
+                              "show NAME [--version N]";
+  ctl_args a = {0};
+  if (argc < 2)
+    return cli_usage_error("usage: %s", usage);
+  if (strcmp(argv[1], "register") == 0 &&
+      parse(argc - 1, argv + 1, &a, 1, usage) == 0)
+    return workflow_register(ctx, a.pos[0]);
+  if (strcmp(argv[1], "list") == 0 && argc == 2)
+    return workflow_list(ctx);
+  if (strcmp(argv[1], "show") == 0 &&
+      parse(argc - 1, argv + 1, &a, 1, usage) == 0)
+    return workflow_show(ctx, a.pos[0], a.version);
+  return cli_usage_error("usage: %s", usage);
+}

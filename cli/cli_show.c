@@ -1,0 +1,381 @@
+/*
+ * cli_show.c — reading runs: `cairn status`, `result`, `show`, `runs`.
+ *
+ *   status ID   the run's status and progress
+ *   result ID   its output (exit 0), its error (exit 7), or exit 4 while
+ *               it runs
+ *   show ID     the trace: steps in definition order, every attempt with
+ *               input, output or error, and duration
+ *   runs [--workflow W] [--status S] [--limit N]   newest first
+ * ID is a run id or a workflow id (its current run).
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Opens the journal and finds run `id`: the common start of these
+ * commands. Returns an exit status (0 = go on). */
+static int open_run(cli_ctx *ctx, const char *id, cairn_journal **j,
+                    cairn_reader **r, cairn_run_info *info) {
+  int rc = cli_open(ctx, true, j);
+  if (rc)
+    return cairn_err_exit_code(rc);
+  if ((rc = cairn_reader_begin(*j, r)) != 0) {
+    rc = cli_fail(rc, *j, "reading the journal");
+    cairn_journal_close(*j);
+    return rc;
+  }
+  rc = cli_find_run(ctx, *j, *r, id, info);
+  if (rc) {
+    cairn_reader_end(*r);
+    cairn_journal_close(*j);
+    return cairn_err_exit_code(rc);
+  }
+  return 0;
+}
+
+static const char *one_id(int argc, char **argv) {
+  return argc == 2 && argv[1][0] != '-' ? argv[1] : NULL;
+}
+
+/* --------------------------------------------------------------- status */
+
+int cli_status(cli_ctx *ctx, int argc, char **argv) {
+  const char *id = one_id(argc, argv);
+  cairn_journal *j;
+  cairn_reader *r;
+  cairn_run_info info;
+  cairn_run_view v;
+  if (id == NULL)
+    return cli_usage_error("usage: cairn %s ID", argv[0]);
+  int rc = open_run(ctx, id, &j, &r, &info);
+  if (rc)
+    return rc;
+  rc = cairn_reader_run_view(r, info.key, &v);
+  int status = rc ? cli_fail(rc, j, "reading the run") : EXIT_OK;
+  if (rc == 0 && ctx->json) {
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "workflow_id", info.workflow_id);
+    cJSON_AddStringToObject(doc, "run_id", info.run_id);
+    cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v.status));
+    cJSON_AddNumberToObject(doc, "steps_started", v.n_steps);
+    cJSON_AddNumberToObject(doc, "steps_completed", v.n_completed);
+    cJSON_AddNumberToObject(doc, "attempts", v.n_attempts);
+    cJSON_AddNumberToObject(doc, "events", v.last_seq);
+    cJSON_AddStringToObject(doc, "origin",
+                            cairn_origin_kind_name(info.origin_kind));
+    cli_print_json(doc);
+  }
+  else if (rc == 0) {
+    printf("%s  run %s of workflow %s: %u step(s) completed, %u attempt(s), "
+           "%u events\n",
+           cairn_run_status_name(v.status), info.run_id, info.workflow_id,
+           v.n_completed, v.n_attempts, v.last_seq);
+  }
+  cairn_reader_end(r);
+  cairn_journal_close(j);
+  return status;
+}
+
+/* --------------------------------------------------------------- result */
+
+int cli_result(cli_ctx *ctx, int argc, char **argv) {
+  const char *id = one_id(argc, argv);
+  cairn_journal *j;
+  cairn_reader *r;
+  cairn_run_info info;
+  cairn_run_view v;
+  cairn_event ev = {0};
+  if (id == NULL)
+    return cli_usage_error("usage: cairn result ID");
+  int rc = open_run(ctx, id, &j, &r, &info);
+  if (rc)
+    return rc;
+  rc = cairn_reader_run_view(r, info.key, &v);
+  uint32_t seq = rc ? 0 : v.output_seq ? v.output_seq : v.error_seq;
+  if (rc == 0 && seq)
+    rc = cairn_reader_event(r, info.key, seq, &ev);
+  int status = rc ? cli_fail(rc, j, "reading the result") : EXIT_OK;
+  if (rc == 0 && v.status == CAIRN_RUN_RUNNING) {
+    fprintf(stderr, "cairn: run %s is still running; wait with `cairn run "
+                    "%s --id %s` or check `cairn status %s`\n",
+            info.run_id, "NAME", info.workflow_id, info.workflow_id);
+    status = 4;
+  }
+  else if (rc == 0 && v.output_seq) {
+    if (ctx->json) {
+      cJSON *doc = cJSON_CreateObject();
+      cJSON_AddStringToObject(doc, "run_id", info.run_id);
+      cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v.status));
+      cli_add_json_text(doc, "output", ev.output);
+      cli_print_json(doc);
+    }
+    else {
+      printf("%.*s\n", (int)ev.output.len, ev.output.ptr ? ev.output.ptr
+                                                         : "null");
+    }
+  }
+  else if (rc == 0) {
+    cairn_str m = ev.error_message.ptr ? ev.error_message : ev.reason;
+    if (ctx->json) {
+      cJSON *doc = cJSON_CreateObject();
+      cJSON_AddStringToObject(doc, "run_id", info.run_id);
+      cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v.status));
+      cJSON *e = cJSON_AddObjectToObject(doc, "error");
+      cli_add_str(e, "code", ev.error_code);
+      cli_add_str(e, "message", m);
+      cli_print_json(doc);
+    }
+    fprintf(stderr, "cairn: run %s %s: %.*s\n", info.run_id,
+            cairn_run_status_name(v.status), (int)m.len, m.ptr ? m.ptr : "");
+    status = 7;
+  }
+  cairn_reader_end(r);
+  cairn_journal_close(j);
+  return status;
+}
+
+/* ----------------------------------------------------------------- show */
+
+typedef struct show_ctx {
+  cairn_reader *r;
+  uint64_t key;
+  cJSON *attempts;
+  bool json;
+} show_ctx;
+
+static int on_attempt(void *p, const cairn_attempt_view *a) {
+  show_ctx *c = p;
+  cairn_event start = {0}, end = {0};
+  cairn_reader_event(c->r, c->key, a->start_seq, &start);
+  if (a->end_seq)
+    cairn_reader_event(c->r, c->key, a->end_seq, &end);
+  double ms = (double)a->duration_us / 1e3;
+  if (c->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "attempt", a->attempt);
+    cJSON_AddStringToObject(o, "status",
+                            cairn_attempt_status_name(a->status));
+    cli_add_json_text(o, "input", start.input);
+    if (end.type == CAIRN_EV_STEP_COMPLETED)
+      cli_add_json_text(o, "output", end.output);
+    else
+      cJSON_AddNullToObject(o, "output");
+    if (end.type == CAIRN_EV_STEP_FAILED) {
+      cJSON *e = cJSON_AddObjectToObject(o, "error");
+      cli_add_str(e, "code", end.error_code);
+      cli_add_str(e, "message", end.error_message);
+      cli_add_json_text(e, "details", end.details);
+      cJSON_AddBoolToObject(e, "retryable", end.retryable);
+    }
+    else {
+      cJSON_AddNullToObject(o, "error");
+    }
+    cJSON_AddNumberToObject(o, "duration_ms", ms);
+    cJSON_AddBoolToObject(o, "dry_run", a->dry_run);
+    cJSON_AddItemToArray(c->attempts, o);
+    return 0;
+  }
+  printf("    attempt %u  %-9s %8.1f ms", a->attempt,
+         cairn_attempt_status_name(a->status), ms);
+  if (start.input.ptr && start.input.len > 2)
+    printf("  input %.*s", (int)(start.input.len > 100 ? 100
+                                                      : start.input.len),
+           start.input.ptr);
+  putchar('\n');
+  if (end.type == CAIRN_EV_STEP_COMPLETED)
+    printf("      output %.*s\n", (int)(end.output.len > 400
+                                            ? 400 : end.output.len),
+           end.output.ptr ? end.output.ptr : "");
+  if (end.type == CAIRN_EV_STEP_FAILED)
+    printf("      error  %.*s: %.*s\n", (int)end.error_code.len,
+           end.error_code.ptr ? end.error_code.ptr : "",
+           (int)end.error_message.len,
+           end.error_message.ptr ? end.error_message.ptr : "");
+  return 0;
+}
+
+/* One step: its view (if it has events) and attempts. */
+static void show_step(show_ctx *c, cJSON *steps, const char *name) {
+  cairn_step_view s;
+  int rc = cairn_reader_step_view(c->r, c->key, name, &s);
+  const char *status = rc ? "pending" : cairn_step_status_name(s.status);
+  cJSON *o = NULL;
+  if (c->json) {
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddStringToObject(o, "status", status);
+    cJSON_AddBoolToObject(o, "reused", rc == 0 && s.reused);
+    cJSON_AddBoolToObject(o, "stale", rc == 0 && s.stale);
+    c->attempts = cJSON_AddArrayToObject(o, "attempts");
+    cJSON_AddItemToArray(steps, o);
+  }
+  else {
+    printf("  %-24s %s%s\n", name, status,
+           rc == 0 && s.reused ? " (reused)" : "");
+  }
+  if (rc == 0)
+    cairn_reader_attempts(c->r, c->key, name, on_attempt, c);
+}
+
+/* Step names in definition order, from the run's snapshot. */
+static cJSON *definition_of(cairn_reader *r, const cairn_run_info *info) {
+  cairn_str json;
+  if (cairn_reader_definition(r, info->def_hash, &json) != 0)
+    return NULL;
+  return cJSON_ParseWithLength(json.ptr, json.len);
+}
+
+static void show_header(const cairn_run_info *info, const cairn_run_view *v,
+                        const cairn_event *start, const cairn_event *out,
+                        cJSON *doc) {
+  if (doc) {
+    cJSON_AddStringToObject(doc, "workflow_id", info->workflow_id);
+    cJSON_AddStringToObject(doc, "run_id", info->run_id);
+    cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v->status));
+    cJSON_AddStringToObject(doc, "definition_hash", info->def_hash);
+    cli_add_json_text(doc, "input", start->input);
+    if (out->type && out->output.ptr)
+      cli_add_json_text(doc, "output", out->output);
+    else
+      cJSON_AddNullToObject(doc, "output");
+    cJSON *o = cJSON_AddObjectToObject(doc, "origin");
+    cJSON_AddStringToObject(o, "kind",
+                            cairn_origin_kind_name(start->origin_kind));
+    cli_add_str(o, "parent_run_id", start->parent_run_id);
+    cli_add_str(o, "point", start->origin_point);
+    cli_add_str(o, "reason", start->reason);
+    cli_add_str(o, "actor", start->actor);
+    cJSON_AddNumberToObject(doc, "duration_ms",
+                            (double)((v->ended_us ? v->ended_us
+                                                  : v->updated_us) -
+                                     v->started_us) / 1e3);
+    return;
+  }
+  printf("workflow %s  run %s\nstatus   %s\n", info->workflow_id,
+         info->run_id, cairn_run_status_name(v->status));
+  if (start->origin_kind)
+    printf("origin   %s of %.*s%s%.*s\n",
+           cairn_origin_kind_name(start->origin_kind),
+           (int)start->parent_run_id.len, start->parent_run_id.ptr,
+           start->reason.ptr ? ": " : "", (int)start->reason.len,
+           start->reason.ptr ? start->reason.ptr : "");
+  printf("input    %.*s\n", (int)start->input.len,
+         start->input.ptr ? start->input.ptr : "null");
+  if (out->type && out->output.ptr)
+    printf("output   %.*s\n", (int)out->output.len, out->output.ptr);
+  if (out->type && out->error_message.ptr)
+    printf("error    %.*s\n", (int)out->error_message.len,
+           out->error_message.ptr);
+  printf("steps\n");
+}
+
+int cli_show(cli_ctx *ctx, int argc, char **argv) {
+  const char *id = one_id(argc, argv);
+  cairn_journal *j;
+  cairn_reader *r;
+  cairn_run_info info;
+  cairn_run_view v;
+  cairn_event start = {0}, out = {0};
+  if (id == NULL)
+    return cli_usage_error("usage: cairn show ID [--format json]");
+  int rc = open_run(ctx, id, &j, &r, &info);
+  if (rc)
+    return rc;
+  rc = cairn_reader_run_view(r, info.key, &v);
+  if (rc == 0)
+    rc = cairn_reader_event(r, info.key, 1, &start);
+  uint32_t end = rc ? 0 : v.output_seq ? v.output_seq : v.error_seq;
+  if (rc == 0 && end)
+    rc = cairn_reader_event(r, info.key, end, &out);
+  if (rc) {
+    rc = cli_fail(rc, j, "reading the run");
+    cairn_reader_end(r);
+    cairn_journal_close(j);
+    return rc;
+  }
+  cJSON *doc = ctx->json ? cJSON_CreateObject() : NULL;
+  show_header(&info, &v, &start, &out, doc);
+  cJSON *steps = doc ? cJSON_AddArrayToObject(doc, "steps") : NULL;
+  show_ctx c = {r, info.key, NULL, ctx->json};
+  cJSON *def = definition_of(r, &info);
+  const cJSON *it;
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(def, "steps")) {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+    if (cJSON_IsString(name))
+      show_step(&c, steps, name->valuestring);
+  }
+  cJSON_Delete(def);
+  if (doc)
+    cli_print_json(doc);
+  cairn_reader_end(r);
+  cairn_journal_close(j);
+  return EXIT_OK;
+}
+
+/* ----------------------------------------------------------------- runs */
+
+int cli_runs(cli_ctx *ctx, int argc, char **argv) {
+  cairn_run_filter f = {.ns = ctx->ns};
+  size_t limit = 20;
+  for (int i = 1; i < argc; i++) {
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(argv[i], "--workflow") == 0 && v)
+      f.workflow_id = argv[++i];
+    else if (strcmp(argv[i], "--status") == 0 && v) {
+      if ((f.status = cairn_run_status_from_name(argv[++i])) == 0)
+        return cli_usage_error("--status takes running, completed, failed, "
+                               "cancelled or terminated, not '%s'", v);
+    }
+    else if (strcmp(argv[i], "--limit") == 0 && v && atoi(v) > 0)
+      limit = (size_t)atoi(argv[++i]);
+    else
+      return cli_usage_error("usage: cairn runs [--workflow W] [--status S]"
+                             " [--limit N]");
+  }
+  cairn_journal *j;
+  cairn_reader *r;
+  int rc = cli_open(ctx, true, &j);
+  if (rc)
+    return cairn_err_exit_code(rc);
+  cairn_run_info *runs = calloc(limit, sizeof *runs);
+  size_t n = 0;
+  rc = runs ? cairn_reader_begin(j, &r) : CAIRN_ENOMEM;
+  if (rc == 0) {
+    rc = cairn_reader_runs(r, &f, runs, limit, &n);
+    cairn_reader_end(r);
+  }
+  int status = rc ? cli_fail(rc, j, "listing runs") : EXIT_OK;
+  cJSON *arr = rc == 0 && ctx->json ? cJSON_CreateArray() : NULL;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    char t[40];
+    cli_time(runs[i].created_us, t, sizeof t);
+    if (arr) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "run_id", runs[i].run_id);
+      cJSON_AddStringToObject(o, "workflow_id", runs[i].workflow_id);
+      cJSON_AddStringToObject(o, "status",
+                              cairn_run_status_name(runs[i].status));
+      cJSON_AddStringToObject(o, "started", t);
+      cJSON_AddStringToObject(o, "origin",
+                              cairn_origin_kind_name(runs[i].origin_kind));
+      cJSON_AddNumberToObject(o, "events", runs[i].last_seq);
+      cJSON_AddItemToArray(arr, o);
+    }
+    else {
+      printf("%s  %-10s  %s  %s\n", runs[i].run_id,
+             cairn_run_status_name(runs[i].status), t,
+             runs[i].workflow_id);
+    }
+  }
+  if (arr) {
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddItemToObject(doc, "runs", arr);
+    cli_print_json(doc);
+  }
+  free(runs);
+  cairn_journal_close(j);
+  return status;
+}

@@ -1,0 +1,97 @@
+/*
+ * control.c — control actions from any process: signal, cancel,
+ * terminate. Each is an append to the run's history (allowed whoever
+ * holds the lease: control is not execution) plus an audit record, in one
+ * transaction. The worker executing the run sees the event when it polls
+ * and acts on it: a waiting step consumes the signal; a cancelled or
+ * terminated run has its steps in flight killed.
+ */
+#include "engine_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static cairn_str S(const char *s) { return (cairn_str){s, s ? strlen(s) : 0}; }
+
+/* The run `id` names: a run id, or a workflow id (its current run). */
+static int find(cairn_engine *e, const char *id, cairn_run_info *info) {
+  cairn_reader *r;
+  cairn_workflow_info w;
+  int rc = cairn_reader_begin(e->j, &r);
+  if (rc)
+    return rc;
+  rc = cairn_reader_run_by_id(r, id, info);
+  if (rc == CAIRN_ENOTFOUND) {
+    rc = cairn_reader_workflow(r, e->ns, id, &w);
+    if (rc == 0)
+      rc = cairn_reader_run_by_key(r, w.current, info);
+  }
+  cairn_reader_end(r);
+  if (rc == CAIRN_ENOTFOUND)
+    cairn__engine_err(e, "no run or workflow has id %s in namespace %s",
+                      id, e->ns);
+  else if (rc)
+    cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
+  else if (cairn_run_status_is_final(info->status)) {
+    cairn__engine_err(e, "run %s of workflow %s has already %s", info->run_id,
+                      info->workflow_id,
+                      cairn_run_status_name(info->status));
+    rc = CAIRN_ECONFLICT;
+  }
+  return rc;
+}
+
+static int act(cairn_engine *e, const cairn_run_info *info,
+               const cairn_event *ev, const char *action,
+               const char *reason) {
+  cairn_batch *b;
+  const char *actor = cairn__actor();
+  cairn_audit_record a = {.ns = S(info->ns), .actor = S(actor),
+                          .action = S(action),
+                          .workflow_id = S(info->workflow_id),
+                          .run_id = S(info->run_id), .reason = S(reason)};
+  int rc = cairn_batch_new(e->j, &b);
+  if (rc)
+    return rc;
+  rc = cairn_batch_append(b, info->run_id, ev, 1);
+  if (rc >= 0)
+    rc = cairn_batch_audit(b, &a);
+  if (rc >= 0)
+    rc = cairn_batch_commit(b);
+  if (rc)
+    cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
+  cairn_batch_free(b);
+  return rc;
+}
+
+int cairn_engine_signal(cairn_engine *e, const char *id, const char *name,
+                        const char *data, const char *reason) {
+  cairn_run_info info;
+  if (name == NULL || *name == '\0') {
+    cairn__engine_err(e, "a signal needs a name");
+    return CAIRN_EINVAL;
+  }
+  if (data && !cairn__json_valid_text(data)) {
+    cairn__engine_err(e, "the signal's data is not valid JSON");
+    return CAIRN_EINVAL;
+  }
+  int rc = find(e, id, &info);
+  if (rc)
+    return rc;
+  cairn_event ev = {.type = CAIRN_EV_SIGNAL_RECEIVED, .name = S(name),
+                    .output = S(data ? data : "null"), .reason = S(reason),
+                    .actor = S(cairn__actor())};
+  return act(e, &info, &ev, "signal", reason);
+}
+
+int cairn_engine_cancel(cairn_engine *e, const char *id, bool terminate,
+                        const char *reason) {
+  cairn_run_info info;
+  int rc = find(e, id, &info);
+  if (rc)
+    return rc;
+  cairn_event ev = {.type = terminate ? CAIRN_EV_RUN_TERMINATED
+                                      : CAIRN_EV_RUN_CANCELLED,
+                    .reason = S(reason), .actor = S(cairn__actor())};
+  return act(e, &info, &ev, terminate ? "terminate" : "cancel", reason);
+}

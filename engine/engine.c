@@ -1,0 +1,640 @@
+/*
+ * engine.c — the loop: group commit, leases, claiming and polling.
+ *
+ * Group commit. Everything that happens in one loop turn (a process
+ * exits, a timer fires, a native step returns) emits events into one
+ * batch; a uv_check handle, which runs after the turn's I/O callbacks,
+ * commits the batch in one transaction and only then starts the side
+ * effects the turn decided on and schedules the runs it touched. So:
+ *
+ *   1. No side effect starts before its step.started is committed
+ *      (launches wait in e->launches until after the commit).
+ *   2. No successor starts before its predecessor's step.completed is
+ *      committed (both are in the batch; the successor launches after it).
+ *   3. One commit serves every run the turn touched: a completion and the
+ *      start of the next step share a commit, and with many runs in
+ *      flight, many steps share one.
+ *
+ * A commit that fails because of one run (it was cancelled under us, or
+ * its lease was lost) drops that run and commits the rest. Any other
+ * commit failure stops the engine: nothing was started, and the runs'
+ * histories stay as they were, to be resumed.
+ *
+ * Leases. The engine owns the runs it executes: runs it starts with
+ * execute = true, and runs it claims (free, expired, or held by a dead
+ * process on this host). Every append it makes is fenced by its lease.
+ * The tick renews leases every lease_ms / 3 and gives up runs whose lease
+ * was lost. Polling (every tick) reads events other processes appended
+ * to owned runs: signals, cancel, terminate.
+ */
+#include "engine_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* How often the tick polls for signals and cancellations, and claims. */
+#define TICK_MS 50
+#define DEFAULT_LEASE_MS 15000
+#define DEFAULT_MAX_RUNS 1024
+
+void cairn__engine_err(cairn_engine *e, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e->errmsg, sizeof e->errmsg, fmt, ap);
+  va_end(ap);
+}
+
+const char *cairn_engine_errmsg(const cairn_engine *e) {
+  return e ? e->errmsg : "";
+}
+
+cairn_journal *cairn_engine_journal(cairn_engine *e) { return e->j; }
+
+void cairn_engine_observe(cairn_engine *e, cairn_step_observer cb,
+                          void *ctx) {
+  e->observer = cb;
+  e->observer_ctx = ctx;
+}
+
+/* ------------------------------------------------------------ owners */
+
+/* The start time of process `pid` in clock ticks since boot (field 22 of
+ * /proc/PID/stat), 0 when unknown: with the pid it names one process
+ * even after the pid is reused. */
+static unsigned long long proc_start(long pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+  unsigned long long start = 0;
+  if (p == NULL)
+    return 0;
+  /* After ")": field 3 (state) ... field 22 (starttime). */
+  for (int field = 2; p && field < 22; field++)
+    p = strchr(p + 1, ' ');
+  if (p)
+    start = strtoull(p + 1, NULL, 10);
+  return start;
+}
+
+static void host_name(char *buf, size_t len) {
+  if (gethostname(buf, len) != 0)
+    snprintf(buf, len, "localhost");
+  buf[len - 1] = '\0';
+  for (char *c = buf; *c; c++)
+    if (*c == ':')
+      *c = '_';
+}
+
+void cairn__owner_self(char out[CAIRN_OWNER_MAX + 1]) {
+  char host[64];
+  host_name(host, sizeof host);
+  snprintf(out, CAIRN_OWNER_MAX + 1, "%s:%ld:%llu", host, (long)getpid(),
+           proc_start((long)getpid()));
+}
+
+bool cairn__owner_dead(void *ctx, const char *owner) {
+  char host[64], theirs[64];
+  long pid;
+  unsigned long long start;
+  (void)ctx;
+  if (sscanf(owner, "%63[^:]:%ld:%llu", theirs, &pid, &start) != 3)
+    return false; /* not ours to judge: wait for the lease to expire */
+  host_name(host, sizeof host);
+  if (strcmp(host, theirs) != 0 || pid <= 0)
+    return false;
+  if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+    return true;
+  return proc_start(pid) != start; /* the pid now names another process */
+}
+
+bool cairn__json_valid_text(const char *s) {
+  const char *end = NULL;
+  cJSON *v = cJSON_ParseWithOpts(s, &end, 0);
+  if (v == NULL)
+    return false;
+  cJSON_Delete(v);
+  while (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r')
+    end++;
+  return *end == '\0';
+}
+
+const char *cairn__actor(void) {
+  const char *a = getenv("CAIRN_ACTOR");
+  if (a && *a)
+    return a;
+  a = getenv("USER");
+  if (a && *a)
+    return a;
+  return getenv("LOGNAME") ? getenv("LOGNAME") : "unknown";
+}
+
+/* ---------------------------------------------------- definitions cache */
+
+bool cairn__engine_is_native(void *ctx, const char *kind) {
+  cairn_engine *e = ctx;
+  cairn__native_kind *k = NULL;
+  HASH_FIND_STR(e->kinds, kind, k);
+  return k != NULL;
+}
+
+int cairn__engine_def(cairn_engine *e, const char *hash, cairn__def **out) {
+  cairn__def_entry *d = NULL;
+  HASH_FIND_STR(e->defs, hash, d);
+  if (d) {
+    *out = d->def;
+    return 0;
+  }
+  cairn_reader *r;
+  cairn_str json;
+  char err[512] = "";
+  int rc = cairn_reader_begin(e->j, &r);
+  if (rc)
+    return rc;
+  rc = cairn_reader_definition(r, hash, &json);
+  cairn__def *def = NULL;
+  if (rc == 0)
+    rc = cairn__def_parse(json.ptr, json.len, cairn__engine_is_native, e,
+                          &def, err, sizeof err);
+  cairn_reader_end(r);
+  if (rc) {
+    cairn__engine_err(e, "definition %.12s: %s", hash,
+                      *err ? err : cairn_journal_errmsg(e->j));
+    return rc;
+  }
+  if ((d = calloc(1, sizeof *d)) == NULL) {
+    cairn__def_free(def);
+    return CAIRN_ENOMEM;
+  }
+  memcpy(d->hash, hash, sizeof d->hash);
+  d->def = def;
+  HASH_ADD_STR(e->defs, hash, d);
+  *out = def;
+  return 0;
+}
+
+/* ------------------------------------------------------- turn's batch */
+
+static void on_pending(uv_idle_t *h) { (void)h; }
+
+int cairn__emit(cairn__run *run, const cairn_event *ev) {
+  cairn_engine *e = run->e;
+  int rc;
+  if (e->batch == NULL) {
+    if ((rc = cairn_batch_new(e->j, &e->batch)) != 0)
+      return rc;
+    cairn_batch_set_owner(e->batch, e->owner, e->lease_ms);
+    uv_idle_start(&e->pending, on_pending);
+  }
+  rc = cairn_batch_append(e->batch, run->run_id, ev, 1);
+  if (rc < 0) {
+    cairn__engine_err(e, "run %s: %s", run->run_id,
+                      cairn_journal_errmsg(e->j));
+    return rc;
+  }
+  if (cairn_run_status_is_final(run->status))
+    run->finished = true;
+  return 0;
+}
+
+static void *grow(void *p, size_t *cap, size_t n, size_t size) {
+  if (n < *cap)
+    return p;
+  size_t c = *cap ? 2 * *cap : 16;
+  void *q = realloc(p, c * size);
+  if (q)
+    *cap = c;
+  return q;
+}
+
+int cairn__launch_after_commit(cairn__run *run, size_t step,
+                               uint32_t attempt) {
+  cairn_engine *e = run->e;
+  cairn__launch *l = grow(e->launches, &e->cap_launches, e->n_launches,
+                          sizeof *l);
+  if (l == NULL)
+    return CAIRN_ENOMEM;
+  e->launches = l;
+  l[e->n_launches++] = (cairn__launch){run->key, step, attempt};
+  return 0;
+}
+
+void cairn__note(cairn__run *run, size_t step, int status,
+                 int64_t duration_us, const char *error) {
+  cairn_engine *e = run->e;
+  if (e->observer == NULL)
+    return;
+  size_t cap = e->cap_notes;
+  cairn_step_note *n = grow(e->notes, &cap, e->n_notes, sizeof *n);
+  if (n == NULL)
+    return;
+  e->notes = n;
+  char **s = realloc(e->note_strs, cap * sizeof *s);
+  if (s == NULL)
+    return;
+  e->note_strs = s;
+  e->cap_notes = cap;
+  s[e->n_notes] = error ? strdup(error) : NULL;
+  n[e->n_notes++] = (cairn_step_note){run->run_id,
+                                      run->def->steps[step].name, status,
+                                      run->steps[step].attempt, duration_us,
+                                      s[e->n_notes]};
+}
+
+static cairn__run *find_run(cairn_engine *e, uint64_t key) {
+  cairn__run *run = NULL;
+  HASH_FIND(hh, e->runs, &key, sizeof key, run);
+  return run;
+}
+
+static cairn__run *find_run_id(cairn_engine *e, const char *id) {
+  cairn__run *run, *tmp;
+  HASH_ITER(hh, e->runs, run, tmp)
+  if (strcmp(run->run_id, id) == 0)
+    return run;
+  return NULL;
+}
+
+/* Lets go of a run: stops its side effects and frees it. */
+static void drop_run(cairn_engine *e, cairn__run *run) {
+  if (run->key == e->target && e->mode == CAIRN_WORK_RUN)
+    uv_stop(&e->loop);
+  HASH_DEL(e->runs, run);
+  e->n_runs--;
+  cairn__run_abandon(run);
+  cairn__run_free(run);
+}
+
+/* Commits the batch, dropping runs that made it fail, until it commits
+ * or fails for a reason that is not one run's. */
+static int commit_batch(cairn_engine *e) {
+  for (;;) {
+    int rc = cairn_batch_commit(e->batch);
+    if (rc == 0)
+      return 0;
+    const char *id = cairn_batch_failed_run(e->batch);
+    cairn__run *run = id && rc == CAIRN_ECONFLICT ? find_run_id(e, id) : NULL;
+    if (run == NULL) {
+      cairn__engine_err(e, "committing: %s", cairn_journal_errmsg(e->j));
+      return rc;
+    }
+    /* Cancelled, terminated or taken over: its events are moot. */
+    char rid[CAIRN_RUN_ID_LEN + 1];
+    memcpy(rid, id, sizeof rid);
+    cairn_batch_remove_run(e->batch, rid);
+    drop_run(e, run);
+  }
+}
+
+static void deliver_notes(cairn_engine *e) {
+  for (size_t i = 0; i < e->n_notes; i++) {
+    if (e->observer)
+      e->observer(e->observer_ctx, &e->notes[i]);
+    free(e->note_strs[i]);
+  }
+  e->n_notes = 0;
+}
+
+/* After the commit: start side effects, then free finished runs. */
+static void after_commit(cairn_engine *e) {
+  size_t n = e->n_launches;
+  e->n_launches = 0;
+  for (size_t i = 0; i < n; i++) {
+    cairn__launch *l = &e->launches[i];
+    cairn__run *run = find_run(e, l->run);
+    if (run)
+      cairn__run_launch(run, l->step, l->attempt);
+  }
+  deliver_notes(e);
+  cairn__run *run, *tmp;
+  HASH_ITER(hh, e->runs, run, tmp) {
+    bool busy = false;
+    for (size_t s = 0; s < run->def->n_steps; s++)
+      busy |= run->steps[s].inflight != NULL;
+    if (run->finished && !busy)
+      drop_run(e, run);
+  }
+}
+
+static void on_check(uv_check_t *h) {
+  cairn_engine *e = h->data;
+  uv_idle_stop(&e->pending);
+  if (e->batch == NULL) {
+    deliver_notes(e);
+    return;
+  }
+  int rc = commit_batch(e);
+  cairn_batch_free(e->batch);
+  e->batch = NULL;
+  if (rc) {
+    e->n_launches = 0; /* nothing starts without its durable start */
+    e->stopping = true;
+    uv_stop(&e->loop);
+    return;
+  }
+  after_commit(e);
+}
+
+/* ----------------------------------------------------------- claiming */
+
+static int adopt(cairn_engine *e, uint64_t key) {
+  cairn__run *run;
+  if (find_run(e, key))
+    return 0;
+  int rc = cairn__run_load(e, key, &run);
+  if (rc) {
+    uint64_t k = key;
+    cairn_journal_release_leases(e->j, e->owner, &k, 1);
+    return rc;
+  }
+  HASH_ADD(hh, e->runs, key, sizeof run->key, run);
+  e->n_runs++;
+  cairn__run_schedule(run);
+  return 0;
+}
+
+/* Claims what this engine may take on now. Returns the number claimed. */
+static size_t claim(cairn_engine *e) {
+  size_t room = e->max_runs > e->n_runs ? e->max_runs - e->n_runs : 0;
+  size_t n = 0;
+  if (room == 0)
+    return 0;
+  uint64_t *keys = malloc(room * sizeof *keys);
+  if (keys == NULL)
+    return 0;
+  if (cairn_journal_claim_runs(e->j, e->owner, e->lease_ms,
+                               cairn__owner_dead, e, 0, keys, room,
+                               &n) == 0)
+    for (size_t i = 0; i < n; i++)
+      if (adopt(e, keys[i]) != 0)
+        fprintf(stderr, "cairn: cannot resume run key %llu: %s\n",
+                (unsigned long long)keys[i], e->errmsg);
+  free(keys);
+  return n;
+}
+
+static void renew(cairn_engine *e) {
+  size_t n = 0, n_lost = 0;
+  uint64_t *keys = malloc((e->n_runs + 1) * sizeof *keys);
+  uint64_t *lost = malloc((e->n_runs + 1) * sizeof *lost);
+  cairn__run *run, *tmp;
+  if (keys && lost) {
+    HASH_ITER(hh, e->runs, run, tmp)
+    keys[n++] = run->key;
+    if (cairn_journal_renew_leases(e->j, e->owner, e->lease_ms, keys, n,
+                                   lost, &n_lost) == 0)
+      for (size_t i = 0; i < n_lost; i++)
+        if ((run = find_run(e, lost[i])) != NULL)
+          drop_run(e, run); /* another worker has it now */
+  }
+  free(keys);
+  free(lost);
+}
+
+static void poll_runs(cairn_engine *e) {
+  cairn_reader *r;
+  cairn__run *run, *tmp;
+  if (e->n_runs == 0 || cairn_reader_begin(e->j, &r) != 0)
+    return;
+  HASH_ITER(hh, e->runs, run, tmp)
+  cairn__run_poll(run, r);
+  cairn_reader_end(r);
+  HASH_ITER(hh, e->runs, run, tmp)
+  if (run->finished && cairn_run_status_is_final(run->status)) {
+    bool busy = false;
+    for (size_t s = 0; s < run->def->n_steps; s++)
+      busy |= run->steps[s].inflight != NULL;
+    if (!busy && e->batch == NULL)
+      drop_run(e, run);
+  }
+}
+
+/* A run that cannot move without help from outside (a signal): nothing in
+ * flight, no timer armed. */
+static bool run_blocked(const cairn__run *run) {
+  for (size_t s = 0; s < run->def->n_steps; s++) {
+    const cairn__step_state *st = &run->steps[s];
+    if (st->inflight || st->fire_at_us || st->status == CAIRN_STEP_RETRYING)
+      return false;
+  }
+  return true;
+}
+
+static void on_tick(uv_timer_t *t) {
+  cairn_engine *e = t->data;
+  int64_t now = cairn__now_us();
+  if (e->stopping) {
+    uv_stop(&e->loop);
+    return;
+  }
+  poll_runs(e);
+  if (now - e->last_renew_us >= e->lease_ms * 1000 / 3) {
+    e->last_renew_us = now;
+    renew(e);
+  }
+  size_t claimed = 0;
+  if (e->mode == CAIRN_WORK_DRAIN || e->mode == CAIRN_WORK_FOREVER)
+    claimed = claim(e);
+  if (e->mode == CAIRN_WORK_DRAIN && claimed == 0 && e->batch == NULL) {
+    bool all_blocked = true;
+    cairn__run *run, *tmp;
+    HASH_ITER(hh, e->runs, run, tmp)
+    all_blocked &= run_blocked(run);
+    if (all_blocked)
+      uv_stop(&e->loop);
+  }
+}
+
+static void on_stop_async(uv_async_t *a) {
+  cairn_engine *e = a->data;
+  e->stopping = true;
+  uv_stop(&e->loop);
+}
+
+void cairn_engine_stop(cairn_engine *e) { uv_async_send(&e->stop_async); }
+
+/* ------------------------------------------------------------ working */
+
+/* Lets go of every run (leases released, so another worker resumes them
+ * at once) after committing what this turn produced. */
+static void let_go_all(cairn_engine *e) {
+  if (e->batch) {
+    if (commit_batch(e) == 0)
+      after_commit(e);
+    cairn_batch_free(e->batch);
+    e->batch = NULL;
+    e->n_launches = 0;
+  }
+  size_t n = 0;
+  uint64_t *keys = malloc((e->n_runs + 1) * sizeof *keys);
+  cairn__run *run, *tmp;
+  HASH_ITER(hh, e->runs, run, tmp) {
+    if (keys)
+      keys[n++] = run->key;
+    HASH_DEL(e->runs, run);
+    cairn__run_abandon(run);
+    cairn__run_free(run);
+  }
+  e->n_runs = 0;
+  if (keys && n)
+    cairn_journal_release_leases(e->j, e->owner, keys, n);
+  free(keys);
+  /* Let abandoned attempts deliver their ends (processes reaped). */
+  uv_run(&e->loop, UV_RUN_NOWAIT);
+}
+
+static int work_on_run(cairn_engine *e, const char *run_id) {
+  cairn_reader *r;
+  cairn_run_info info;
+  int rc = cairn_reader_begin(e->j, &r);
+  if (rc)
+    return rc;
+  rc = cairn_reader_run_by_id(r, run_id, &info);
+  cairn_reader_end(r);
+  if (rc) {
+    cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
+    return rc;
+  }
+  if (cairn_run_status_is_final(info.status))
+    return 0;
+  uint64_t key;
+  size_t n = 0;
+  rc = cairn_journal_claim_runs(e->j, e->owner, e->lease_ms,
+                                cairn__owner_dead, e, info.key, &key, 1, &n);
+  if (rc == 0 && n == 0) {
+    cairn__engine_err(e, "run %s is executed by %s", run_id,
+                      info.lease_owner);
+    return CAIRN_ECONFLICT;
+  }
+  e->target = info.key;
+  return rc ? rc : adopt(e, info.key);
+}
+
+int cairn_engine_work(cairn_engine *e, int mode, const char *run_id) {
+  int rc = 0;
+  e->mode = mode;
+  e->stopping = false;
+  e->target = 0;
+  if (mode == CAIRN_WORK_RUN) {
+    rc = work_on_run(e, run_id);
+    if (rc || e->n_runs == 0) {
+      e->mode = 0;
+      return rc;
+    }
+  }
+  e->last_renew_us = cairn__now_us();
+  uv_timer_start(&e->tick, on_tick, mode == CAIRN_WORK_RUN ? TICK_MS : 0,
+                 TICK_MS);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  uv_timer_stop(&e->tick);
+  if (e->errmsg[0] && e->stopping && mode != CAIRN_WORK_FOREVER)
+    rc = CAIRN_EIO;
+  let_go_all(e);
+  e->mode = 0;
+  return rc;
+}
+
+/* ------------------------------------------------------- open / close */
+
+int cairn_engine_open(const cairn_engine_options *o, cairn_engine **out,
+                      char *errbuf, size_t errlen) {
+  cairn_journal_options jo = {.no_sync = o->no_sync};
+  cairn_engine *e = calloc(1, sizeof *e);
+  *out = NULL;
+  if (e == NULL)
+    return CAIRN_ENOMEM;
+  int rc = cairn_journal_open(o->home, &jo, &e->j, errbuf, errlen);
+  if (rc) {
+    free(e);
+    return rc;
+  }
+  snprintf(e->ns, sizeof e->ns, "%s", o->ns ? o->ns : "default");
+  e->lease_ms = o->lease_ms > 0 ? o->lease_ms : DEFAULT_LEASE_MS;
+  e->max_runs = o->max_runs ? o->max_runs : DEFAULT_MAX_RUNS;
+  cairn__owner_self(e->owner);
+  signal(SIGPIPE, SIG_IGN); /* a child closing its stdin early */
+  uv_loop_init(&e->loop);
+  uv_check_init(&e->loop, &e->commit_check);
+  e->commit_check.data = e;
+  uv_check_start(&e->commit_check, on_check);
+  uv_unref((uv_handle_t *)&e->commit_check);
+  uv_idle_init(&e->loop, &e->pending);
+  uv_timer_init(&e->loop, &e->tick);
+  e->tick.data = e;
+  uv_async_init(&e->loop, &e->stop_async, on_stop_async);
+  e->stop_async.data = e;
+  uv_unref((uv_handle_t *)&e->stop_async);
+  *out = e;
+  return 0;
+}
+
+void cairn_engine_close(cairn_engine *e) {
+  if (e == NULL)
+    return;
+  let_go_all(e);
+  uv_close((uv_handle_t *)&e->commit_check, NULL);
+  uv_close((uv_handle_t *)&e->pending, NULL);
+  uv_close((uv_handle_t *)&e->tick, NULL);
+  uv_close((uv_handle_t *)&e->stop_async, NULL);
+  while (uv_run(&e->loop, UV_RUN_NOWAIT) != 0)
+    ;
+  uv_loop_close(&e->loop);
+  cairn__native_kind *k, *kt;
+  HASH_ITER(hh, e->kinds, k, kt) {
+    HASH_DEL(e->kinds, k);
+    free(k->name);
+    free(k);
+  }
+  cairn__def_entry *d, *dt;
+  HASH_ITER(hh, e->defs, d, dt) {
+    HASH_DEL(e->defs, d);
+    cairn__def_free(d->def);
+    free(d);
+  }
+  free(e->launches);
+  free(e->notes);
+  free(e->note_strs);
+  cairn_journal_close(e->j);
+  free(e);
+}
+
+int cairn_engine_register_kind(cairn_engine *e, const char *name,
+                               cairn_native_fn fn, void *ctx) {
+  static const char *const builtin[] = {"exec", "http", "sleep", "wait",
+                                        "llm"};
+  cairn__native_kind *k = NULL;
+  if (name == NULL || *name == '\0' || strlen(name) > 64 || fn == NULL) {
+    cairn__engine_err(e, "a native kind needs a name of 1..64 bytes and a "
+                         "function");
+    return CAIRN_EINVAL;
+  }
+  for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+    if (strcmp(name, builtin[i]) == 0) {
+      cairn__engine_err(e, "'%s' is a built-in kind; pick another name",
+                        name);
+      return CAIRN_ECONFLICT;
+    }
+  HASH_FIND_STR(e->kinds, name, k);
+  if (k) {
+    cairn__engine_err(e, "kind '%s' is registered already", name);
+    return CAIRN_ECONFLICT;
+  }
+  if ((k = calloc(1, sizeof *k)) == NULL || !(k->name = strdup(name))) {
+    free(k);
+    return CAIRN_ENOMEM;
+  }
+  k->fn = fn;
+  k->ctx = ctx;
+  HASH_ADD_KEYPTR(hh, e->kinds, k->name, strlen(k->name), k);
+  return 0;
+}

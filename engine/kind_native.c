@@ -1,0 +1,102 @@
+/*
+ * kind_native.c — native step kinds: C functions registered by an
+ * embedder, run on libuv's thread pool so they may block.
+ *
+ * The call's strings are copied into the request, because the run (and
+ * the attempt's link to it) may go away while the function runs: a
+ * cancelled run cannot stop a thread, so the function finishes and its
+ * result is dropped.
+ */
+#include "engine_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct native_req {
+  uv_work_t work;
+  cairn__attempt *a;
+  cairn_native_fn fn;
+  void *ctx;
+  char *run_id, *workflow_id, *step, *input;
+  char idem[96];
+  uint32_t attempt;
+  cairn_native_result res;
+} native_req;
+
+static void work_cb(uv_work_t *w) {
+  native_req *q = w->data;
+  cairn_native_call call = {q->run_id, q->workflow_id, q->step, q->attempt,
+                            q->idem, q->input};
+  q->fn(q->ctx, &call, &q->res);
+}
+
+static void free_req(native_req *q) {
+  free(q->run_id);
+  free(q->workflow_id);
+  free(q->step);
+  free(q->input);
+  free(q->res.output);
+  free(q->res.error);
+  free(q);
+}
+
+static void after_cb(uv_work_t *w, int status) {
+  native_req *q = w->data;
+  cairn__outcome o = {0};
+  if (status == UV_ECANCELED) {
+    o.code = "cancelled";
+    o.message = strdup("the step was cancelled before it ran");
+  }
+  else if (q->res.error) {
+    o.code = "native_error";
+    o.message = q->res.error;
+    o.retryable = q->res.retryable;
+    q->res.error = NULL;
+  }
+  else {
+    o.output = q->res.output ? cJSON_Parse(q->res.output)
+                             : cJSON_CreateNull();
+    o.ok = o.output != NULL;
+    if (!o.ok) {
+      o.code = "bad_output";
+      o.message = strdup("the native step returned output that is not "
+                         "JSON; return JSON text (or NULL for null)");
+    }
+  }
+  cairn__attempt_done(q->a, &o);
+  free_req(q);
+}
+
+static void cancel(cairn__attempt *a) {
+  native_req *q = a->kind_data;
+  uv_cancel((uv_req_t *)&q->work); /* only if not started yet */
+}
+
+int cairn__native_start(cairn__attempt *a, cairn_native_fn fn, void *ctx) {
+  native_req *q = calloc(1, sizeof *q);
+  if (q == NULL)
+    return CAIRN_ENOMEM;
+  q->a = a;
+  q->fn = fn;
+  q->ctx = ctx;
+  q->attempt = a->attempt;
+  q->run_id = strdup(a->run->run_id);
+  q->workflow_id = strdup(a->run->workflow_id);
+  q->step = strdup(a->run->def->steps[a->step].name);
+  q->input = cJSON_PrintUnformatted(a->input);
+  snprintf(q->idem, sizeof q->idem, "%s", a->idem_key);
+  if (!q->run_id || !q->workflow_id || !q->step || !q->input) {
+    free_req(q);
+    return CAIRN_ENOMEM;
+  }
+  q->work.data = q;
+  a->kind_data = q;
+  a->cancel = cancel;
+  int rc = uv_queue_work(&a->e->loop, &q->work, work_cb, after_cb);
+  if (rc) {
+    free_req(q);
+    return CAIRN_EIO;
+  }
+  return 0;
+}

@@ -1,0 +1,71 @@
+/*
+ * template.h — `{{ expr }}` templates: jq expressions (libjq) inside JSON
+ * values.
+ *
+ * A definition's step inputs (`with`), its `output`, and later conditions
+ * and checks are JSON values whose strings may hold templates:
+ *
+ *   "{{ .input.url }}"              exactly one template: the string is
+ *                                   replaced by the expression's JSON value
+ *                                   (a number stays a number, an object an
+ *                                   object);
+ *   "Hello {{ .input.name }}!"      text around templates: each result is
+ *                                   interpolated as text (strings without
+ *                                   quotes, other values as compact JSON).
+ *
+ * Expressions are evaluated over the context
+ *   {input, steps: {NAME: {output, status, attempt}}, run: {id, workflow_id}}
+ * An expression yields its first output; an expression with no output
+ * renders as null. A runtime error ("Cannot index number with string")
+ * fails the render with a message naming the template.
+ *
+ * A compiled template set belongs to one thread at a time (jq_state is not
+ * thread-safe); the engine keeps one per definition on its loop thread.
+ */
+#ifndef CAIRN_ENGINE_TEMPLATE_H
+#define CAIRN_ENGINE_TEMPLATE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A JSON value with its templates compiled. */
+typedef struct cairn__tmpl cairn__tmpl;
+
+/*
+ * Compiles every template inside `value` (which is copied; the caller keeps
+ * ownership of `value`). `path` names where the value sits in the
+ * definition ("steps[1].with") and prefixes error messages.
+ * Returns 0 and *out (free with cairn__tmpl_free), or CAIRN_EINVAL with a
+ * message in err naming the JSON path (e.g. "steps[1].with.url"), the
+ * template text, jq's complaint and the fix; CAIRN_ENOMEM.
+ */
+int cairn__tmpl_compile(const cJSON *value, const char *path,
+                        cairn__tmpl **out, char *err, size_t errlen);
+void cairn__tmpl_free(cairn__tmpl *t);
+
+/* Whether the value holds at least one template. A value without
+ * templates renders as a copy of itself. */
+bool cairn__tmpl_has_templates(const cairn__tmpl *t);
+
+/*
+ * Calls `cb` once for each step name the templates reference as
+ * `.steps.NAME` or `.steps["NAME"]` (possibly more than once per name),
+ * so the definition validator can check that each is upstream. Returns the
+ * first non-zero value returned by cb, else 0.
+ */
+typedef int (*cairn__tmpl_ref_cb)(void *ctx, const char *step,
+                                  const char *path);
+int cairn__tmpl_step_refs(const cairn__tmpl *t, cairn__tmpl_ref_cb cb,
+                          void *ctx);
+
+/*
+ * Renders the value against `context` (not consumed). Returns 0 and a new
+ * cJSON tree in *out (free with cJSON_Delete), or CAIRN_EINVAL with a
+ * message in err naming the path and the template when an expression
+ * fails at run time; CAIRN_ENOMEM.
+ */
+int cairn__tmpl_render(cairn__tmpl *t, const cJSON *context, cJSON **out,
+                       char *err, size_t errlen);
+
+#endif /* CAIRN_ENGINE_TEMPLATE_H */

@@ -1,0 +1,172 @@
+/*
+ * engine.h — running workflows durably.
+ *
+ * An engine owns one libuv loop (its own, not the default loop) and one
+ * journal. It executes the runs it holds leases on: it folds each run's
+ * history, decides the next steps (a pure function of definition and
+ * history), and records every decision in the journal before acting on
+ * it. Events produced in one loop turn are committed together (group
+ * commit); a step's side effect starts only after its `step.started` is
+ * durable, and a successor starts only after its predecessor's
+ * `step.completed` is.
+ *
+ * Threads: every function here must be called from the thread that opened
+ * the engine, except cairn_engine_stop, which any thread or a signal
+ * handler may call. Native step functions run on libuv's thread pool.
+ *
+ * Callbacks never fire from inside the call that registered them, and a
+ * call that fails never fires its callback.
+ */
+#ifndef CAIRN_ENGINE_H
+#define CAIRN_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cairn_engine cairn_engine;
+
+typedef struct cairn_engine_options {
+  const char *home;     /* journal directory; required */
+  const char *ns;       /* namespace; NULL = "default" */
+  bool no_sync;         /* see cairn_journal_options.no_sync */
+  int64_t lease_ms;     /* lease length; 0 = 15000. Renewed every third */
+  size_t max_runs;      /* runs executed at once; 0 = 1024 */
+  bool quiet_leases;    /* never claim runs others may hold (tests) */
+} cairn_engine_options;
+
+/* Opens an engine on the journal in opts->home (created when missing).
+ * Returns 0 and *out (close with cairn_engine_close), or an error with a
+ * message in errbuf. */
+int cairn_engine_open(const cairn_engine_options *opts, cairn_engine **out,
+                      char *errbuf, size_t errlen);
+
+/* Stops every run in flight (their leases are released so another worker
+ * resumes them), and frees the engine. NULL is a no-op. */
+void cairn_engine_close(cairn_engine *e);
+
+/* The journal the engine writes to (owned by the engine). */
+cairn_journal *cairn_engine_journal(cairn_engine *e);
+
+/* Detail of the engine's last failure: what and what to do. Never NULL. */
+const char *cairn_engine_errmsg(const cairn_engine *e);
+
+/* ---------------------------------------------------------- native kinds */
+
+/* One call of a native step. Strings are valid during the call only. */
+typedef struct cairn_native_call {
+  const char *run_id;
+  const char *workflow_id;
+  const char *step;
+  uint32_t attempt;
+  const char *idempotency_key; /* stable for a run and step */
+  const char *input;           /* the step's rendered `with`, JSON */
+} cairn_native_call;
+
+/* What a native step returns: set `output` (JSON text, malloc'ed; NULL
+ * means null) on success, or `error` (malloc'ed text) on failure. The
+ * engine frees both. */
+typedef struct cairn_native_result {
+  char *output;
+  char *error;
+  bool retryable;              /* the failure may succeed when retried */
+} cairn_native_result;
+
+typedef void (*cairn_native_fn)(void *ctx, const cairn_native_call *call,
+                                cairn_native_result *result);
+
+/* Registers step kind `name` (not a built-in one: exec, http, sleep,
+ * wait). `fn` runs on libuv's thread pool, so it may block; `ctx` is passed
+ * through. Returns 0, CAIRN_EINVAL (bad name), CAIRN_ECONFLICT (taken). */
+int cairn_engine_register_kind(cairn_engine *e, const char *name,
+                               cairn_native_fn fn, void *ctx);
+
+/* ----------------------------------------------------------- definitions */
+
+/* Validates a definition (errors name the JSON path and the fix) and
+ * stores it as the next version of its name unless it equals the latest.
+ * `hash` (may be NULL) receives its content hash, *version its version,
+ * `name` (may be NULL, CAIRN_WORKFLOW_ID_MAX + 1 bytes) its name. */
+int cairn_engine_register(cairn_engine *e, const char *json, size_t len,
+                          char *hash, uint32_t *version, char *name);
+
+/* ------------------------------------------------------------------ runs */
+
+typedef struct cairn_start_request {
+  const char *definition;  /* definition JSON, or NULL to use `name` */
+  const char *name;        /* a registered definition's name (latest) */
+  const char *input;       /* JSON; NULL = null */
+  const char *workflow_id; /* NULL = "<name>-<12 hex>" */
+  bool execute;            /* lease the run to this engine (it runs it in
+                              cairn_engine_work); else a worker will */
+  const char *actor;       /* for the audit index; NULL = $CAIRN_ACTOR or
+                              the OS user */
+} cairn_start_request;
+
+typedef struct cairn_start_result {
+  char workflow_id[201];
+  char run_id[37];
+  bool existed;            /* the workflow id existed: nothing started;
+                              run_id is its current run */
+} cairn_start_result;
+
+/* Starts a run (idempotent by workflow id: an existing id starts nothing
+ * and reports its current run). Returns 0, CAIRN_EINVAL (invalid
+ * definition or input, with the path in errmsg), CAIRN_ENOTFOUND (no
+ * definition of that name). */
+int cairn_engine_start(cairn_engine *e, const cairn_start_request *req,
+                       cairn_start_result *out);
+
+/* What cairn_engine_work does. */
+typedef enum cairn_work_mode {
+  CAIRN_WORK_RUN = 1,   /* execute until run `run_id` ends */
+  CAIRN_WORK_DRAIN = 2, /* claim and execute runs until none can make
+                           progress (all finished, or waiting for signals) */
+  CAIRN_WORK_FOREVER = 3 /* a worker: claim runs as they come, until
+                            cairn_engine_stop */
+} cairn_work_mode;
+
+/* Runs the loop. Returns 0 when done (for CAIRN_WORK_RUN, whatever the
+ * run's outcome: read it from the journal), or an error. */
+int cairn_engine_work(cairn_engine *e, int mode, const char *run_id);
+
+/* Asks cairn_engine_work to return soon. Safe from any thread and from a
+ * signal handler. */
+void cairn_engine_stop(cairn_engine *e);
+
+/* Observes step transitions after they are durable (for progress lines). */
+typedef struct cairn_step_note {
+  const char *run_id;
+  const char *step;
+  int status;         /* cairn_step_status */
+  uint32_t attempt;
+  int64_t duration_us; /* for completed / failed */
+  const char *error;  /* for failed, else NULL */
+} cairn_step_note;
+typedef void (*cairn_step_observer)(void *ctx, const cairn_step_note *n);
+void cairn_engine_observe(cairn_engine *e, cairn_step_observer cb,
+                          void *ctx);
+
+/* --------------------------------------------------------------- control */
+
+/* Appends signal.received (with `data` JSON, NULL = null) to run `id`
+ * (run id or workflow id); a waiting step consumes it. Recorded in the
+ * audit index with `reason`. CAIRN_ECONFLICT when the run has ended. */
+int cairn_engine_signal(cairn_engine *e, const char *id, const char *name,
+                        const char *data, const char *reason);
+
+/* Ends run `id` as cancelled (terminate = false) or terminated, with
+ * `reason`, in history and in the audit index; the worker executing it
+ * stops its steps in flight. CAIRN_ECONFLICT when it has ended already. */
+int cairn_engine_cancel(cairn_engine *e, const char *id, bool terminate,
+                        const char *reason);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CAIRN_ENGINE_H */
