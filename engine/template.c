@@ -480,8 +480,11 @@ static int slot_scan_one(cairn__tmpl *t, tmpl_slot *s, size_t *cap,
   const char *text = s->text;
   const char *close = find_close(open + 2);
   if (close == NULL) {
-    set_err(err, errlen, "%s%stemplate '%s' is not closed; end it with }}",
-            s->path, sep(s->path), open);
+    set_err(err, errlen, "%s%stemplate '%s' is not closed; end it with }}%s",
+            s->path, sep(s->path), open,
+            strstr(open + 2, "}}") ? " (the }} there is inside a jq string "
+                                     "or closes a { opened in it)"
+                                   : "");
     return CAIRN_EINVAL;
   }
   size_t tlen = (size_t)(close + 2 - open);

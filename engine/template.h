@@ -13,11 +13,29 @@
  *                                   interpolated as text (strings without
  *                                   quotes, other values as compact JSON).
  *
+ * "Exactly one template" means the whole string is `{{ expr }}`; spaces
+ * inside the braces are optional, but any character outside them (even a
+ * space) makes the string text. Interpolated as text: a string as its
+ * characters; null as nothing (""; jq's own "\(null)" writes "null");
+ * an integer below 2^63 as plain digits (1e17 as 100000000000000000);
+ * other numbers in jq's shortest form; true, false, arrays and objects
+ * as compact JSON. Non-finite numbers (nan, infinite) render as null.
+ * Object keys are never templates.
+ *
+ * Scanning: a template runs from `{{` to the first `}}` outside a jq
+ * string literal that does not close a `{` opened inside the expression
+ * (`{{ {a: {b: 1}} }}` is one template). A literal `{{` is written
+ * `{{ "{{" }}`. An unclosed or empty template is a compile error.
+ *
  * Expressions are evaluated over the context
  *   {input, steps: {NAME: {output, status, attempt}}, run: {id, workflow_id}}
  * An expression yields its first output; an expression with no output
  * renders as null. A runtime error ("Cannot index number with string")
  * fails the render with a message naming the template.
+ *
+ * Sandbox: `env` and `$ENV` are {} (keys live in the environment, and
+ * rendered inputs are journaled); `import`/`include` do not compile;
+ * `input`/`inputs` fail.
  *
  * A compiled template set belongs to one thread at a time (jq_state is not
  * thread-safe); the engine keeps one per definition on its loop thread.
@@ -50,8 +68,12 @@ bool cairn__tmpl_has_templates(const cairn__tmpl *t);
 
 /*
  * Calls `cb` once for each step name the templates reference as
- * `.steps.NAME` or `.steps["NAME"]` (possibly more than once per name),
- * so the definition validator can check that each is upstream. Returns the
+ * `.steps.NAME`, `.steps."NAME"` or `.steps["NAME"]` (possibly more than
+ * once per name), so the definition validator can check that each is
+ * upstream. `path` is the JSON path of the string holding the template;
+ * both strings are valid only during the call. Only a `.steps` that
+ * starts a path counts (not `.input.steps.x` or `$v.steps.x`); names
+ * computed at run time (`.steps[$n]`) are not reported. Returns the
  * first non-zero value returned by cb, else 0.
  */
 typedef int (*cairn__tmpl_ref_cb)(void *ctx, const char *step,
@@ -60,7 +82,9 @@ int cairn__tmpl_step_refs(const cairn__tmpl *t, cairn__tmpl_ref_cb cb,
                           void *ctx);
 
 /*
- * Renders the value against `context` (not consumed). Returns 0 and a new
+ * Renders the value against `context` (not consumed; NULL renders against
+ * null). The context is converted to jq once per call, however many
+ * templates the value holds. Returns 0 and a new
  * cJSON tree in *out (free with cJSON_Delete), or CAIRN_EINVAL with a
  * message in err naming the path and the template when an expression
  * fails at run time; CAIRN_ENOMEM.

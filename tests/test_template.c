@@ -263,6 +263,13 @@ TEST(an_unclosed_template_is_a_compile_error_naming_the_path) {
                        "not closed; end it with }}");
 }
 
+TEST(closing_braces_inside_an_open_jq_string_do_not_close_a_template) {
+  expect_compile_error("\"{{ \\\"abc }}\"", "output",
+                       "output: template '{{ \"abc }}' is not closed; end "
+                       "it with }} (the }} there is inside a jq string or "
+                       "closes a { opened in it)");
+}
+
 TEST(an_empty_template_is_a_compile_error) {
   expect_compile_error("{\"x\": \"a{{  }}b\"}", "steps[2].with",
                        "steps[2].with.x: template '{{  }}' is empty; write "
