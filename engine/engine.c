@@ -148,6 +148,18 @@ bool cairn__engine_is_native(void *ctx, const char *kind) {
   return k != NULL;
 }
 
+void cairn__engine_def_keep(cairn_engine *e, const char *hash,
+                            cairn__def **def) {
+  cairn__def_entry *d = NULL;
+  HASH_FIND_STR(e->defs, hash, d);
+  if (d || (d = calloc(1, sizeof *d)) == NULL)
+    return;
+  memcpy(d->hash, hash, sizeof d->hash);
+  d->def = *def;
+  *def = NULL;
+  HASH_ADD_STR(e->defs, hash, d);
+}
+
 int cairn__engine_def(cairn_engine *e, const char *hash, cairn__def **out) {
   cairn__def_entry *d = NULL;
   HASH_FIND_STR(e->defs, hash, d);

@@ -172,6 +172,10 @@ void cairn__note(cairn__run *run, size_t step, int status,
 /* The definition with this hash, parsed once (cached). */
 int cairn__engine_def(cairn_engine *e, const char *hash, cairn__def **out);
 bool cairn__engine_is_native(void *ctx, const char *kind);
+/* Adds an already parsed definition to the cache (takes *def, sets it to
+ * NULL, unless that hash is cached already). */
+void cairn__engine_def_keep(cairn_engine *e, const char *hash,
+                            cairn__def **def);
 
 /* run.c */
 int cairn__run_load(cairn_engine *e, uint64_t key, cairn__run **out);

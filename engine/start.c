@@ -110,8 +110,9 @@ static void new_workflow_id(const char *name, char *out, size_t len) {
 }
 
 static int create(cairn_engine *e, const cairn_start_request *req,
-                  const cairn__def *def, const char *json,
+                  cairn__def **defp, const char *json,
                   cairn_start_result *out) {
+  const cairn__def *def = *defp;
   cairn_batch *b;
   char hash[CAIRN_HASH_HEX_LEN + 1];
   const char *input = req->input ? req->input : "null";
@@ -136,6 +137,8 @@ static int create(cairn_engine *e, const cairn_start_request *req,
     rc = cairn_batch_audit(b, &a);
   if (rc == 0)
     rc = cairn_batch_commit(b);
+  if (rc == 0) /* the run will load it: parse once */
+    cairn__engine_def_keep(e, hash, defp);
   if (rc && rc != CAIRN_ECONFLICT)
     cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
   cairn_batch_free(b);
@@ -171,7 +174,7 @@ int cairn_engine_start(cairn_engine *e, const cairn_start_request *req,
       new_workflow_id(def->name, out->workflow_id, sizeof out->workflow_id);
     rc = current_run(e, out->workflow_id, out);
     if (rc == CAIRN_ENOTFOUND) {
-      rc = create(e, req, def, json, out);
+      rc = create(e, req, &def, json, out);
       if (rc == CAIRN_ECONFLICT) /* someone started it first */
         rc = current_run(e, out->workflow_id, out);
     }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh — the README's first command: install what is missing, build,
-# and record a real run on the embedded default journal (./.cairn), then
-# show its history and verify the journal. No server to start.
+# and run a real example workflow (examples/workflows/text_report.json:
+# exec steps, a parallel branch, a durable sleep, templates) on the
+# embedded default journal ./.cairn, then show how to look at it.
+# No server to start, nothing from the network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -9,15 +11,18 @@ cmake -S . -B build -DCAIRN_BUILD_TESTS=OFF -DCAIRN_BUILD_BENCH=OFF >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 
 export CAIRN_HOME="${CAIRN_HOME:-$PWD/.cairn}"
-out=$(./build/example_record_run "${1:-README.md}")
-echo "$out"
-run=$(echo "$out" | awk '/^run /{print $2}')
+file=${1:-README.md}
+echo "\$ ./build/cairn run examples/workflows/text_report.json --input '{\"file\": \"$file\"}'"
+./build/cairn run examples/workflows/text_report.json \
+  --input "{\"file\": \"$file\"}" | tee /tmp/cairn-demo.$$
+wf=$(awk '/^workflow/{print $2}' /tmp/cairn-demo.$$)
+rm -f /tmp/cairn-demo.$$
 echo
-echo "\$ ./build/cairn history $run"
-./build/cairn history "$run"
+echo "\$ ./build/cairn show $wf        # the trace: steps, attempts, outputs"
+./build/cairn show "$wf"
+echo
+echo "\$ ./build/cairn history $wf     # every event, in order"
+./build/cairn history "$wf"
 echo
 echo "\$ ./build/cairn journal verify"
 ./build/cairn journal verify
-echo
-echo "\$ ./build/cairn journal stats"
-./build/cairn journal stats
