@@ -13,6 +13,7 @@
 #include "internal.h"
 
 #include <lmdb.h>
+#include <time.h>
 
 static cairn_str S(const char *s) { return (cairn_str){s, strlen(s)}; }
 static const char HASH[] =
@@ -904,6 +905,26 @@ TEST(claims_take_free_expired_and_dead_owners_runs_only) {
                                     key_of(j, free_run), keys, 8, &n), j);
   CHECK_EQ(n, 1, "a released run is claimed at once by another");
   expect_verify_ok(j);
+  cairn_journal_close(j);
+  test_rmdir(home);
+  free(home);
+}
+
+TEST(an_expired_lease_can_be_claimed_by_another_owner) {
+  char *home = test_tmpdir();
+  cairn_journal *j = open_j(home);
+  char id[37];
+  new_run(j, "wf", id);
+  uint64_t keys[2];
+  size_t n;
+  CHECK_OK(cairn_journal_claim_runs(j, "other-host:1:1", 1, NULL, NULL, 0,
+                                    keys, 2, &n), j);
+  CHECK_EQ(n, 1, "the first owner claims it for 1 ms");
+  struct timespec ts = {0, 5 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  CHECK_OK(cairn_journal_claim_runs(j, "me", 1000, NULL, NULL, 0, keys, 2,
+                                    &n), j);
+  CHECK_EQ(n, 1, "after the lease expired, another owner claims it");
   cairn_journal_close(j);
   test_rmdir(home);
   free(home);

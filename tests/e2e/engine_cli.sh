@@ -9,6 +9,8 @@ CAIRN=$(realpath "$1")
 . "$(dirname "$0")/lib.sh"
 export CAIRN_HOME=$tmp/journal
 cd "$tmp"
+# (Background processes run "$CAIRN" itself: a backgrounded function is a
+# subshell, and killing it would leave cairn running.)
 C() { "$CAIRN" "$@"; }
 
 # ---------------------------------------------------- a chain of steps
@@ -132,7 +134,7 @@ cat >approve.json <<'EOF'
 EOF
 C start approve.json --id appr-1 >/dev/null
 C start approve.json --id appr-2 >/dev/null
-C worker >worker.log 2>&1 &
+"$CAIRN" worker >worker.log 2>&1 &
 pids+=($!)
 wait_until "the wait step has started" 5 \
   bash -c "\"$CAIRN\" show appr-1 | grep -q 'ask .*running'"
@@ -165,6 +167,44 @@ sleep 0.3
 check "the step's process was killed" \
   bash -c "! kill -0 \$(cat work.pid) 2>/dev/null"
 kill "${pids[@]}" 2>/dev/null
+
+# ---------------------------------------------------- two workers
+cat >logged.json <<'EOF'
+{ "name": "logged",
+  "steps": [
+    { "name": "one", "kind": "exec",
+      "with": { "command": ["sh", "-c", "echo \"$CAIRN_RUN_ID one\" >> two.log; sleep 0.02"] } },
+    { "name": "two", "kind": "exec",
+      "with": { "command": ["sh", "-c", "echo \"$CAIRN_RUN_ID two\" >> two.log"] } } ] }
+EOF
+for i in $(seq 1 30); do C start logged.json --id "logged-$i" >/dev/null; done
+"$CAIRN" worker --drain --concurrency 4 >/dev/null 2>&1 &
+w1=$!
+"$CAIRN" worker --drain --concurrency 4 >/dev/null 2>&1 &
+w2=$!
+wait $w1 $w2
+eq "two workers ran each of 60 steps exactly once" \
+  "$(sort two.log | uniq | wc -l) $(wc -l <two.log)" "60 60"
+eq "and completed every run" \
+  "$(C --format json runs --workflow logged-7 | jq -r '.runs[0].status')" \
+  completed
+
+# ---------------------------------------------------- a sleep across crashes
+cat >nap.json <<'EOF'
+{ "name": "nap",
+  "steps": [ { "name": "rest", "kind": "sleep", "with": { "duration_ms": 1200 } },
+             { "name": "after", "kind": "exec", "with": { "command": ["echo", "woke"] } } ] }
+EOF
+C start nap.json --id nap-1 >/dev/null
+"$CAIRN" worker --drain >/dev/null 2>&1 &
+w=$!
+sleep 0.4
+kill -9 $w
+wait $w 2>/dev/null
+expect_exit 0 "a worker resumes the sleep after a crash" C worker --drain
+expect_exit 0 "and the run completes" C result nap-1
+eq "the deadline was set once, not restarted" \
+  "$(C --format json history nap-1 | jq '[.events[] | select(.type == "timer.started")] | length')" 1
 
 # ---------------------------------------------------- validation, registry
 cat >cycle.json <<'EOF'
