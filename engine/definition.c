@@ -454,7 +454,7 @@ static int parse_retry(parser *p, const cJSON *v, const char *path,
                                       "backoff", "max_delay_ms", NULL};
   char fp[160];
   char got[48];
-  int64_t n;
+  int64_t n = 1;
   if (!cJSON_IsObject(v))
     return fail(p, "%s: %s is not an object; give e.g. "
                    "{\"max_attempts\": 3}",
@@ -469,7 +469,8 @@ static int parse_retry(parser *p, const cJSON *v, const char *path,
     if (rc == 0 && n > UINT32_MAX)
       rc = fail(p, "%s: %lld is too many; give at most %u", fp,
                 (long long)n, UINT32_MAX);
-    r->max_attempts = (uint32_t)n;
+    if (rc == 0)
+      r->max_attempts = (uint32_t)n;
   }
   f = field(v, "initial_delay_ms");
   snprintf(fp, sizeof fp, "%s.initial_delay_ms", path);

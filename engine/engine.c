@@ -594,12 +594,12 @@ void cairn_engine_close(cairn_engine *e) {
   if (e == NULL)
     return;
   let_go_all(e);
+  cairn__http_close(e);
   uv_close((uv_handle_t *)&e->commit_check, NULL);
   uv_close((uv_handle_t *)&e->pending, NULL);
   uv_close((uv_handle_t *)&e->tick, NULL);
   uv_close((uv_handle_t *)&e->stop_async, NULL);
-  while (uv_run(&e->loop, UV_RUN_NOWAIT) != 0)
-    ;
+  uv_run(&e->loop, UV_RUN_DEFAULT); /* closes finish, late threads return */
   uv_loop_close(&e->loop);
   cairn__native_kind *k, *kt;
   HASH_ITER(hh, e->kinds, k, kt) {

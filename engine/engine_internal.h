@@ -5,6 +5,7 @@
  *   run.c       a run in memory: loading it from history, the scheduler,
  *               and what happens when a step ends
  *   kind_exec.c the exec step kind (uv_spawn)
+ *   kind_http.c the http step kind (libcurl multi on the loop)
  *   kind_native.c native step kinds on the thread pool
  *   control.c   signal, cancel, terminate: appends from any process
  *   start.c     registering definitions and starting runs
@@ -56,6 +57,12 @@ void cairn__attempt_done(cairn__attempt *a, cairn__outcome *o);
 /* Step kinds. start returns 0 (done will be called) or an error (done
  * will not be called). */
 int cairn__exec_start(cairn__attempt *a);
+int cairn__http_start(cairn__attempt *a);
+/* Ends the engine's HTTP client (made by the first http step): what is
+ * still in flight is cancelled and reported, curl is cleaned up and its
+ * handles closed; the loop must run once more before uv_loop_close.
+ * Call after every run has let go of its attempts. NULL client: no-op. */
+void cairn__http_close(cairn_engine *e);
 int cairn__native_start(cairn__attempt *a, cairn_native_fn fn, void *ctx);
 
 /* A step of a run in memory. */
@@ -138,6 +145,8 @@ struct cairn_engine {
   uint64_t *notify;          /* runs to schedule after the commit */
   cairn__native_kind *kinds;
   cairn__def_entry *defs;
+  struct cairn__http *http;  /* the HTTP client (kind_http.c), made by the
+                                first http step; NULL until then */
   uv_check_t commit_check;   /* commits what the turn produced */
   uv_idle_t pending;         /* active while a batch waits: the loop must
                                 not block in poll before committing it

@@ -5,7 +5,9 @@
  * The call's strings are copied into the request, because the run (and
  * the attempt's link to it) may go away while the function runs: a
  * cancelled run cannot stop a thread, so the function finishes and its
- * result is dropped.
+ * result is dropped. The same holds for the step's timeout: when it
+ * passes, the attempt fails with code "timeout" at once, and whatever the
+ * function returns later is dropped.
  */
 #include "engine_internal.h"
 
@@ -15,7 +17,8 @@
 
 typedef struct native_req {
   uv_work_t work;
-  cairn__attempt *a;
+  uv_timer_t *timer;  /* the step's timeout, or NULL; freed on close */
+  cairn__attempt *a;  /* NULL once the attempt ended by timeout */
   cairn_native_fn fn;
   void *ctx;
   char *run_id, *workflow_id, *step, *input;
@@ -41,9 +44,37 @@ static void free_req(native_req *q) {
   free(q);
 }
 
+static void on_timer_close(uv_handle_t *h) { free(h); }
+
+static void stop_timer(native_req *q) {
+  if (q->timer) {
+    uv_close((uv_handle_t *)q->timer, on_timer_close);
+    q->timer = NULL;
+  }
+}
+
+static void on_timeout(uv_timer_t *t) {
+  native_req *q = t->data;
+  cairn__outcome o = {.code = "timeout", .retryable = true};
+  char msg[128];
+  snprintf(msg, sizeof msg, "the native step ran past its timeout of %lld "
+           "ms; its late result will be ignored",
+           (long long)q->a->timeout_ms);
+  o.message = strdup(msg);
+  stop_timer(q);
+  cairn__attempt *a = q->a;
+  q->a = NULL; /* after_cb frees the request */
+  cairn__attempt_done(a, &o);
+}
+
 static void after_cb(uv_work_t *w, int status) {
   native_req *q = w->data;
   cairn__outcome o = {0};
+  stop_timer(q);
+  if (q->a == NULL) { /* timed out already */
+    free_req(q);
+    return;
+  }
   if (status == UV_ECANCELED) {
     o.code = "cancelled";
     o.message = strdup("the step was cancelled before it ran");
@@ -97,6 +128,11 @@ int cairn__native_start(cairn__attempt *a, cairn_native_fn fn, void *ctx) {
   if (rc) {
     free_req(q);
     return CAIRN_EIO;
+  }
+  if (a->timeout_ms > 0 && (q->timer = malloc(sizeof *q->timer)) != NULL) {
+    uv_timer_init(&a->e->loop, q->timer);
+    q->timer->data = q;
+    uv_timer_start(q->timer, on_timeout, (uint64_t)a->timeout_ms, 0);
   }
   return 0;
 }

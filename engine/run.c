@@ -277,10 +277,12 @@ static cJSON *context(cairn__run *run) {
 
 static int render(cairn__run *run, cairn__tmpl *t, const cJSON *raw,
                   cJSON **out, char *err, size_t errlen) {
-  if (t == NULL || !cairn__tmpl_has_templates(t)) {
+  if (t == NULL) {
     *out = raw ? cJSON_Duplicate(raw, 1) : cJSON_CreateObject();
     return *out ? 0 : CAIRN_ENOMEM;
   }
+  if (!cairn__tmpl_has_templates(t)) /* a copy: no context needed */
+    return cairn__tmpl_render(t, NULL, out, err, errlen);
   cJSON *ctx = context(run);
   int rc = cairn__tmpl_render(t, ctx, out, err, errlen);
   cJSON_Delete(ctx);
@@ -381,23 +383,15 @@ static bool try_signal(cairn__run *run, size_t i) {
   return false;
 }
 
-/* Parses sleep's `until`: ms since the epoch, or UTC "YYYY-MM-DDTHH:MM:SSZ"
- * (fractions allowed). Returns µs, or 0 when unreadable. */
+/* Parses sleep's `until`: ms since the epoch, or an RFC 3339 time.
+ * Returns µs, or 0 when unreadable. */
 static int64_t parse_until(const cJSON *v) {
+  int64_t ms = 0;
   if (cJSON_IsNumber(v))
     return (int64_t)v->valuedouble * 1000;
-  if (!cJSON_IsString(v))
-    return 0;
-  struct tm tm = {0};
-  const char *rest = strptime(v->valuestring, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == NULL)
-    return 0;
-  double frac = 0;
-  if (*rest == '.')
-    frac = strtod(rest, (char **)&rest);
-  if (*rest != 'Z' && *rest != '\0')
-    return 0;
-  return (int64_t)timegm(&tm) * 1000000 + (int64_t)(frac * 1e6);
+  if (cJSON_IsString(v) && cairn__rfc3339_ms(v->valuestring, &ms) == 0)
+    return ms * 1000;
+  return 0;
 }
 
 static void start_timer_step(cairn__run *run, size_t i, const cJSON *in) {
@@ -411,7 +405,7 @@ static void start_timer_step(cairn__run *run, size_t i, const cJSON *in) {
                                  in, "until"));
     if (at == 0) {
       fail_step(run, i, "input_error", "sleep needs duration_ms (ms) or "
-                "until (ms since the epoch or YYYY-MM-DDTHH:MM:SSZ)");
+                "until (ms since the epoch or an RFC 3339 time)");
       return;
     }
     if (at < now)
@@ -585,7 +579,6 @@ static void on_timer(uv_timer_t *t) {
 
 static const cairn__retry_policy *policy_of(const cairn__run *run,
                                             size_t i) {
-  static const cairn__retry_policy once = {1, 200, 2.0, 10000};
   static const cairn__retry_policy transient = {4, 200, 2.0, 10000};
   const cairn__step_def *sd = &run->def->steps[i];
   if (sd->has_retry)
@@ -594,7 +587,7 @@ static const cairn__retry_policy *policy_of(const cairn__run *run,
     return &run->def->default_retry;
   /* Without a policy: one attempt, except transient failures of calls to
    * other services, which get three retries. */
-  return sd->kind_id == CAIRN__KIND_HTTP ? &transient : &once;
+  return sd->kind_id == CAIRN__KIND_HTTP ? &transient : &cairn__default_retry;
 }
 
 void cairn__attempt_done(cairn__attempt *a, cairn__outcome *o) {
@@ -665,14 +658,16 @@ void cairn__run_launch(cairn__run *run, size_t i, uint32_t attempt) {
   a->input = st->pending_input;
   st->pending_input = NULL;
   a->started_us = cairn__now_us();
-  a->timeout_ms = sd->timeout_ms ? sd->timeout_ms
-                                 : run->def->default_timeout_ms;
+  a->timeout_ms = sd->timeout_ms; /* defaults.timeout_ms filled in */
   snprintf(a->idem_key, sizeof a->idem_key, "%s:%s", run->run_id,
            sd->name);
   st->inflight = a;
   int rc;
   if (sd->kind_id == CAIRN__KIND_EXEC) {
     rc = cairn__exec_start(a);
+  }
+  else if (sd->kind_id == CAIRN__KIND_HTTP) {
+    rc = cairn__http_start(a);
   }
   else if (sd->kind_id == CAIRN__KIND_NATIVE) {
     cairn__native_kind *k = NULL;

@@ -22,9 +22,9 @@
  * every double exactly, where cJSON's printer rounds integers above 2^52
  * (shared/notes/deps.md).
  *
- * Cost: libjq 1.6 compiles its builtin library on every jq_compile, so
- * one expression costs about 16 ms to compile (and its jq_state holds
- * its own copy of the builtins); rendering one template over that
+ * Cost: libjq 1.6 parses its builtin library on every jq_compile, so
+ * one expression costs about 16 ms to compile and keeps about 17 KiB
+ * (unused builtins are dropped); rendering one template over that
  * context about 260 us, nearly all of it the context conversion, which
  * is done once per render however many templates the value holds.
  *

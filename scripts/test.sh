@@ -12,11 +12,13 @@ jobs=$(nproc)
 
 echo "== sanitizer build (ASan + UBSan, clang, fuzz target)"
 cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
-  -DCAIRN_SANITIZE=ON -DCAIRN_FUZZ=ON -DCAIRN_BUILD_BENCH=OFF >/dev/null
+  -DCAIRN_SANITIZE=ON -DCAIRN_FUZZ=ON -DCAIRN_BUILD_TESTS=ON \
+  -DCAIRN_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
 (cd build-asan && ctest --output-on-failure -j"$jobs")
 
 echo "== release build"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCAIRN_BUILD_TESTS=ON -DCAIRN_BUILD_BENCH=ON >/dev/null
 cmake --build build -j"$jobs" >/dev/null
 cd build && ctest --output-on-failure -j"$jobs"
