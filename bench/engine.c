@@ -25,10 +25,11 @@
  *     the observer has seen every step.started (every run is loaded, its
  *     wait step WAITING, nothing else to do), lets the loop idle for
  *     SETTLE_MS, reads /proc/self/statm, and calls cairn_engine_stop.
- *     DRAIN cannot be used: it would release the runs at its next tick
- *     (and, with room left under max_runs, it never returns at all: see
- *     the profile notes printed at the end). Figure: the growth of
- *     anonymous resident memory (statm resident - shared) from just before
+ *     DRAIN does not fit: it releases the runs as soon as a tick finds
+ *     them all blocked (and while room is left under max_runs it never
+ *     finds that, because each tick's claim re-claims, and counts, runs
+ *     the engine already holds). Figure: the growth of anonymous
+ *     resident memory (statm resident - shared) from just before
  *     cairn_engine_work to the sample, divided by the runs. File-backed
  *     pages (LMDB's read-only map, i.e. the journal's page cache) are
  *     printed beside it but not counted: they are the journal's, shared
@@ -37,7 +38,8 @@
  *     other phases cannot hide growth; malloc's own count of bytes in use
  *     (mallinfo2) is printed as a cross-check, and so is the figure after
  *     malloc_trim(0) (memory malloc had freed but still held: the
- *     transient peak of loading every run at once).
+ *     transient peak of loading every run at once). The figure counts
+ *     that retained memory: it is resident, and the process holds it.
  *  2. seq: one run of SEQ_STEPS chained noop steps, executed with
  *     cairn_engine_work(CAIRN_WORK_RUN). Per-step latency is measured by
  *     the observer: cairn_engine_observe delivers a step's "completed"
@@ -71,7 +73,9 @@
  *     delay of the harness, not work the engine does). Figure: the steps
  *     of all rounds divided by the summed wall time of the
  *     cairn_engine_work calls (claim, load, every step, every commit).
- *     Rounds repeat until the timed total reaches TPUT_SECONDS.
+ *     Rounds repeat until the timed total reaches TPUT_SECONDS. The
+ *     spread of per-round rates is printed beside it: with many runs the
+ *     loop thread is CPU-bound, so other processes on the machine show.
  *  5. bytes per step: cairn_journal_stats_get's used_bytes (every page in
  *     use: events, views, indexes, LMDB's free pages) after a phase minus
  *     before, divided by the steps the phase ran. The RESULT line takes
@@ -87,9 +91,10 @@
  *     it. Every run is then RUNNING with attempt 1 started and never
  *     finished, and leased to a dead process. A fresh engine in the parent
  *     (max_runs = RECOVER_RUNS, the noop function registered under the
- *     same kind name) calls cairn_engine_work(DRAIN). recover_10k_ms is
- *     the time from that call until the observer has seen the last run's
- *     step complete: every run claimed (its dead owner detected), loaded
+ *     same kind name) calls cairn_engine_work(DRAIN); its observer stops
+ *     the engine at the last completion. recover_10k_ms is the time
+ *     from that call until the observer has seen the last run's step
+ *     complete: every run claimed (its dead owner detected), loaded
  *     (history folded), scheduled, its interrupted step re-run as attempt
  *     2, and that step.completed and the run.completed durable. The time
  *     until every attempt 2 is started (durable step.started) is printed
@@ -492,10 +497,11 @@ static int rss_measure(cairn_engine *e, watch *w, const config *cfg,
          kib(s.trimmed.anon - before.anon) / n);
   printf("  %-26s %12.0f %12.0f %12.0f\n", "after work (released)",
          kib(after.anon), kib(after.file), kib(after.heap));
-  printf("  per run, settled: %.2f KiB anonymous, %.2f KiB malloc'ed, "
-         "%.2f KiB file-backed (journal pages, not counted)\n",
-         res->rss_kib_per_run, kib(s.settled.heap - before.heap) / n,
-         kib(s.settled.file - before.file) / n);
+  printf("  per run, settled: %.2f KiB anonymous (%.2f KiB still "
+         "malloc'ed), %.2f KiB file-backed (journal pages, not counted), "
+         "%.2f KiB resident in all\n", res->rss_kib_per_run,
+         kib(s.settled.heap - before.heap) / n,
+         kib(s.settled.file - before.file) / n, res->rss_total_kib);
   return 0;
 }
 
@@ -796,33 +802,48 @@ static int tput_round(cairn_engine *e, watch *w, size_t n, uint64_t *steps,
   return 0;
 }
 
+/* Rounds kept for the spread of per-round rates. */
+#define MAX_ROUNDS 4096
+
 static int tput_measure(cairn_engine *e, watch *w, const config *cfg,
                         results *res) {
   uint64_t u0, u1, all_steps = 0;
-  if (used_bytes(e, &u0) != 0)
+  double *rate = malloc(MAX_ROUNDS * sizeof *rate);
+  if (rate == NULL || used_bytes(e, &u0) != 0) {
+    free(rate);
     return -1;
+  }
   printf("throughput (%d chained noop steps per run, drained; %.1f s "
          "timed per row)\n", TPUT_STEPS, cfg->tput_seconds);
-  printf("  %6s %8s %10s %12s %14s %14s\n", "runs", "rounds", "steps",
-         "work s", "steps/s", "cpu/step");
+  printf("  %6s %7s %8s %8s %10s %10s %10s %10s %10s\n", "runs",
+         "rounds", "steps", "work s", "steps/s", "round p10", "round p50",
+         "round p90", "cpu/step");
   for (size_t i = 0; i < N_CONC; i++) {
     uint64_t steps = 0;
     double wall = 0, cpu = 0;
-    unsigned rounds = 0;
+    size_t rounds = 0;
     double deadline = now_s() + 10 * cfg->tput_seconds;
-    while (wall < cfg->tput_seconds && now_s() < deadline) {
-      if (tput_round(e, w, concurrency[i], &steps, &wall, &cpu) != 0)
+    while (wall < cfg->tput_seconds && now_s() < deadline &&
+           rounds < MAX_ROUNDS) {
+      uint64_t s0 = steps;
+      double w0 = wall;
+      if (tput_round(e, w, concurrency[i], &steps, &wall, &cpu) != 0) {
+        free(rate);
         return -1;
-      rounds++;
+      }
+      rate[rounds++] = (double)(steps - s0) / (wall - w0);
     }
     res->steps_per_s[i] = (double)steps / wall;
     res->cpu_us_per_step[i] = cpu * 1e6 / (double)steps;
     all_steps += steps;
-    printf("  %6zu %8u %10llu %12.3f %14.0f %11.1f us\n", concurrency[i],
-           rounds, (unsigned long long)steps, wall, res->steps_per_s[i],
-           res->cpu_us_per_step[i]);
+    double p10 = percentile(rate, rounds, 0.10);
+    printf("  %6zu %7zu %8llu %8.3f %10.0f %10.0f %10.0f %10.0f %7.1f us\n",
+           concurrency[i], rounds, (unsigned long long)steps, wall,
+           res->steps_per_s[i], p10, percentile(rate, rounds, 0.50),
+           percentile(rate, rounds, 0.90), res->cpu_us_per_step[i]);
     fflush(stdout);
   }
+  free(rate);
   if (used_bytes(e, &u1) != 0)
     return -1;
   res->bytes_per_step = (double)(u1 - u0) / (double)all_steps;

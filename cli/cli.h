@@ -66,5 +66,6 @@ int cli_runs(cli_ctx *ctx, int argc, char **argv);
 int cli_cancel(cli_ctx *ctx, int argc, char **argv); /* cancel, terminate */
 int cli_signal(cli_ctx *ctx, int argc, char **argv);
 int cli_workflow(cli_ctx *ctx, int argc, char **argv);
+int cli_diff(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -30,6 +30,7 @@ static const char usage[] =
     "  signal ID NAME [--data JSON|@FILE] [--reason TEXT]\n"
     "  workflow register FILE | list | show NAME [--version N]\n"
     "  history ID [--from SEQ] the events of a run, in order\n"
+    "  diff RUN_A RUN_B        what differs between two runs\n"
     "  journal verify          check every history, index and view\n"
     "  journal stats           counts and sizes of the journal\n"
     "  journal rebuild-views   recompute every view from events\n"
@@ -105,7 +106,7 @@ int main(int argc, char **argv) {
               {"result", cli_result},     {"show", cli_show},
               {"runs", cli_runs},         {"cancel", cli_cancel},
               {"terminate", cli_cancel},  {"signal", cli_signal},
-              {"workflow", cli_workflow}};
+              {"workflow", cli_workflow}, {"diff", cli_diff}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[0], cmds[i].name) == 0)
       return cmds[i].fn(&ctx, argc, argv);

@@ -31,6 +31,9 @@ typedef struct cairn__outcome {
   cJSON *details;        /* failure: structured details (owned; may be
                             NULL) */
   bool retryable;        /* failure: worth another attempt */
+  int64_t retry_after_ms; /* failure: the service asked to wait this long
+                            (HTTP Retry-After); the retry waits at least
+                            that */
 } cairn__outcome;
 
 /* One attempt in flight: a request (STYLE.md §3), created by the engine

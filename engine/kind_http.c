@@ -464,8 +464,14 @@ static void fail_status(http_req *r, long status) {
   cJSON_AddNumberToObject(r->o.details, "status", (double)status);
   cJSON_AddStringToObject(r->o.details, "body", body ? body : "");
   cJSON_AddBoolToObject(r->o.details, "truncated", cut);
-  if (retry_after)
+  if (retry_after) {
     cJSON_AddStringToObject(r->o.details, "retry_after", retry_after);
+    /* Seconds (the HTTP-date form is left to the policy's delay). */
+    char *end;
+    long secs = strtol(retry_after, &end, 10);
+    if (end != retry_after && *end == '\0' && secs > 0 && secs < 86400)
+      r->o.retry_after_ms = secs * 1000;
+  }
   free(body);
   if (again)
     set_fail(&r->o, "http_status", true, "%s %s answered %ld: the "
@@ -772,12 +778,17 @@ static int set_body(http_req *r, const cJSON *in, const given_headers *g,
     return CAIRN_EINVAL;
   }
   bool text = cJSON_IsString(body);
-  if (has_body)
-    r->req_body = text ? strdup(body->valuestring)
-                       : cJSON_PrintUnformatted(body);
-  else if (strcmp(r->method, "GET") && strcmp(r->method, "DELETE") &&
-           strcmp(r->method, "HEAD"))
-    r->req_body = strdup(""); /* POST, PUT, PATCH: Content-Length: 0 */
+  /* POST, PUT and PATCH without a body send Content-Length: 0. */
+  bool sends = has_body || (strcmp(r->method, "GET") &&
+                            strcmp(r->method, "DELETE") &&
+                            strcmp(r->method, "HEAD"));
+  if (sends) {
+    r->req_body = !has_body ? strdup("")
+                  : text    ? strdup(body->valuestring)
+                            : cJSON_PrintUnformatted(body);
+    if (r->req_body == NULL)
+      return CAIRN_ENOMEM;
+  }
   if (strcmp(r->method, "HEAD") == 0)
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   if (r->req_body) {
@@ -845,15 +856,18 @@ int cairn__http_start(cairn__attempt *a) {
   char err[512] = "";
   cairn__http *h = client_of(a->e);
   http_req *r = h ? calloc(1, sizeof *r) : NULL;
-  if (r == NULL)
+  if (r && (r->easy = curl_easy_init()) == NULL) {
+    free(r);
+    r = NULL;
+  }
+  if (r == NULL) {
+    if (h)
+      cairn__engine_err(a->e, "out of memory starting an HTTP request");
     return CAIRN_ENOMEM;
+  }
   r->a = a;
   r->h = h;
   r->method = "GET";
-  if ((r->easy = curl_easy_init()) == NULL) {
-    free(r);
-    return CAIRN_ENOMEM;
-  }
   r->next = h->active;
   if (h->active)
     h->active->prev = r;
@@ -869,7 +883,8 @@ int cairn__http_start(cairn__attempt *a) {
     return 0;
   }
   if (rc) {
-    set_fail(&r->o, "start_failed", true, "out of memory");
+    set_fail(&r->o, "start_failed", true, "%s %s: out of memory starting "
+             "the request", r->method, r->shown ? r->shown : "");
     detach(r);
   }
   return 0;

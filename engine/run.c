@@ -429,6 +429,62 @@ static void start_timer_step(cairn__run *run, size_t i, const cJSON *in) {
     try_signal(run, i);
 }
 
+/* Whether a field named `key` holds a credential: its value is recorded
+ * as "[redacted]" in step.started (the step itself gets the real value;
+ * after a crash the input is rendered again from the templates). */
+static bool secret_key(const char *key) {
+  static const char *const exact[] = {
+      "authorization", "proxy-authorization", "cookie", "set-cookie",
+      "password", "passwd", "secret", "client_secret", "api_key", "apikey",
+      "x-api-key", "access_token", "refresh_token", "token"};
+  static const char *const suffix[] = {"_key", "-key", "_token", "-token",
+                                       "_secret", "_password"};
+  char low[64];
+  size_t n = strlen(key);
+  if (n >= sizeof low)
+    return false;
+  for (size_t i = 0; i <= n; i++)
+    low[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+  for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+    if (strcmp(low, exact[i]) == 0)
+      return true;
+  for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+    size_t k = strlen(suffix[i]);
+    if (n > k && strcmp(low + n - k, suffix[i]) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* Turns a leaf (string, number, boolean, null) into "[redacted]". */
+static void set_redacted(cJSON *c) {
+  if (cJSON_IsString(c)) {
+    cJSON_SetValuestring(c, "[redacted]");
+    return;
+  }
+  c->type = cJSON_String; /* a leaf owns no other memory */
+  c->valuestring = strdup("[redacted]");
+}
+
+static void redact(cJSON *v) {
+  for (cJSON *c = v ? v->child : NULL; c; c = c->next) {
+    if (c->string && secret_key(c->string) && !cJSON_IsObject(c) &&
+        !cJSON_IsArray(c))
+      set_redacted(c);
+    else
+      redact(c);
+  }
+}
+
+/* The input as recorded: a copy with credentials redacted. */
+static char *recorded_input(const cJSON *input) {
+  cJSON *copy = cJSON_Duplicate(input, 1);
+  redact(copy);
+  char *s = cJSON_PrintUnformatted(copy);
+  cJSON_Delete(copy);
+  return s;
+}
+
 /* Starts attempt `attempt` of step i: step.started now, the side effect
  * after the commit. */
 static void start_step(cairn__run *run, size_t i, uint32_t attempt) {
@@ -437,7 +493,7 @@ static void start_step(cairn__run *run, size_t i, uint32_t attempt) {
   char err[512] = "";
   cJSON *input = NULL;
   int rc = render(run, sd->with_tmpl, sd->with, &input, err, sizeof err);
-  char *json = rc == 0 ? cJSON_PrintUnformatted(input) : NULL;
+  char *json = rc == 0 ? recorded_input(input) : NULL;
   st->attempt = attempt;
   st->started_us = cairn__now_us();
   st->restart = false;
@@ -620,6 +676,8 @@ void cairn__attempt_done(cairn__attempt *a, cairn__outcome *o) {
       cairn__note(run, a->step, CAIRN_STEP_FAILED, dur, st->error);
       if (again) {
         int64_t delay = cairn__retry_delay_ms(p, a->attempt + 1);
+        if (o->retry_after_ms > delay)
+          delay = o->retry_after_ms;
         cairn_event r = step_event(run, a->step,
                                    CAIRN_EV_STEP_RETRY_SCHEDULED);
         r.attempt = a->attempt + 1;

@@ -206,6 +206,20 @@ expect_exit 0 "and the run completes" C result nap-1
 eq "the deadline was set once, not restarted" \
   "$(C --format json history nap-1 | jq '[.events[] | select(.type == "timer.started")] | length')" 1
 
+# ---------------------------------------------------- credentials
+cat >secret.json <<'EOF'
+{ "name": "secret",
+  "steps": [ { "name": "call", "kind": "exec",
+               "with": { "command": ["sh", "-c", "test \"$SERVICE_TOKEN\" = hunter2"],
+                         "env": { "SERVICE_TOKEN": "{{ .input.token }}", "MODE": "x" } } } ] }
+EOF
+expect_exit 0 "a step gets its credential" \
+  C run secret.json --input '{"token": "hunter2"}' --id secret-1
+C --format json show secret-1 >show.json
+eq "the recorded input hides the credential" \
+  "$(jq -c '.steps[0].attempts[0].input.env' show.json)" \
+  '{"SERVICE_TOKEN":"[redacted]","MODE":"x"}'
+
 # ---------------------------------------------------- validation, registry
 cat >cycle.json <<'EOF'
 { "name": "cycle",
