@@ -513,11 +513,12 @@ static int step_json(cairn_reader *r, const side *a, const side *b,
   if (rc == 0) {
     cJSON *o = cJSON_CreateObject();
     cJSON *diff = cli_json_diff(oa, ob);
+    bool same = step_same(sa, sb, diff);
     cJSON_AddStringToObject(o, "name", name);
-    cJSON_AddBoolToObject(o, "same", step_same(sa, sb, diff));
     cJSON_AddItemToObject(o, "a", sa);
     cJSON_AddItemToObject(o, "b", sb);
     cJSON_AddItemToObject(o, "output", diff);
+    cJSON_AddBoolToObject(o, "same", same);
     cJSON_AddItemToArray(steps, o);
     sa = sb = NULL;
   }
@@ -754,7 +755,7 @@ static void print_transitions(const cJSON *t) {
   for (; x && y && strcmp(x->valuestring, y->valuestring) == 0;
        x = x->next, y = y->next)
     common++;
-  printf("transitions: after %d in common\n  a: ", common);
+  printf("transitions: %d in common, then\n  a: ", common);
   print_list(a, common);
   fputs("  b: ", stdout);
   print_list(b, common);

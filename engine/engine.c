@@ -256,11 +256,10 @@ void cairn__note(cairn__run *run, size_t step, int status,
     return;
   e->note_strs = s;
   e->cap_notes = cap;
-  s[e->n_notes] = error ? strdup(error) : NULL;
-  n[e->n_notes++] = (cairn_step_note){run->run_id,
-                                      run->def->steps[step].name, status,
-                                      run->steps[step].attempt, duration_us,
-                                      s[e->n_notes]};
+  size_t i = e->n_notes++;
+  s[i] = error ? strdup(error) : NULL;
+  n[i] = (cairn_step_note){run->run_id, run->def->steps[step].name, status,
+                           run->steps[step].attempt, duration_us, s[i]};
 }
 
 static cairn__run *find_run(cairn_engine *e, uint64_t key) {

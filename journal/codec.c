@@ -153,6 +153,11 @@ int cairn__event_encode(const cairn_event *ev, char **out, size_t *len,
   *len = sb.size; /* release() resets size */
   *out = msgpack_sbuffer_release(&sb);
   msgpack_sbuffer_destroy(&sb);
+  /* sbuffer grows in 8 KiB steps; a pending event keeps its buffer until
+   * commit, so give back what it does not use. */
+  char *fit = realloc(*out, *len);
+  if (fit)
+    *out = fit;
   if (view) {
     *view = *ev;
     for (size_t i = 0; i < n_strs; i++)

@@ -17,12 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Whether `owner` may take run `i`. A run it holds already counts only
+ * when asked for by key (`mine_too`): a worker's periodic claim must not
+ * report, and rewrite, the leases it holds (renewal does that). */
 static bool claimable(const cairn_run_info *i, const char *owner,
-                      int64_t now, cairn_owner_dead_cb dead, void *ctx) {
+                      int64_t now, cairn_owner_dead_cb dead, void *ctx,
+                      bool mine_too) {
   if (i->status != CAIRN_RUN_RUNNING)
     return false;
-  if (i->lease_owner[0] == '\0' || i->lease_expiry_us <= now ||
-      strcmp(i->lease_owner, owner) == 0)
+  if (strcmp(i->lease_owner, owner) == 0)
+    return mine_too;
+  if (i->lease_owner[0] == '\0' || i->lease_expiry_us <= now)
     return true;
   return dead && dead(ctx, i->lease_owner);
 }
@@ -58,7 +63,7 @@ static int claim_one(cairn_journal *j, MDB_txn *txn, claim_ctx *c,
   int rc = cairn__get_run(j, txn, key, &r);
   if (rc)
     return rc;
-  if (!claimable(&r.info, c->owner, now, c->dead, c->ctx))
+  if (!claimable(&r.info, c->owner, now, c->dead, c->ctx, c->only != 0))
     return 0;
   snprintf(r.info.lease_owner, sizeof r.info.lease_owner, "%s", c->owner);
   r.info.lease_expiry_us = now + c->lease_ms * 1000;

@@ -569,9 +569,10 @@ int cairn_reader_attempts(cairn_reader *r, uint64_t key, const char *step,
 typedef bool (*cairn_owner_dead_cb)(void *ctx, const char *owner);
 
 /*
- * Claims running runs for `owner`: each whose lease is free, expired, held
- * by `owner` already, or held by an owner `dead` (may be NULL) declares
- * dead, up to `max` runs, oldest first, in one transaction. Claimed runs
+ * Claims running runs for `owner`: each whose lease is free, expired, or
+ * held by an owner `dead` (may be NULL) declares dead, up to `max` runs,
+ * oldest first, in one transaction. Runs `owner` holds already are not
+ * claimed again, except the one asked for with `only`. Claimed runs
  * are leased to `owner` for lease_ms. Their keys go to `out`, their number
  * to *n. With `only` non-zero, only that run is considered (and *n is 0
  * when someone else holds it).
