@@ -531,11 +531,39 @@ static int work_on_run(cairn_engine *e, const char *run_id) {
   return rc ? rc : adopt(e, info.key);
 }
 
+/* Adopts the runs this engine started with execute = true: they are
+ * leased to it already, so claims (which skip runs held) never bring
+ * them in. */
+static void adopt_started(cairn_engine *e) {
+  cairn_reader *r;
+  size_t n = e->n_started;
+  e->n_started = 0;
+  if (n == 0 || cairn_reader_begin(e->j, &r) != 0)
+    return;
+  uint64_t *keys = malloc(n * sizeof *keys);
+  size_t k = 0;
+  for (size_t i = 0; keys && i < n; i++) {
+    cairn_run_info info;
+    if (cairn_reader_run_by_id(r, e->started[i], &info) == 0 &&
+        info.status == CAIRN_RUN_RUNNING &&
+        strcmp(info.lease_owner, e->owner) == 0)
+      keys[k++] = info.key;
+  }
+  cairn_reader_end(r);
+  for (size_t i = 0; i < k; i++)
+    if (adopt(e, keys[i]) != 0)
+      fprintf(stderr, "cairn: cannot run run key %llu: %s\n",
+              (unsigned long long)keys[i], e->errmsg);
+  free(keys);
+}
+
 int cairn_engine_work(cairn_engine *e, int mode, const char *run_id) {
   int rc = 0;
   e->mode = mode;
   e->stopping = false;
   e->target = 0;
+  if (mode != CAIRN_WORK_RUN)
+    adopt_started(e);
   if (mode == CAIRN_WORK_RUN) {
     rc = work_on_run(e, run_id);
     if (rc || e->n_runs == 0) {
@@ -613,6 +641,7 @@ void cairn_engine_close(cairn_engine *e) {
     free(d);
   }
   free(e->launches);
+  free(e->started);
   free(e->notes);
   free(e->note_strs);
   cairn_journal_close(e->j);

@@ -145,7 +145,9 @@ struct cairn_engine {
   cairn_batch *batch;        /* this turn's events, NULL when none */
   cairn__launch *launches;   /* side effects to start after the commit */
   size_t n_launches, cap_launches;
-  uint64_t *notify;          /* runs to schedule after the commit */
+  char (*started)[CAIRN_RUN_ID_LEN + 1]; /* runs this engine started to
+                                execute itself, adopted when work begins */
+  size_t n_started, cap_started;
   cairn__native_kind *kinds;
   cairn__def_entry *defs;
   struct cairn__http *http;  /* the HTTP client (kind_http.c), made by the

@@ -109,6 +109,19 @@ static void new_workflow_id(const char *name, char *out, size_t len) {
            b[2], b[3], b[4], b[5]);
 }
 
+/* Notes a run this engine will execute, for cairn_engine_work. */
+static void remember_started(cairn_engine *e, const char *run_id) {
+  if (e->n_started == e->cap_started) {
+    size_t cap = e->cap_started ? 2 * e->cap_started : 16;
+    char(*s)[CAIRN_RUN_ID_LEN + 1] = realloc(e->started, cap * sizeof *s);
+    if (s == NULL)
+      return; /* the lease expires and a claim brings it in */
+    e->started = s;
+    e->cap_started = cap;
+  }
+  memcpy(e->started[e->n_started++], run_id, CAIRN_RUN_ID_LEN + 1);
+}
+
 static int create(cairn_engine *e, const cairn_start_request *req,
                   cairn__def **defp, const char *json,
                   cairn_start_result *out) {
@@ -139,6 +152,8 @@ static int create(cairn_engine *e, const cairn_start_request *req,
     rc = cairn_batch_commit(b);
   if (rc == 0) /* the run will load it: parse once */
     cairn__engine_def_keep(e, hash, defp);
+  if (rc == 0 && req->execute)
+    remember_started(e, out->run_id);
   if (rc && rc != CAIRN_ECONFLICT)
     cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
   cairn_batch_free(b);

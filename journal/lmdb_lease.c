@@ -17,16 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Whether `owner` may take run `i`. A run it holds already counts only
- * when asked for by key (`mine_too`): a worker's periodic claim must not
- * report, and rewrite, the leases it holds (renewal does that). */
+/* Whether `owner` may take run `i`. A run it holds already counts when
+ * asked for by key (`mine_too`) or when its lease expired (the owner lost
+ * track of it); otherwise a worker's periodic claim must not report, and
+ * rewrite, the leases it holds: renewal does that. */
 static bool claimable(const cairn_run_info *i, const char *owner,
                       int64_t now, cairn_owner_dead_cb dead, void *ctx,
                       bool mine_too) {
   if (i->status != CAIRN_RUN_RUNNING)
     return false;
   if (strcmp(i->lease_owner, owner) == 0)
-    return mine_too;
+    return mine_too || i->lease_expiry_us <= now;
   if (i->lease_owner[0] == '\0' || i->lease_expiry_us <= now)
     return true;
   return dead && dead(ctx, i->lease_owner);
