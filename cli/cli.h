@@ -45,6 +45,8 @@ void cli_add_int(cJSON *obj, const char *key, int64_t v);
 /* Adds a JSON text field to `obj` as a parsed value (a string if it does
  * not parse). */
 void cli_add_json_text(cJSON *obj, const char *key, cairn_str s);
+/* Who acts: $CAIRN_ACTOR, else $USER, else the OS user's name. */
+const char *cli_actor(void);
 /* Adds a string field from a cairn_str (nothing when absent). */
 void cli_add_str(cJSON *obj, const char *key, cairn_str s);
 /* Reads a whole file (malloc'ed, NUL-terminated); NULL with a message. */
@@ -66,6 +68,9 @@ int cli_runs(cli_ctx *ctx, int argc, char **argv);
 int cli_cancel(cli_ctx *ctx, int argc, char **argv); /* cancel, terminate */
 int cli_signal(cli_ctx *ctx, int argc, char **argv);
 int cli_workflow(cli_ctx *ctx, int argc, char **argv);
+int cli_fork(cli_ctx *ctx, int argc, char **argv); /* reset, rerun, replay */
+int cli_lineage(cli_ctx *ctx, int argc, char **argv);
+int cli_audit(cli_ctx *ctx, int argc, char **argv);
 int cli_diff(cli_ctx *ctx, int argc, char **argv);
 
 #endif

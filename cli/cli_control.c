@@ -15,6 +15,7 @@ typedef struct ctl_args {
   const char *pos[2];
   int n_pos;
   const char *reason;
+  const char *request_id;
   const char *data;
   uint32_t version;
 } ctl_args;
@@ -25,6 +26,8 @@ static int parse(int argc, char **argv, ctl_args *a, int want,
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(argv[i], "--reason") == 0 && v)
       a->reason = argv[++i];
+    else if (strcmp(argv[i], "--request-id") == 0 && v)
+      a->request_id = argv[++i];
     else if (strcmp(argv[i], "--data") == 0 && v)
       a->data = argv[++i];
     else if (strcmp(argv[i], "--version") == 0 && v && atoi(v) > 0)
@@ -58,12 +61,12 @@ int cli_cancel(cli_ctx *ctx, int argc, char **argv) {
   ctl_args a = {0};
   bool terminate = strcmp(argv[0], "terminate") == 0;
   int rc = parse(argc, argv, &a, 1,
-                 terminate ? "cairn terminate ID [--reason TEXT]"
-                           : "cairn cancel ID [--reason TEXT]");
+                 terminate ? "cairn terminate ID [--reason TEXT] [--request-id KEY]"
+                           : "cairn cancel ID [--reason TEXT] [--request-id KEY]");
   cairn_engine *e;
   if (rc || (rc = cli_engine_open(ctx, 0, &e)) != 0)
     return rc > 0 ? rc : cairn_err_exit_code(rc);
-  rc = cairn_engine_cancel(e, a.pos[0], terminate, a.reason);
+  rc = cairn_engine_cancel(e, a.pos[0], terminate, a.reason, a.request_id);
   return done(ctx, e, rc, terminate ? "terminated" : "cancelled", a.pos[0]);
 }
 
@@ -71,7 +74,8 @@ int cli_signal(cli_ctx *ctx, int argc, char **argv) {
   ctl_args a = {0};
   char *data = NULL;
   int rc = parse(argc, argv, &a, 2,
-                 "cairn signal ID NAME [--data JSON|@FILE] [--reason TEXT]");
+                 "cairn signal ID NAME [--data JSON|@FILE] [--reason TEXT] "
+                 "[--request-id KEY]");
   cairn_engine *e;
   if (rc)
     return rc;
@@ -82,7 +86,7 @@ int cli_signal(cli_ctx *ctx, int argc, char **argv) {
     return cairn_err_exit_code(rc);
   }
   rc = cairn_engine_signal(e, a.pos[0], a.pos[1], data ? data : a.data,
-                           a.reason);
+                           a.reason, a.request_id);
   free(data);
   return done(ctx, e, rc, "signalled", a.pos[0]);
 }
@@ -197,9 +201,49 @@ static int workflow_register(cli_ctx *ctx, const char *file) {
   return cairn_err_exit_code(rc);
 }
 
+/* pause, unpause, delete --version N: one batch with an audit record. */
+static int workflow_state(cli_ctx *ctx, const char *verb, const char *name,
+                          uint32_t version, const char *reason) {
+  cairn_journal *j;
+  cairn_batch *b;
+  char what[32];
+  int rc = cli_open(ctx, false, &j);
+  if (rc)
+    return cairn_err_exit_code(rc);
+  if ((rc = cairn_batch_new(j, &b)) == 0) {
+    if (strcmp(verb, "delete") == 0)
+      rc = cairn_batch_delete_definition(b, ctx->ns, name, version);
+    else
+      rc = cairn_batch_pause_definition(b, ctx->ns, name,
+                                        strcmp(verb, "pause") == 0);
+    snprintf(what, sizeof what, "workflow.%s", verb);
+    const char *actor = cli_actor();
+    cairn_audit_record a = {
+        .ns = {ctx->ns, strlen(ctx->ns)}, .actor = {actor, strlen(actor)},
+        .action = {what, strlen(what)}, .workflow_id = {name, strlen(name)},
+        .reason = {reason, reason ? strlen(reason) : 0}};
+    if (rc >= 0)
+      rc = cairn_batch_audit(b, &a);
+    if (rc >= 0)
+      rc = cairn_batch_commit(b);
+    cairn_batch_free(b);
+  }
+  int status = rc ? cli_fail(rc, j, verb) : EXIT_OK;
+  if (rc == 0 && !ctx->json) {
+    if (strcmp(verb, "delete") == 0)
+      printf("deleted version %u of %s (past runs keep it)\n", version,
+             name);
+    else
+      printf("%sd %s\n", verb, name);
+  }
+  cairn_journal_close(j);
+  return status;
+}
+
 int cli_workflow(cli_ctx *ctx, int argc, char **argv) {
   static const char usage[] = "cairn workflow register FILE | list | "
-                              "show NAME [--version N]";
+                              "show NAME [--version N] | delete NAME "
+                              "--version N | pause NAME | unpause NAME";
   ctl_args a = {0};
   if (argc < 2)
     return cli_usage_error("usage: %s", usage);
@@ -211,5 +255,15 @@ int cli_workflow(cli_ctx *ctx, int argc, char **argv) {
   if (strcmp(argv[1], "show") == 0 &&
       parse(argc - 1, argv + 1, &a, 1, usage) == 0)
     return workflow_show(ctx, a.pos[0], a.version);
+  if ((strcmp(argv[1], "pause") == 0 || strcmp(argv[1], "unpause") == 0) &&
+      parse(argc - 1, argv + 1, &a, 1, usage) == 0)
+    return workflow_state(ctx, argv[1], a.pos[0], 0, a.reason);
+  if (strcmp(argv[1], "delete") == 0 &&
+      parse(argc - 1, argv + 1, &a, 1, usage) == 0) {
+    if (a.version == 0)
+      return cli_usage_error("workflow delete needs --version N (a version "
+                             "is deleted, never a whole name)");
+    return workflow_state(ctx, "delete", a.pos[0], a.version, a.reason);
+  }
   return cli_usage_error("usage: %s", usage);
 }

@@ -29,6 +29,17 @@ static const char usage[] =
     "  cancel ID | terminate ID [--reason TEXT]\n"
     "  signal ID NAME [--data JSON|@FILE] [--reason TEXT]\n"
     "  workflow register FILE | list | show NAME [--version N]\n"
+    "           | delete NAME --version N | pause NAME | unpause NAME\n"
+    "  reset ID --step NAME [--no-reapply-signals]\n"
+    "  rerun RUN --from-step NAME | --step NAME [overrides]\n"
+    "  replay RUN [--definition original|current|FILE] [--map OLD=NEW]...\n"
+    "             [--save-mapping] [--reuse] [overrides]\n"
+    "      overrides: --set-input PATH=JSON --param STEP.FIELD=JSON\n"
+    "                 --prompt STEP=TEXT|@FILE --model STEP=PROVIDER:MODEL\n"
+    "                 [--allow-mutations]\n"
+    "      each takes [--reason TEXT] [--request-id KEY] [--detach]\n"
+    "  lineage ID              the tree of a workflow's runs and origins\n"
+    "  audit [--workflow ID] [--since TIME] [--limit N]\n"
     "  history ID [--from SEQ] the events of a run, in order\n"
     "  diff RUN_A RUN_B        what differs between two runs\n"
     "  journal verify          check every history, index and view\n"
@@ -106,7 +117,10 @@ int main(int argc, char **argv) {
               {"result", cli_result},     {"show", cli_show},
               {"runs", cli_runs},         {"cancel", cli_cancel},
               {"terminate", cli_cancel},  {"signal", cli_signal},
-              {"workflow", cli_workflow}, {"diff", cli_diff}};
+              {"workflow", cli_workflow}, {"diff", cli_diff},
+              {"reset", cli_fork},        {"rerun", cli_fork},
+              {"replay", cli_fork},       {"lineage", cli_lineage},
+              {"audit", cli_audit}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[0], cmds[i].name) == 0)
       return cmds[i].fn(&ctx, argc, argv);

@@ -41,15 +41,31 @@ static int find(cairn_engine *e, const char *id, cairn_run_info *info) {
   return rc;
 }
 
+/* Whether request id `rid` was used already in this namespace. */
+bool cairn__request_seen(cairn_engine *e, const char *rid,
+                         cairn_audit_record *first) {
+  cairn_reader *r;
+  bool seen = false;
+  if (rid == NULL || cairn_reader_begin(e->j, &r) != 0)
+    return false;
+  cairn_audit_record a;
+  seen = cairn_reader_request(r, e->ns, rid, &a) == 0;
+  if (seen && first) /* copy what callers need before the reader ends */
+    *first = (cairn_audit_record){.seq = a.seq};
+  cairn_reader_end(r);
+  return seen;
+}
+
 static int act(cairn_engine *e, const cairn_run_info *info,
                const cairn_event *ev, const char *action,
-               const char *reason) {
+               const char *reason, const char *rid) {
   cairn_batch *b;
   const char *actor = cairn__actor();
   cairn_audit_record a = {.ns = S(info->ns), .actor = S(actor),
                           .action = S(action),
                           .workflow_id = S(info->workflow_id),
-                          .run_id = S(info->run_id), .reason = S(reason)};
+                          .run_id = S(info->run_id), .reason = S(reason),
+                          .request_id = S(rid)};
   int rc = cairn_batch_new(e->j, &b);
   if (rc)
     return rc;
@@ -58,15 +74,20 @@ static int act(cairn_engine *e, const cairn_run_info *info,
     rc = cairn_batch_audit(b, &a);
   if (rc >= 0)
     rc = cairn_batch_commit(b);
-  if (rc)
+  if (rc == CAIRN_ECONFLICT && cairn__request_seen(e, rid, NULL))
+    rc = 0; /* the same request raced us and won: done once */
+  else if (rc)
     cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
   cairn_batch_free(b);
   return rc;
 }
 
 int cairn_engine_signal(cairn_engine *e, const char *id, const char *name,
-                        const char *data, const char *reason) {
+                        const char *data, const char *reason,
+                        const char *request_id) {
   cairn_run_info info;
+  if (cairn__request_seen(e, request_id, NULL))
+    return 0;
   if (name == NULL || *name == '\0') {
     cairn__engine_err(e, "a signal needs a name");
     return CAIRN_EINVAL;
@@ -81,17 +102,20 @@ int cairn_engine_signal(cairn_engine *e, const char *id, const char *name,
   cairn_event ev = {.type = CAIRN_EV_SIGNAL_RECEIVED, .name = S(name),
                     .output = S(data ? data : "null"), .reason = S(reason),
                     .actor = S(cairn__actor())};
-  return act(e, &info, &ev, "signal", reason);
+  return act(e, &info, &ev, "signal", reason, request_id);
 }
 
 int cairn_engine_cancel(cairn_engine *e, const char *id, bool terminate,
-                        const char *reason) {
+                        const char *reason, const char *request_id) {
   cairn_run_info info;
+  if (cairn__request_seen(e, request_id, NULL))
+    return 0;
   int rc = find(e, id, &info);
   if (rc)
     return rc;
   cairn_event ev = {.type = terminate ? CAIRN_EV_RUN_TERMINATED
                                       : CAIRN_EV_RUN_CANCELLED,
                     .reason = S(reason), .actor = S(cairn__actor())};
-  return act(e, &info, &ev, terminate ? "terminate" : "cancel", reason);
+  return act(e, &info, &ev, terminate ? "terminate" : "cancel", reason,
+             request_id);
 }

@@ -30,6 +30,7 @@
 #include "engine_internal.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,6 +55,10 @@ const char *cairn_engine_errmsg(const cairn_engine *e) {
 }
 
 cairn_journal *cairn_engine_journal(cairn_engine *e) { return e->j; }
+
+const cairn_limits *cairn_engine_limits(const cairn_engine *e) {
+  return &e->limits;
+}
 
 void cairn_engine_observe(cairn_engine *e, cairn_step_observer cb,
                           void *ctx) {
@@ -136,7 +141,8 @@ const char *cairn__actor(void) {
   a = getenv("USER");
   if (a && *a)
     return a;
-  return getenv("LOGNAME") ? getenv("LOGNAME") : "unknown";
+  struct passwd *pw = getpwuid(geteuid());
+  return pw && pw->pw_name ? pw->pw_name : "unknown";
 }
 
 /* ---------------------------------------------------- definitions cache */
@@ -214,8 +220,6 @@ int cairn__emit(cairn__run *run, const cairn_event *ev) {
                       cairn_journal_errmsg(e->j));
     return rc;
   }
-  if (cairn_run_status_is_final(run->status))
-    run->finished = true;
   return 0;
 }
 
@@ -504,6 +508,29 @@ static void let_go_all(cairn_engine *e) {
   uv_run(&e->loop, UV_RUN_NOWAIT);
 }
 
+/* A finished run with a pending single-step rerun this engine asked for
+ * (its lease is ours): execute the rerun. Otherwise nothing to do. */
+static int rerun_pending(cairn_engine *e, const cairn_run_info *info) {
+  cairn_reader *r;
+  cairn_run_view v;
+  int rc = cairn_reader_begin(e->j, &r);
+  if (rc)
+    return rc;
+  rc = cairn_reader_run_view(r, info->key, &v);
+  cairn_reader_end(r);
+  if (rc || v.rerun_seq == 0)
+    return rc;
+  if (strcmp(info->lease_owner, e->owner) != 0 &&
+      info->lease_expiry_us > cairn__now_us() &&
+      !cairn__owner_dead(e, info->lease_owner)) {
+    cairn__engine_err(e, "the rerun of run %s is executed by %s",
+                      info->run_id, info->lease_owner);
+    return CAIRN_ECONFLICT;
+  }
+  e->target = info->key;
+  return adopt(e, info->key);
+}
+
 static int work_on_run(cairn_engine *e, const char *run_id) {
   cairn_reader *r;
   cairn_run_info info;
@@ -517,7 +544,7 @@ static int work_on_run(cairn_engine *e, const char *run_id) {
     return rc;
   }
   if (cairn_run_status_is_final(info.status))
-    return 0;
+    return rerun_pending(e, &info);
   uint64_t key;
   size_t n = 0;
   rc = cairn_journal_claim_runs(e->j, e->owner, e->lease_ms,
@@ -592,7 +619,9 @@ int cairn_engine_open(const cairn_engine_options *o, cairn_engine **out,
   *out = NULL;
   if (e == NULL)
     return CAIRN_ENOMEM;
-  int rc = cairn_journal_open(o->home, &jo, &e->j, errbuf, errlen);
+  int rc = cairn__config_load(o->home, &e->limits, errbuf, errlen);
+  if (rc == 0)
+    rc = cairn_journal_open(o->home, &jo, &e->j, errbuf, errlen);
   if (rc) {
     free(e);
     return rc;

@@ -109,7 +109,14 @@ struct cairn__run {
                                in its close callback (it may outlive the
                                run) */
   bool scheduled;           /* queued for the scheduler this turn */
-  bool finished;            /* a final event was emitted or seen */
+  bool finished;            /* a final event was emitted or seen, and no
+                               single-step rerun is pending */
+  cJSON *dry_run;           /* origin's {STEP: {run, seq} | null}: steps
+                               recorded, not performed (owned) */
+  int rerun_step;           /* a pending single-step rerun's step, or -1 */
+  uint32_t rerun_seq;       /* its step.rerun_requested */
+  bool rerun_started;       /* its new attempt has started */
+  cJSON *rerun_with;        /* its overridden `with` (owned), or NULL */
   UT_hash_handle hh;        /* engine->runs, by key */
 };
 
@@ -168,8 +175,13 @@ struct cairn_engine {
   cairn_step_note *notes;
   char **note_strs;
   size_t n_notes, cap_notes;
+  cairn_limits limits;       /* from config.json */
   char errmsg[512];
 };
+
+/* config.c: reads $CAIRN_HOME/config.json (defaults when absent). */
+int cairn__config_load(const char *home, cairn_limits *limits, char *err,
+                       size_t errlen);
 
 void cairn__engine_err(cairn_engine *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -211,6 +223,11 @@ bool cairn__owner_dead(void *ctx, const char *owner);
 
 /* The actor of control actions: $CAIRN_ACTOR, else the OS user. */
 const char *cairn__actor(void);
+
+/* control.c: whether request id `rid` (may be NULL) was used already in
+ * the engine's namespace; `first` (may be NULL) gets its audit seq. */
+bool cairn__request_seen(cairn_engine *e, const char *rid,
+                         cairn_audit_record *first);
 
 /* Whether a NUL-terminated string is one JSON value. */
 bool cairn__json_valid_text(const char *s);

@@ -134,19 +134,40 @@ static void fold_step(cairn__run *run, cairn_reader *r,
   case CAIRN_EV_TIMER_FIRED:
     st->fire_at_us = 0;
     break;
+  case CAIRN_EV_STEP_RERUN_REQUESTED: {
+    cJSON *meta = ev->meta.ptr ? parse_str(ev->meta) : NULL;
+    run->rerun_step = i;
+    run->rerun_seq = ev->seq;
+    run->rerun_started = false;
+    run->finished = false; /* the finished run has work again */
+    cJSON_Delete(run->rerun_with);
+    run->rerun_with = cJSON_DetachItemFromObjectCaseSensitive(meta, "with");
+    cJSON_Delete(run->dry_run);
+    run->dry_run = cJSON_DetachItemFromObjectCaseSensitive(meta, "dry_run");
+    cJSON_Delete(meta);
+    break;
+  }
   default:
     break;
   }
+  if (ev->type == CAIRN_EV_STEP_STARTED && i == run->rerun_step &&
+      ev->seq > run->rerun_seq)
+    run->rerun_started = true;
 }
 
 static int fold_event(cairn__run *run, cairn_reader *r,
                       const cairn_event *ev) {
   run->seen_seq = ev->seq;
   switch (ev->type) {
-  case CAIRN_EV_RUN_STARTED:
+  case CAIRN_EV_RUN_STARTED: {
     cJSON_Delete(run->input);
     run->input = parse_str(ev->input);
+    cJSON *origin = ev->meta.ptr ? parse_str(ev->meta) : NULL;
+    cJSON_Delete(run->dry_run);
+    run->dry_run = cJSON_DetachItemFromObjectCaseSensitive(origin, "dry_run");
+    cJSON_Delete(origin);
     return 0;
+  }
   case CAIRN_EV_SIGNAL_RECEIVED:
     return add_signal(run, ev);
   case CAIRN_EV_RUN_COMPLETED:
@@ -161,6 +182,8 @@ static int fold_event(cairn__run *run, cairn_reader *r,
     run->finished = true;
     return 0;
   case CAIRN_EV_RUN_OUTPUT_RECOMPUTED:
+    run->rerun_step = -1; /* the rerun is over */
+    run->finished = true;
     return 0;
   default:
     fold_step(run, r, ev);
@@ -206,6 +229,7 @@ int cairn__run_load(cairn_engine *e, uint64_t key, cairn__run **out) {
     run->e = e;
     run->key = key;
     run->status = CAIRN_RUN_RUNNING;
+    run->rerun_step = -1;
     memcpy(run->run_id, info.run_id, sizeof run->run_id);
     memcpy(run->workflow_id, info.workflow_id, sizeof run->workflow_id);
     memcpy(run->def_hash, info.def_hash, sizeof run->def_hash);
@@ -246,6 +270,8 @@ void cairn__run_free(cairn__run *run) {
   free(run->signals);
   free(run->steps);
   cJSON_Delete(run->input);
+  cJSON_Delete(run->dry_run);
+  cJSON_Delete(run->rerun_with);
   free(run);
 }
 
@@ -487,12 +513,65 @@ static char *recorded_input(const cJSON *input) {
 
 /* Starts attempt `attempt` of step i: step.started now, the side effect
  * after the commit. */
+/* Renders step i's input: its `with`, or a rerun's overridden `with`. */
+static int render_input(cairn__run *run, size_t i, cJSON **input,
+                        char *err, size_t errlen) {
+  cairn__step_def *sd = &run->def->steps[i];
+  if ((int)i != run->rerun_step || run->rerun_with == NULL)
+    return render(run, sd->with_tmpl, sd->with, input, err, errlen);
+  cairn__tmpl *t = NULL;
+  int rc = cairn__tmpl_compile(run->rerun_with, "rerun.with", &t, err,
+                               errlen);
+  if (rc == 0)
+    rc = render(run, t, run->rerun_with, input, err, errlen);
+  cairn__tmpl_free(t);
+  return rc;
+}
+
+/* A dry-run: the step is recorded with the output it had in the run this
+ * one derives from (or its own previous output, in a single-step rerun),
+ * and not performed. */
+static bool dry_run(cairn__run *run, size_t i) {
+  const char *name = run->def->steps[i].name;
+  const cJSON *ref = cJSON_GetObjectItemCaseSensitive(run->dry_run, name);
+  if (ref == NULL)
+    return false;
+  cJSON *out = NULL;
+  const cJSON *rid = cJSON_GetObjectItemCaseSensitive(ref, "run");
+  const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ref, "seq");
+  cairn_reader *r;
+  if ((int)i == run->rerun_step && run->steps[i].output)
+    out = cJSON_Duplicate(run->steps[i].output, 1);
+  else if (cJSON_IsString(rid) && cJSON_IsNumber(seq) &&
+           cairn_reader_begin(run->e->j, &r) == 0) {
+    cairn_run_info info;
+    cairn_event ev;
+    if (cairn_reader_run_by_id(r, rid->valuestring, &info) == 0 &&
+        cairn_reader_event(r, info.key, (uint32_t)seq->valuedouble,
+                           &ev) == 0)
+      out = parse_str(ev.output);
+    cairn_reader_end(r);
+  }
+  cairn__step_state *st = &run->steps[i];
+  char *json = cJSON_PrintUnformatted(out ? out : cJSON_CreateNull());
+  cairn_event ev = step_event(run, i, CAIRN_EV_STEP_COMPLETED);
+  ev.output = S(json ? json : "null");
+  ev.dry_run = true;
+  cairn__emit(run, &ev);
+  free(json);
+  cJSON_Delete(st->output);
+  st->output = out ? out : cJSON_CreateNull();
+  st->status = CAIRN_STEP_COMPLETED;
+  cairn__note(run, i, CAIRN_STEP_COMPLETED, 0, NULL);
+  return true;
+}
+
 static void start_step(cairn__run *run, size_t i, uint32_t attempt) {
   cairn__step_state *st = &run->steps[i];
   cairn__step_def *sd = &run->def->steps[i];
   char err[512] = "";
   cJSON *input = NULL;
-  int rc = render(run, sd->with_tmpl, sd->with, &input, err, sizeof err);
+  int rc = render_input(run, i, &input, err, sizeof err);
   char *json = rc == 0 ? recorded_input(input) : NULL;
   st->attempt = attempt;
   st->started_us = cairn__now_us();
@@ -505,6 +584,10 @@ static void start_step(cairn__run *run, size_t i, uint32_t attempt) {
   cairn__note(run, i, CAIRN_STEP_RUNNING, 0, NULL);
   if (rc) {
     fail_step(run, i, "input_error", err);
+    return;
+  }
+  if (dry_run(run, i)) {
+    cJSON_Delete(input);
     return;
   }
   if (sd->kind_id == CAIRN__KIND_SLEEP || sd->kind_id == CAIRN__KIND_WAIT) {
@@ -571,9 +654,43 @@ static void end_run(cairn__run *run, int type, const char *code,
   uv_timer_stop(run->timer);
 }
 
+/* A single-step rerun in a finished run: one new attempt of the step
+ * (retried by its policy), then the run's output is recomputed from the
+ * latest successful outputs. */
+static void schedule_rerun(cairn__run *run) {
+  size_t i = (size_t)run->rerun_step;
+  cairn__step_state *st = &run->steps[i];
+  if (!run->rerun_started || (st->status == CAIRN_STEP_RUNNING &&
+                              st->restart && st->inflight == NULL)) {
+    run->rerun_started = true;
+    start_step(run, i, st->attempt + 1);
+  }
+  else if (st->status == CAIRN_STEP_RETRYING &&
+           cairn__now_us() >= st->retry_at_us) {
+    start_step(run, i, st->attempt + 1);
+  }
+  if (st->status == CAIRN_STEP_COMPLETED || st->status == CAIRN_STEP_FAILED) {
+    char err[512] = "";
+    char *out = cairn__run_output(run, err, sizeof err);
+    cairn_event ev = {.type = CAIRN_EV_RUN_OUTPUT_RECOMPUTED,
+                      .output = S(out ? out : "null")};
+    cairn__emit(run, &ev);
+    free(out);
+    run->rerun_step = -1;
+    run->finished = true;
+    uv_timer_stop(run->timer);
+    return;
+  }
+  arm_timer(run);
+}
+
 void cairn__run_schedule(cairn__run *run) {
   if (run->finished)
     return;
+  if (run->rerun_step >= 0) {
+    schedule_rerun(run);
+    return;
+  }
   int64_t now = cairn__now_us();
   for (size_t pass = 0; pass <= run->def->n_steps && advance(run, now);
        pass++)
@@ -717,8 +834,13 @@ void cairn__run_launch(cairn__run *run, size_t i, uint32_t attempt) {
   st->pending_input = NULL;
   a->started_us = cairn__now_us();
   a->timeout_ms = sd->timeout_ms; /* defaults.timeout_ms filled in */
-  snprintf(a->idem_key, sizeof a->idem_key, "%s:%s", run->run_id,
-           sd->name);
+  /* Stable across a step's attempts; a single-step rerun is new work. */
+  if ((int)i == run->rerun_step)
+    snprintf(a->idem_key, sizeof a->idem_key, "%s:%s:rerun-%u",
+             run->run_id, sd->name, run->rerun_seq);
+  else
+    snprintf(a->idem_key, sizeof a->idem_key, "%s:%s", run->run_id,
+             sd->name);
   st->inflight = a;
   int rc;
   if (sd->kind_id == CAIRN__KIND_EXEC) {

@@ -304,6 +304,29 @@ int cairn_batch_put_definition(cairn_batch *b, const char *ns,
   return (int)b->n_ops++;
 }
 
+/* A request id keys the `requests` database after the record's namespace:
+ * both must be free of NUL bytes, and within their limits. */
+static int check_request_id(cairn_journal *j, const cairn_audit_record *rec) {
+  cairn_str id = rec->request_id, ns = rec->ns;
+  if (id.ptr == NULL)
+    return 0;
+  if (id.len == 0 || id.len > CAIRN__REQUEST_ID_MAX ||
+      memchr(id.ptr, 0, id.len) != NULL) {
+    cairn__journal_set_err(j, "a request id is 1..%d bytes without NUL; "
+                              "this one is %zu bytes",
+                           CAIRN__REQUEST_ID_MAX, id.len);
+    return CAIRN_EINVAL;
+  }
+  if (ns.ptr && (ns.len > CAIRN_NAMESPACE_MAX ||
+                 memchr(ns.ptr, 0, ns.len) != NULL)) {
+    cairn__journal_set_err(j, "the namespace of an audit record with a "
+                              "request id is at most %d bytes, without NUL",
+                           CAIRN_NAMESPACE_MAX);
+    return CAIRN_EINVAL;
+  }
+  return 0;
+}
+
 int cairn_batch_audit(cairn_batch *b, const cairn_audit_record *rec) {
   cairn__op *op = new_op(b, CAIRN__OP_AUDIT);
   if (op == NULL)
@@ -312,6 +335,9 @@ int cairn_batch_audit(cairn_batch *b, const cairn_audit_record *rec) {
     cairn__journal_set_err(b->j, "an audit record needs an action");
     return CAIRN_EINVAL;
   }
+  int rc = check_request_id(b->j, rec);
+  if (rc)
+    return rc;
   const cairn_str *src[] = {&rec->ns, &rec->actor, &rec->action,
                             &rec->workflow_id, &rec->run_id,
                             &rec->new_run_id, &rec->reason,
@@ -334,6 +360,83 @@ int cairn_batch_audit(cairn_batch *b, const cairn_audit_record *rec) {
     p += src[i]->len;
   }
   op->audit.time_us = rec->time_us ? rec->time_us : cairn__now_us();
+  b->n_ops++;
+  return 0;
+}
+
+/* Fills op->ns and op->name (owned) for an operation on a definition
+ * name. */
+static int def_name_op(cairn_batch *b, cairn__op *op, const char *ns,
+                       const char *name) {
+  int rc = copy_name(b->j, "namespace", ns ? ns : "default",
+                     CAIRN_NAMESPACE_MAX, op->ns, true);
+  if (rc)
+    return rc;
+  if (name == NULL || *name == '\0' ||
+      strlen(name) > CAIRN_WORKFLOW_ID_MAX) {
+    cairn__journal_set_err(b->j, "definition name must be 1..%d bytes",
+                           CAIRN_WORKFLOW_ID_MAX);
+    return CAIRN_EINVAL;
+  }
+  if ((op->name = strdup(name)) == NULL)
+    return CAIRN_ENOMEM;
+  return 0;
+}
+
+int cairn_batch_pause_definition(cairn_batch *b, const char *ns,
+                                 const char *name, bool paused) {
+  cairn__op *op = new_op(b, CAIRN__OP_PAUSE_DEFINITION);
+  if (op == NULL)
+    return b->committed ? CAIRN_EINVAL : CAIRN_ENOMEM;
+  int rc = def_name_op(b, op, ns, name);
+  if (rc)
+    return rc;
+  op->paused = paused;
+  b->n_ops++;
+  return 0;
+}
+
+int cairn_batch_delete_definition(cairn_batch *b, const char *ns,
+                                  const char *name, uint32_t version) {
+  cairn__op *op = new_op(b, CAIRN__OP_DELETE_DEFINITION);
+  if (op == NULL)
+    return b->committed ? CAIRN_EINVAL : CAIRN_ENOMEM;
+  if (version == 0) {
+    cairn__journal_set_err(b->j, "definition versions are numbered from 1; "
+                                 "name the version to delete");
+    return CAIRN_EINVAL;
+  }
+  int rc = def_name_op(b, op, ns, name);
+  if (rc)
+    return rc;
+  op->del_version = version;
+  b->n_ops++;
+  return 0;
+}
+
+int cairn_batch_put_mapping(cairn_batch *b, const char *from_hash,
+                            const char *to_hash, const char *json) {
+  char why[200];
+  cairn__op *op = new_op(b, CAIRN__OP_MAPPING);
+  if (op == NULL)
+    return b->committed ? CAIRN_EINVAL : CAIRN_ENOMEM;
+  if (!cairn__is_hash_hex(from_hash) || !cairn__is_hash_hex(to_hash)) {
+    cairn__journal_set_err(b->j, "a mapping joins two definition hashes, "
+                                 "each 64 lowercase hex characters");
+    return CAIRN_EINVAL;
+  }
+  if (json == NULL) {
+    cairn__journal_set_err(b->j, "a mapping needs its JSON object");
+    return CAIRN_EINVAL;
+  }
+  int rc = cairn__json_string_map(json, strlen(json), &op->json,
+                                  &op->json_len, why, sizeof why);
+  if (rc == CAIRN_EINVAL)
+    cairn__journal_set_err(b->j, "%s", why);
+  if (rc)
+    return rc;
+  memcpy(op->def_hash, from_hash, CAIRN_HASH_HEX_LEN + 1);
+  memcpy(op->to_hash, to_hash, CAIRN_HASH_HEX_LEN + 1);
   b->n_ops++;
   return 0;
 }

@@ -8,7 +8,8 @@
  *   - Definitions are addressed by the SHA-256 (OpenSSL libcrypto) of
  *     their canonical JSON: cJSON's compact print after sorting every
  *     object's keys bytewise. Duplicate keys are refused rather than
- *     guessed at, since two readers could pick different values.
+ *     guessed at, since two readers could pick different values. Step
+ *     rename mappings (an object of strings) are stored canonical too.
  */
 #include "internal.h"
 
@@ -145,6 +146,24 @@ static int sort_keys(cJSON *node) {
   return rc;
 }
 
+/* Sorts `root`'s keys and prints it compactly into a malloc'ed *out. */
+static int print_canonical(cJSON *root, char **out, size_t *out_len) {
+  int rc = sort_keys(root);
+  if (rc)
+    return rc;
+  char *s = cJSON_PrintUnformatted(root);
+  if (s == NULL)
+    return CAIRN_ENOMEM;
+  *out_len = strlen(s);
+  *out = malloc(*out_len + 1);
+  if (*out)
+    memcpy(*out, s, *out_len + 1);
+  else
+    rc = CAIRN_ENOMEM;
+  cJSON_free(s);
+  return rc;
+}
+
 int cairn__json_canonical(const char *json, size_t len, char **out,
                           size_t *out_len, size_t *err_off) {
   const char *end = NULL;
@@ -153,24 +172,39 @@ int cairn__json_canonical(const char *json, size_t len, char **out,
     *err_off = end ? (size_t)(end - json) : 0;
     return CAIRN_EINVAL;
   }
-  int rc = sort_keys(root);
-  if (rc == 0) {
-    char *s = cJSON_PrintUnformatted(root);
-    if (s == NULL) {
-      rc = CAIRN_ENOMEM;
-    }
-    else {
-      *out_len = strlen(s);
-      *out = malloc(*out_len + 1);
-      if (*out)
-        memcpy(*out, s, *out_len + 1);
-      else
-        rc = CAIRN_ENOMEM;
-      cJSON_free(s);
+  int rc = print_canonical(root, out, out_len);
+  if (rc == CAIRN_EINVAL)
+    *err_off = 0;
+  cJSON_Delete(root);
+  return rc;
+}
+
+int cairn__json_string_map(const char *json, size_t len, char **out,
+                           size_t *out_len, char *why, size_t whylen) {
+  if (!cairn__json_valid(json, len)) {
+    cairn__fmt(why, whylen, "the mapping is not valid JSON");
+    return CAIRN_EINVAL;
+  }
+  cJSON *root = cJSON_ParseWithLengthOpts(json, len, NULL, 0);
+  if (root == NULL)
+    return CAIRN_ENOMEM; /* it parsed a moment ago */
+  int rc = 0;
+  if (!cJSON_IsObject(root)) {
+    cairn__fmt(why, whylen, "the mapping must be a JSON object "
+                            "{\"OLD\": \"NEW\", ...}");
+    rc = CAIRN_EINVAL;
+  }
+  for (cJSON *c = root->child; rc == 0 && c; c = c->next) {
+    if (!cJSON_IsString(c)) {
+      cairn__fmt(why, whylen, "the mapping of \"%s\" is not a string; "
+                              "every value names a step", c->string);
+      rc = CAIRN_EINVAL;
     }
   }
-  else {
-    *err_off = 0;
+  if (rc == 0) {
+    rc = print_canonical(root, out, out_len);
+    if (rc == CAIRN_EINVAL)
+      cairn__fmt(why, whylen, "the mapping repeats a key");
   }
   cJSON_Delete(root);
   return rc;

@@ -5,7 +5,8 @@
  * Files of journal/:
  *   codec.c      events <-> msgpack (the only msgpack user besides records)
  *   mpcheck.c    bounds/structure check run on untrusted msgpack first
- *   records.c    run records, views, workflows, audit <-> msgpack
+ *   records.c    run records, views, workflows, audit, definition state
+ *                and registrations <-> msgpack
  *   fold.c       the run lifecycle: events folded into views
  *   ids.c        UUIDv7, SHA-256, canonical JSON, byte order helpers
  *   batch.c      building a batch (backend-neutral)
@@ -54,6 +55,12 @@ int cairn__json_canonical(const char *json, size_t len, char **out,
                           size_t *out_len, size_t *err_off);
 /* Whether [p, p+n) is one complete JSON value. */
 bool cairn__json_valid(const char *p, size_t n);
+/* Canonical JSON (as cairn__json_canonical) of [json, json+len), which must
+ * be an object whose every value is a string: a step rename mapping.
+ * Returns 0 and a malloc'ed *out, CAIRN_EINVAL with the problem in `why`,
+ * or CAIRN_ENOMEM. */
+int cairn__json_string_map(const char *json, size_t len, char **out,
+                           size_t *out_len, char *why, size_t whylen);
 
 /* --- mpcheck.c --- */
 /* Checks that [p, p+len) holds exactly one well-formed msgpack object whose
@@ -104,6 +111,32 @@ int cairn__names_rec_get(const void *p, size_t n, uint32_t version,
 
 int cairn__audit_encode(const cairn_audit_record *a, char **out, size_t *len);
 int cairn__audit_decode(const void *p, size_t n, cairn_audit_record *a);
+
+/* A request id (cairn_audit_record.request_id) is 1..128 bytes without
+ * NUL: it follows the namespace in a key of the `requests` database. */
+#define CAIRN__REQUEST_ID_MAX 128
+
+/* Definition state (`def_state`): [paused 0|1, [deleted versions,
+ * ascending]]. Decodes the versions into *deleted (realloc'ed; *cap its
+ * capacity). */
+int cairn__def_state_encode(bool paused, const uint32_t *deleted, size_t n,
+                            char **out, size_t *len);
+int cairn__def_state_decode(const void *p, size_t n, bool *paused,
+                            uint32_t **deleted, size_t *n_deleted,
+                            size_t *cap);
+
+/* Registrations of one snapshot (`def_names`): every (ns, name, version)
+ * it became, oldest first, as [[ns, name, version], ...]. */
+typedef struct cairn__def_reg {
+  cairn_str ns;
+  cairn_str name;
+  uint32_t version;
+} cairn__def_reg;
+/* The list [p, p+n) (p NULL: an empty list) with `add` appended. */
+int cairn__def_regs_append(const void *p, size_t n, const cairn__def_reg *add,
+                           char **out, size_t *len);
+/* The latest registration; strings borrow from [p, p+n). */
+int cairn__def_regs_latest(const void *p, size_t n, cairn__def_reg *out);
 
 int cairn__run_view_encode(const cairn_run_view *v, char **out, size_t *len);
 int cairn__run_view_decode(const void *p, size_t n, cairn_run_view *v);
@@ -179,7 +212,10 @@ typedef enum cairn__op_kind {
   CAIRN__OP_CREATE_RUN = 1,
   CAIRN__OP_APPEND = 2,
   CAIRN__OP_DEFINITION = 3,
-  CAIRN__OP_AUDIT = 4
+  CAIRN__OP_AUDIT = 4,
+  CAIRN__OP_PAUSE_DEFINITION = 5,
+  CAIRN__OP_DELETE_DEFINITION = 6,
+  CAIRN__OP_MAPPING = 7
 } cairn__op_kind;
 
 /* One encoded event waiting for its seq. */
@@ -203,10 +239,15 @@ typedef struct cairn__op {
   int origin_kind;
   bool make_current;
   int64_t time_us;
-  /* DEFINITION: canonical JSON and optional name */
+  /* DEFINITION: canonical JSON and optional name (and ns) */
   char *json;
   size_t json_len;
   char *name;
+  /* PAUSE_DEFINITION / DELETE_DEFINITION: ns, name and */
+  bool paused;
+  uint32_t del_version;
+  /* MAPPING: from def_hash to to_hash, the canonical mapping in json */
+  char to_hash[CAIRN_HASH_HEX_LEN + 1];
   /* AUDIT: owned copies in `audit` */
   cairn_audit_record audit;
   char *audit_strs;

@@ -92,6 +92,16 @@ size_t cairn__name_key(unsigned char *k, const char *ns, const char *id) {
   return a + 1 + b;
 }
 
+size_t cairn__request_key(unsigned char k[CAIRN__REQUEST_KEY_MAX],
+                          cairn_str ns, cairn_str id) {
+  if (ns.ptr == NULL || ns.len == 0)
+    ns = (cairn_str){"default", 7};
+  memcpy(k, ns.ptr, ns.len);
+  k[ns.len] = 0;
+  memcpy(k + ns.len + 1, id.ptr, id.len);
+  return ns.len + 1 + id.len;
+}
+
 static int mkdir_p(const char *path) {
   char buf[4096];
   size_t n = strlen(path);
@@ -117,7 +127,9 @@ static int open_dbis(cairn_journal *j, MDB_txn *txn, unsigned flags) {
              {"run_ids", &j->run_ids},     {"workflows", &j->workflows},
              {"definitions", &j->defs},    {"names", &j->names},
              {"by_status", &j->by_status}, {"views", &j->views},
-             {"audit", &j->audit}};
+             {"audit", &j->audit},         {"requests", &j->requests},
+             {"def_state", &j->def_state}, {"def_names", &j->def_names},
+             {"mappings", &j->mappings}};
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
     int rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi);
     if (rc)
@@ -222,6 +234,7 @@ int cairn_journal_open(const char *home, const cairn_journal_options *opts,
   unsigned flags = MDB_NOTLS | (o.no_sync ? MDB_NOSYNC : 0) |
                    (o.read_only ? MDB_RDONLY : 0);
   if ((rc = mdb_env_create(&j->env)) != 0 ||
+      /* 14 named databases (lmdb_internal.h), room for 2 more. */
       (rc = mdb_env_set_maxdbs(j->env, 16)) != 0 ||
       (rc = mdb_env_set_mapsize(j->env, o.initial_map_bytes
                                             ? o.initial_map_bytes

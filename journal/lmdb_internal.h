@@ -15,7 +15,12 @@
  *              run key u64 · 1 · step             -> step view
  *              run key u64 · 2 · step · 0 · n u32 -> attempt view
  *   audit      seq u64                            -> audit record
+ *   requests   namespace · 0 · request id         -> audit seq u64
+ *   def_state  namespace · 0 · name               -> paused, deleted versions
+ *   def_names  hash (64 hex)                      -> (ns, name, version)s
+ *   mappings   from hash (64 hex) · to hash (64)  -> JSON {"OLD": "NEW"}
  *   meta       "schema" -> u32, "next_run" -> u64, "next_audit" -> u64
+ * That is 14 named databases; mdb_env_set_maxdbs allows 16.
  */
 #ifndef CAIRN_LMDB_INTERNAL_H
 #define CAIRN_LMDB_INTERNAL_H
@@ -28,13 +33,15 @@ enum { VIEW_RUN = 0, VIEW_STEP = 1, VIEW_ATTEMPT = 2 };
 
 /* The longest view key: run key, tag, step name, NUL, attempt. */
 #define CAIRN__VIEW_KEY_MAX (8 + 1 + CAIRN_STEP_NAME_MAX + 1 + 4)
-/* The longest workflows/names key: namespace, NUL, id. */
+/* The longest workflows/names/def_state key: namespace, NUL, id. */
 #define CAIRN__NAME_KEY_MAX (CAIRN_NAMESPACE_MAX + 1 + CAIRN_WORKFLOW_ID_MAX)
+/* The longest requests key: namespace, NUL, request id. */
+#define CAIRN__REQUEST_KEY_MAX (CAIRN_NAMESPACE_MAX + 1 + CAIRN__REQUEST_ID_MAX)
 
 struct cairn_journal {
   MDB_env *env;
   MDB_dbi events, runs, run_ids, workflows, defs, names, by_status, views,
-      audit, meta;
+      audit, requests, def_state, def_names, mappings, meta;
   char *home;
   bool read_only;
   int open_readers;  /* readers of this handle not yet ended */
@@ -65,6 +72,10 @@ size_t cairn__event_key(unsigned char k[12], uint64_t run, uint32_t seq);
 size_t cairn__view_key(unsigned char *k, uint64_t run, int tag,
                        cairn_str step, uint32_t attempt);
 size_t cairn__name_key(unsigned char *k, const char *ns, const char *id);
+/* The requests key of `id` in namespace `ns` (absent or empty: "default");
+ * both were checked by cairn_batch_audit. */
+size_t cairn__request_key(unsigned char k[CAIRN__REQUEST_KEY_MAX],
+                          cairn_str ns, cairn_str id);
 
 /* Reads and decodes the run record of `run`. */
 int cairn__get_run(cairn_journal *j, MDB_txn *txn, uint64_t run,

@@ -1,6 +1,7 @@
 /*
- * lmdb_read.c — read snapshots: runs, histories, workflows, definitions,
- * audit records and views.
+ * lmdb_read.c — read snapshots: runs, histories, workflows, definitions
+ * (their versions, state, names and mappings), audit records, request ids
+ * and views.
  *
  * A cairn_reader is one LMDB read transaction. Values handed out point
  * straight into the memory map (no copies), which is why they live exactly
@@ -379,7 +380,120 @@ int cairn_reader_definition_names(cairn_reader *r, const char *ns,
                                        : cairn__mdb_err(r->j, rc, "listing");
 }
 
+/* ------------------------------------------- definition lifecycle */
+
+int cairn_reader_definition_state(cairn_reader *r, const char *ns,
+                                  const char *name,
+                                  cairn_definition_state *out) {
+  unsigned char kb[CAIRN__NAME_KEY_MAX];
+  uint32_t *deleted = NULL;
+  size_t n = 0, cap = 0;
+  memset(out, 0, sizeof *out);
+  ns = ns ? ns : "default";
+  if (!name_fits(ns, name))
+    return 0;
+  MDB_val k = {cairn__name_key(kb, ns, name), kb}, v;
+  int rc = mdb_get(r->txn, r->j->def_state, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return 0;
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading a definition's state");
+  rc = cairn__def_state_decode(v.mv_data, v.mv_size, &out->paused, &deleted,
+                               &n, &cap);
+  if (rc == 0) {
+    size_t room = sizeof out->deleted / sizeof out->deleted[0];
+    out->n_deleted = (uint32_t)n;
+    for (size_t i = 0; i < n && i < room; i++)
+      out->deleted[i] = deleted[i];
+  }
+  free(deleted);
+  if (rc == CAIRN_EDECODE) {
+    memset(out, 0, sizeof *out);
+    cairn__journal_set_err(r->j, "the state record of definition %s is "
+                                 "damaged", name);
+    return CAIRN_ECORRUPT;
+  }
+  return rc;
+}
+
+/* Copies `s` into `dst` (cap bytes with the NUL); false when it is
+ * longer. */
+static bool copy_out(char *dst, size_t cap, cairn_str s) {
+  if (s.len >= cap)
+    return false;
+  if (dst) {
+    memcpy(dst, s.ptr, s.len);
+    dst[s.len] = '\0';
+  }
+  return true;
+}
+
+int cairn_reader_definition_of_hash(cairn_reader *r, const char *hash,
+                                    char *ns_out, char *name,
+                                    uint32_t *version) {
+  cairn__def_reg reg;
+  if (!cairn__is_hash_hex(hash)) {
+    cairn__journal_set_err(r->j, "'%s' is not a definition hash",
+                           hash ? hash : "");
+    return CAIRN_ENOTFOUND;
+  }
+  MDB_val k = {CAIRN_HASH_HEX_LEN, (void *)hash}, v;
+  int rc = mdb_get(r->txn, r->j->def_names, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(r->j, "definition %s was never registered under "
+                                 "a name", hash);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading a definition's names");
+  if (cairn__def_regs_latest(v.mv_data, v.mv_size, &reg) != 0 ||
+      !copy_out(ns_out, CAIRN_NAMESPACE_MAX + 1, reg.ns) ||
+      !copy_out(name, CAIRN_WORKFLOW_ID_MAX + 1, reg.name)) {
+    cairn__journal_set_err(r->j, "the name list of definition %s is "
+                                 "damaged", hash);
+    return CAIRN_ECORRUPT;
+  }
+  if (version)
+    *version = reg.version;
+  return 0;
+}
+
+int cairn_reader_mapping(cairn_reader *r, const char *from_hash,
+                         const char *to_hash, cairn_str *json) {
+  unsigned char kb[2 * CAIRN_HASH_HEX_LEN];
+  if (!cairn__is_hash_hex(from_hash) || !cairn__is_hash_hex(to_hash)) {
+    cairn__journal_set_err(r->j, "a mapping joins two definition hashes, "
+                                 "each 64 lowercase hex characters");
+    return CAIRN_ENOTFOUND;
+  }
+  memcpy(kb, from_hash, CAIRN_HASH_HEX_LEN);
+  memcpy(kb + CAIRN_HASH_HEX_LEN, to_hash, CAIRN_HASH_HEX_LEN);
+  MDB_val k = {sizeof kb, kb}, v;
+  int rc = mdb_get(r->txn, r->j->mappings, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(r->j, "no mapping is saved from definition %s "
+                                 "to %s", from_hash, to_hash);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading a mapping");
+  json->ptr = v.mv_data;
+  json->len = v.mv_size;
+  return 0;
+}
+
 /* -------------------------------------------------------------- audit */
+
+static int decode_audit(cairn_journal *j, const MDB_val *k, const MDB_val *v,
+                        cairn_audit_record *a) {
+  if (k->mv_size == 8 && cairn__audit_decode(v->mv_data, v->mv_size, a) == 0)
+    return 0;
+  cairn__journal_set_err(j, "audit record %llu is damaged",
+                         k->mv_size == 8
+                             ? (unsigned long long)cairn__get_be64(k->mv_data)
+                             : 0ull);
+  return CAIRN_ECORRUPT;
+}
 
 int cairn_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb,
                        void *ctx) {
@@ -393,10 +507,8 @@ int cairn_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb,
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     cairn_audit_record a;
-    if (cairn__audit_decode(v.mv_data, v.mv_size, &a) != 0) {
+    if (decode_audit(r->j, &k, &v, &a) != 0) {
       mdb_cursor_close(cur);
-      cairn__journal_set_err(r->j, "audit record %llu is damaged",
-                             (unsigned long long)cairn__get_be64(k.mv_data));
       return CAIRN_ECORRUPT;
     }
     if (cb(ctx, &a))
@@ -405,6 +517,69 @@ int cairn_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb,
   mdb_cursor_close(cur);
   return rc == 0 || rc == MDB_NOTFOUND ? 0
                                        : cairn__mdb_err(r->j, rc, "audit");
+}
+
+int cairn_reader_audit_backwards(cairn_reader *r, uint64_t down_to,
+                                 cairn_audit_cb cb, void *ctx) {
+  MDB_cursor *cur;
+  MDB_val k, v;
+  int rc = mdb_cursor_open(r->txn, r->j->audit, &cur);
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading the audit index");
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+    cairn_audit_record a;
+    if (k.mv_size == 8 && cairn__get_be64(k.mv_data) < down_to)
+      break;
+    if (decode_audit(r->j, &k, &v, &a) != 0) {
+      mdb_cursor_close(cur);
+      return CAIRN_ECORRUPT;
+    }
+    if (cb(ctx, &a))
+      break;
+  }
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? 0
+                                       : cairn__mdb_err(r->j, rc, "audit");
+}
+
+int cairn_reader_request(cairn_reader *r, const char *ns,
+                         const char *request_id, cairn_audit_record *out) {
+  unsigned char kb[CAIRN__REQUEST_KEY_MAX];
+  cairn_str id = {request_id, request_id ? strlen(request_id) : 0};
+  cairn_str space = {ns, ns ? strlen(ns) : 0};
+  if (id.len == 0 || id.len > CAIRN__REQUEST_ID_MAX ||
+      space.len > CAIRN_NAMESPACE_MAX) {
+    cairn__journal_set_err(r->j, "no action used request id '%s'",
+                           request_id ? request_id : "");
+    return CAIRN_ENOTFOUND;
+  }
+  MDB_val k = {cairn__request_key(kb, space, id), kb}, v;
+  int rc = mdb_get(r->txn, r->j->requests, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(r->j, "no action used request id %s in "
+                                 "namespace %s", request_id,
+                           space.len ? ns : "default");
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "looking up a request id");
+  if (v.mv_size != 8) {
+    cairn__journal_set_err(r->j, "the index entry of request id %s is "
+                                 "damaged", request_id);
+    return CAIRN_ECORRUPT;
+  }
+  MDB_val ak = {8, v.mv_data}, av;
+  rc = mdb_get(r->txn, r->j->audit, &ak, &av);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(r->j, "request id %s points at audit record "
+                                 "%llu, which is gone", request_id,
+                           (unsigned long long)cairn__get_be64(v.mv_data));
+    return CAIRN_ECORRUPT;
+  }
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading an audit record");
+  return decode_audit(r->j, &ak, &av, out);
 }
 
 /* -------------------------------------------------------------- views */

@@ -2,13 +2,18 @@
  * lmdb_write.c — applying a batch in one LMDB write transaction.
  *
  * Group commit: a batch's operations (runs created, events appended,
- * definitions stored, audit records) land in one transaction, so they are
- * durable together or not at all. Within the transaction each run touched
- * gets one fold state: its run view and run record are read once, every
- * event of the batch is folded into it, and each dirty view record is
- * written once at the end. The cost of an event is therefore a few B-tree
- * operations on that event's own step and attempt, whatever the run's
- * length: nothing is rewritten in proportion to history.
+ * definitions stored, paused or deleted, mappings saved, audit records)
+ * land in one transaction, so they are durable together or not at all.
+ * Within the transaction each run touched gets one fold state: its run
+ * view and run record are read once, every event of the batch is folded
+ * into it, and each dirty view record is written once at the end. The
+ * cost of an event is therefore a few B-tree operations on that event's
+ * own step and attempt, whatever the run's length: nothing is rewritten
+ * in proportion to history.
+ *
+ * Request ids are claimed with MDB_NOOVERWRITE in the same transaction as
+ * their audit record, so of two batches using one id (from any process)
+ * the second always fails, and a failed batch never holds an id.
  *
  * Seqs are assigned here from the run record's last_seq, inside the
  * writer lock LMDB holds across processes, so two processes appending to
@@ -432,6 +437,29 @@ static int create_run(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
   return append_events(c, txn, op, key);
 }
 
+/* Notes in `def_names` that the snapshot became version op->version of
+ * (op->ns, op->name): the way back from a hash to its name. */
+static int add_registration(cairn_journal *j, MDB_txn *txn,
+                            const cairn__op *op) {
+  MDB_val k = {CAIRN_HASH_HEX_LEN, (void *)op->def_hash}, v = {0, NULL};
+  cairn__def_reg reg = {{op->ns, strlen(op->ns)},
+                        {op->name, strlen(op->name)}, op->version};
+  char *buf = NULL;
+  size_t n = 0;
+  int rc = mdb_get(txn, j->def_names, &k, &v);
+  if (rc && rc != MDB_NOTFOUND)
+    return cairn__mdb_err(j, rc, "reading a definition's names");
+  rc = cairn__def_regs_append(rc ? NULL : v.mv_data, v.mv_size, &reg, &buf,
+                              &n);
+  if (rc == CAIRN_EDECODE) {
+    cairn__journal_set_err(j, "the name list of definition %s is damaged",
+                           op->def_hash);
+    return CAIRN_ECORRUPT;
+  }
+  return put_encoded(j, txn, j->def_names, op->def_hash, CAIRN_HASH_HEX_LEN,
+                     buf, n, rc);
+}
+
 static int put_definition(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
   MDB_val k = {CAIRN_HASH_HEX_LEN, op->def_hash}, v = {op->json_len,
                                                       op->json};
@@ -470,7 +498,60 @@ static int put_definition(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
   rc = cairn__names_rec_encode((const char(*)[CAIRN_HASH_HEX_LEN + 1])hashes,
                                count + 1, &buf, &n);
   free(hashes);
-  return put_encoded(j, txn, j->names, kb, k.mv_size, buf, n, rc);
+  rc = put_encoded(j, txn, j->names, kb, k.mv_size, buf, n, rc);
+  return rc ? rc : add_registration(j, txn, op);
+}
+
+/* The request id of `a` was given to audit record `seq` already: says
+ * which action used it, on what. */
+static int request_used(cairn_journal *j, MDB_txn *txn,
+                        const cairn_audit_record *a, const MDB_val *seq) {
+  unsigned char kb[8];
+  cairn_audit_record first = {0};
+  char on[300] = "";
+  MDB_val k = {8, kb}, v;
+  if (seq->mv_size != 8) {
+    cairn__journal_set_err(j, "the index entry of request id %.*s is "
+                              "damaged", (int)a->request_id.len,
+                           a->request_id.ptr);
+    return CAIRN_ECORRUPT;
+  }
+  memcpy(kb, seq->mv_data, 8);
+  if (mdb_get(txn, j->audit, &k, &v) != 0 ||
+      cairn__audit_decode(v.mv_data, v.mv_size, &first) != 0)
+    memset(&first, 0, sizeof first);
+  if (first.action.ptr == NULL)
+    first.action = (cairn_str){"?", 1};
+  if (first.run_id.ptr)
+    cairn__fmt(on, sizeof on, " on run %.*s", (int)first.run_id.len,
+               first.run_id.ptr);
+  else if (first.workflow_id.ptr)
+    cairn__fmt(on, sizeof on, " on workflow %.*s",
+               (int)first.workflow_id.len, first.workflow_id.ptr);
+  cairn__journal_set_err(j, "request id %.*s was used already by action "
+                            "%.*s%s (audit record %llu); the first action "
+                            "stands: read its result, or give a new "
+                            "request id to act again",
+                         (int)a->request_id.len, a->request_id.ptr,
+                         (int)first.action.len, first.action.ptr, on,
+                         (unsigned long long)cairn__get_be64(kb));
+  return CAIRN_ECONFLICT;
+}
+
+/* Indexes the request id of audit record `a` (numbered already), unless
+ * another record of its namespace has it. */
+static int put_request(cairn_journal *j, MDB_txn *txn,
+                       const cairn_audit_record *a) {
+  unsigned char kb[CAIRN__REQUEST_KEY_MAX], seq[8];
+  if (a->request_id.ptr == NULL)
+    return 0;
+  cairn__put_be64(seq, a->seq);
+  MDB_val k = {cairn__request_key(kb, a->ns, a->request_id), kb},
+          v = {8, seq};
+  int rc = mdb_put(txn, j->requests, &k, &v, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST)
+    return request_used(j, txn, a, &v); /* v: the existing value */
+  return cairn__mdb_err(j, rc, "indexing a request id");
 }
 
 static int put_audit(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
@@ -478,11 +559,115 @@ static int put_audit(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
   char *buf = NULL;
   size_t n = 0;
   int rc = meta_counter(j, txn, "next_audit", &op->audit.seq);
+  if (rc == 0)
+    rc = put_request(j, txn, &op->audit);
   if (rc)
     return rc;
   cairn__put_be64(kb, op->audit.seq);
   rc = cairn__audit_encode(&op->audit, &buf, &n);
   return put_encoded(j, txn, j->audit, kb, 8, buf, n, rc);
+}
+
+/* ------------------------------------------- definition lifecycle */
+
+/* The number of versions of (op->ns, op->name); CAIRN_ENOTFOUND, with a
+ * message, when it has none. */
+static int count_versions(cairn_journal *j, MDB_txn *txn,
+                          const cairn__op *op, uint32_t *count) {
+  unsigned char kb[CAIRN__NAME_KEY_MAX];
+  MDB_val k = {cairn__name_key(kb, op->ns, op->name), kb}, v;
+  int rc = mdb_get(txn, j->names, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(j, "no definition is named %s in namespace %s; "
+                              "it has no version to %s",
+                           op->name, op->ns,
+                           op->kind == CAIRN__OP_PAUSE_DEFINITION
+                               ? (op->paused ? "pause" : "unpause")
+                               : "delete");
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(j, rc, "reading definition versions");
+  if (cairn__names_rec_count(v.mv_data, v.mv_size, count) != 0) {
+    cairn__journal_set_err(j, "the version list of %s is damaged", op->name);
+    return CAIRN_ECORRUPT;
+  }
+  return 0;
+}
+
+/* Adds `version` to the ascending list deleted[0..*n) (room for one more)
+ * unless it is there. */
+static void add_deleted(uint32_t *deleted, size_t *n, uint32_t version) {
+  size_t i = *n;
+  while (i > 0 && deleted[i - 1] > version)
+    i--;
+  if (i > 0 && deleted[i - 1] == version)
+    return;
+  memmove(deleted + i + 1, deleted + i, (*n - i) * sizeof *deleted);
+  deleted[i] = version;
+  (*n)++;
+}
+
+/* Pauses, unpauses, or deletes a version of a definition name: a
+ * read-modify-write of its `def_state` record. */
+static int change_def_state(cairn_journal *j, MDB_txn *txn,
+                            const cairn__op *op) {
+  unsigned char kb[CAIRN__NAME_KEY_MAX];
+  uint32_t count = 0, *deleted = NULL;
+  size_t n = 0, cap = 0;
+  bool paused = false;
+  int rc = count_versions(j, txn, op, &count);
+  if (rc)
+    return rc;
+  if (op->kind == CAIRN__OP_DELETE_DEFINITION && op->del_version > count) {
+    char have[40];
+    if (count == 1)
+      cairn__fmt(have, sizeof have, "only version 1");
+    else
+      cairn__fmt(have, sizeof have, "versions 1..%u", count);
+    cairn__journal_set_err(j, "definition %s in namespace %s has %s, not "
+                              "version %u",
+                           op->name, op->ns, have, op->del_version);
+    return CAIRN_ENOTFOUND;
+  }
+  MDB_val k = {cairn__name_key(kb, op->ns, op->name), kb}, v;
+  rc = mdb_get(txn, j->def_state, &k, &v);
+  if (rc == 0)
+    rc = cairn__def_state_decode(v.mv_data, v.mv_size, &paused, &deleted,
+                                 &n, &cap);
+  else if (rc == MDB_NOTFOUND)
+    rc = 0;
+  else
+    rc = cairn__mdb_err(j, rc, "reading a definition's state");
+  if (rc == CAIRN_EDECODE) {
+    cairn__journal_set_err(j, "the state record of definition %s is "
+                              "damaged", op->name);
+    rc = CAIRN_ECORRUPT;
+  }
+  uint32_t *grown = rc ? NULL : realloc(deleted, (n + 1) * sizeof *deleted);
+  if (grown == NULL) {
+    free(deleted);
+    return rc ? rc : CAIRN_ENOMEM;
+  }
+  deleted = grown;
+  if (op->kind == CAIRN__OP_PAUSE_DEFINITION)
+    paused = op->paused;
+  else
+    add_deleted(deleted, &n, op->del_version);
+  char *buf = NULL;
+  size_t len = 0;
+  rc = cairn__def_state_encode(paused, deleted, n, &buf, &len);
+  free(deleted);
+  return put_encoded(j, txn, j->def_state, kb, k.mv_size, buf, len, rc);
+}
+
+static int put_mapping(cairn_journal *j, MDB_txn *txn, const cairn__op *op) {
+  unsigned char kb[2 * CAIRN_HASH_HEX_LEN];
+  memcpy(kb, op->def_hash, CAIRN_HASH_HEX_LEN);
+  memcpy(kb + CAIRN_HASH_HEX_LEN, op->to_hash, CAIRN_HASH_HEX_LEN);
+  MDB_val k = {sizeof kb, kb}, v = {op->json_len, op->json};
+  return cairn__mdb_err(j, mdb_put(txn, j->mappings, &k, &v, 0),
+                        "saving a mapping");
 }
 
 /* Writes each touched run's views and record, and moves it in the status
@@ -523,6 +708,11 @@ static int apply_op(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
     return put_definition(c->b->j, txn, op);
   case CAIRN__OP_AUDIT:
     return put_audit(c->b->j, txn, op);
+  case CAIRN__OP_PAUSE_DEFINITION:
+  case CAIRN__OP_DELETE_DEFINITION:
+    return change_def_state(c->b->j, txn, op);
+  case CAIRN__OP_MAPPING:
+    return put_mapping(c->b->j, txn, op);
   default: /* removed */
     return 0;
   }

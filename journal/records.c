@@ -1,7 +1,7 @@
 /*
  * records.c — the stored shape of everything that is not an event: run
- * records, workflow records, definition version lists, audit records and
- * the three kinds of view records.
+ * records, workflow records, definition version lists, definition state
+ * and registrations, audit records and the three kinds of view records.
  *
  * Each record is a msgpack array read by position. Arrays (rather than
  * maps with tags, as events use) keep these small and fast to rewrite:
@@ -309,6 +309,120 @@ int cairn__audit_decode(const void *buf, size_t n, cairn_audit_record *a) {
   a->new_run_id = up_str(&u, 7);
   a->reason = up_str(&u, 8);
   a->request_id = up_str(&u, 9);
+  return up_close(&u);
+}
+
+/* --------------------------------------------------- definition state */
+
+enum { DEF_STATE_ITEMS = 2 };
+
+int cairn__def_state_encode(bool paused, const uint32_t *deleted, size_t n,
+                            char **out, size_t *len) {
+  packer p;
+  pk_init(&p, DEF_STATE_ITEMS);
+  pk_u64(&p, paused ? 1 : 0);
+  msgpack_pack_array(&p.pk, n);
+  for (size_t i = 0; i < n; i++)
+    pk_u64(&p, deleted[i]);
+  return pk_done(&p, out, len);
+}
+
+int cairn__def_state_decode(const void *buf, size_t n, bool *paused,
+                            uint32_t **deleted, size_t *n_deleted,
+                            size_t *cap) {
+  unpacked u;
+  int rc = up_open(&u, buf, n, DEF_STATE_ITEMS);
+  if (rc)
+    return rc;
+  uint64_t flag = up_u64(&u, 0);
+  *paused = flag == 1;
+  const msgpack_object *a = &u.it[1];
+  if (flag > 1 || a->type != MSGPACK_OBJECT_ARRAY) {
+    u.ok = false;
+    return up_close(&u);
+  }
+  uint32_t count = a->via.array.size;
+  if (count > *cap) {
+    uint32_t *grown = realloc(*deleted, count * sizeof *grown);
+    if (grown == NULL) {
+      msgpack_zone_destroy(&u.zone);
+      return CAIRN_ENOMEM;
+    }
+    *deleted = grown;
+    *cap = count;
+  }
+  /* Versions are from 1 and strictly ascending. */
+  u.it = a->via.array.ptr;
+  for (uint32_t k = 0; k < count; k++) {
+    (*deleted)[k] = up_u32(&u, k);
+    if ((*deleted)[k] <= (k ? (*deleted)[k - 1] : 0))
+      u.ok = false;
+  }
+  *n_deleted = count;
+  return up_close(&u);
+}
+
+/* ------------------------------------------- definition registrations */
+
+enum { DEF_REG_ITEMS = 3 };
+
+/* Reads registration `i` of the list `u` holds. */
+static void up_reg(unpacked *u, uint32_t i, cairn__def_reg *r) {
+  const msgpack_object *o = &u->it[i];
+  const msgpack_object *saved = u->it;
+  memset(r, 0, sizeof *r);
+  if (o->type != MSGPACK_OBJECT_ARRAY ||
+      o->via.array.size < DEF_REG_ITEMS) {
+    u->ok = false;
+    return;
+  }
+  u->it = o->via.array.ptr;
+  r->ns = up_str(u, 0);
+  r->name = up_str(u, 1);
+  r->version = up_u32(u, 2);
+  u->it = saved;
+  if (r->ns.ptr == NULL || r->name.ptr == NULL || r->version == 0)
+    u->ok = false;
+}
+
+static void pk_reg(packer *p, const cairn__def_reg *r) {
+  msgpack_pack_array(&p->pk, DEF_REG_ITEMS);
+  pk_str(p, r->ns);
+  pk_str(p, r->name);
+  pk_u64(p, r->version);
+}
+
+int cairn__def_regs_append(const void *buf, size_t n,
+                           const cairn__def_reg *add, char **out,
+                           size_t *len) {
+  unpacked u = {.n = 0, .ok = true};
+  packer p;
+  if (buf) {
+    int rc = up_open(&u, buf, n, 1);
+    if (rc)
+      return rc;
+  }
+  pk_init(&p, u.n + 1);
+  for (uint32_t i = 0; i < u.n && u.ok; i++) {
+    cairn__def_reg r;
+    up_reg(&u, i, &r);
+    pk_reg(&p, &r);
+  }
+  pk_reg(&p, add);
+  int rc = buf ? up_close(&u) : 0;
+  if (rc) {
+    msgpack_sbuffer_destroy(&p.sb);
+    return rc;
+  }
+  return pk_done(&p, out, len);
+}
+
+int cairn__def_regs_latest(const void *buf, size_t n, cairn__def_reg *out) {
+  unpacked u;
+  int rc = up_open(&u, buf, n, 1);
+  if (rc)
+    return rc;
+  up_reg(&u, u.n - 1, out);
   return up_close(&u);
 }
 

@@ -929,3 +929,356 @@ TEST(an_expired_lease_can_be_claimed_by_another_owner) {
   test_rmdir(home);
   free(home);
 }
+
+/* Commits one audit record of `action` with request id `req` in `ns`. */
+static int audit_with_request(cairn_journal *j, const char *ns,
+                              const char *action, const char *req) {
+  cairn_batch *b;
+  cairn_audit_record a = {.ns = ns ? S(ns) : (cairn_str){NULL, 0},
+                          .actor = S("alice"), .action = S(action),
+                          .run_id = S("01a1fcac-d28c-7e80-b22b-000000000001"),
+                          .request_id = S(req)};
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  CHECK_OK(cairn_batch_audit(b, &a), j);
+  int rc = cairn_batch_commit(b);
+  cairn_batch_free(b);
+  return rc;
+}
+
+static int count_audit(void *ctx, const cairn_audit_record *a) {
+  (void)a;
+  (*(int *)ctx)++;
+  return 0;
+}
+
+TEST(a_request_id_is_recorded_once_and_found_again) {
+  char *home = test_tmpdir();
+  cairn_journal *j = open_j(home);
+  CHECK_OK(audit_with_request(j, NULL, "cancel", "req-1"), j);
+  /* The same id again, in a batch that also creates a run. */
+  char id[37];
+  cairn_batch *b;
+  cairn_run_spec s = {.workflow_id = "wf", .def_hash = HASH};
+  cairn_audit_record again = {.ns = S("default"), .action = S("start"),
+                              .workflow_id = S("wf"),
+                              .request_id = S("req-1")};
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  CHECK_OK(cairn_batch_create_run(b, &s, id), j);
+  CHECK_OK(cairn_batch_audit(b, &again), j);
+  CHECK_ERR(cairn_batch_commit(b), CAIRN_ECONFLICT,
+            "a request id is used once per namespace");
+  const char *msg = cairn_journal_errmsg(j);
+  CHECK(strstr(msg, "request id req-1") && strstr(msg, "action cancel") &&
+            strstr(msg, "01a1fcac-d28c-7e80-b22b-000000000001"),
+        "the message names the id, the first action and its run");
+  CHECK(cairn_batch_failed_run(b) == NULL, "the failure is not a run's");
+  cairn_batch_free(b);
+  /* Twice in one batch fails too. */
+  cairn_audit_record twice = {.action = S("signal"),
+                              .request_id = S("req-2")};
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  CHECK_OK(cairn_batch_audit(b, &twice), j);
+  CHECK_OK(cairn_batch_audit(b, &twice), j);
+  CHECK_ERR(cairn_batch_commit(b), CAIRN_ECONFLICT, "twice in one batch");
+  cairn_batch_free(b);
+  /* Another namespace has its own request ids. */
+  CHECK_OK(audit_with_request(j, "team", "reset", "req-1"), j);
+  cairn_reader *r;
+  cairn_audit_record a;
+  cairn_run_info info;
+  int n = 0;
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_ERR(cairn_reader_run_by_id(r, id, &info), CAIRN_ENOTFOUND,
+            "nothing of the refused batch landed");
+  CHECK_OK(cairn_reader_audit(r, 0, count_audit, &n), j);
+  CHECK_EQ(n, 2, "the refused records were not written");
+  CHECK_OK(cairn_reader_request(r, NULL, "req-1", &a), j);
+  CHECK_EQ(a.seq, 1, "the first record is found");
+  CHECK(test_str_is(a.action, "cancel"), "with its action");
+  CHECK(test_str_is(a.request_id, "req-1"), "and its request id");
+  CHECK_OK(cairn_reader_request(r, "team", "req-1", &a), j);
+  CHECK_EQ(a.seq, 2, "the other namespace's record is its own");
+  CHECK(test_str_is(a.action, "reset"), "with its action");
+  CHECK_ERR(cairn_reader_request(r, NULL, "req-2", &a), CAIRN_ENOTFOUND,
+            "an id of a refused batch is free");
+  CHECK_ERR(cairn_reader_request(r, "other", "req-1", &a), CAIRN_ENOTFOUND,
+            "an id is not found in a namespace that did not use it");
+  cairn_reader_end(r);
+  CHECK_OK(audit_with_request(j, NULL, "signal", "req-2"), j);
+  /* Request ids are 1..128 bytes. */
+  char longid[130];
+  memset(longid, 'k', 129);
+  longid[129] = '\0';
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  again.request_id = S(longid);
+  CHECK_ERR(cairn_batch_audit(b, &again), CAIRN_EINVAL, "129 bytes");
+  again.request_id = S("");
+  CHECK_ERR(cairn_batch_audit(b, &again), CAIRN_EINVAL, "empty");
+  longid[128] = '\0';
+  again.request_id = S(longid);
+  CHECK_OK(cairn_batch_audit(b, &again), j);
+  CHECK_OK(cairn_batch_commit(b), j);
+  cairn_batch_free(b);
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_OK(cairn_reader_request(r, NULL, longid, &a), j);
+  CHECK(test_str_is(a.action, "start"), "a 128-byte id is found");
+  cairn_reader_end(r);
+  expect_verify_ok(j);
+  cairn_journal_close(j);
+  test_rmdir(home);
+  free(home);
+}
+
+typedef struct seqs_seen {
+  int n;
+  uint64_t seq[8];
+  int stop_after; /* 0 = never */
+} seqs_seen;
+
+static int on_seq(void *ctx, const cairn_audit_record *a) {
+  seqs_seen *s = ctx;
+  s->seq[s->n++] = a->seq;
+  return s->stop_after && s->n >= s->stop_after;
+}
+
+TEST(audit_can_be_read_newest_first_down_to_a_seq) {
+  char *home = test_tmpdir();
+  cairn_journal *j = open_j(home);
+  cairn_reader *r;
+  seqs_seen seen = {0};
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_OK(cairn_reader_audit_backwards(r, 0, on_seq, &seen), j);
+  CHECK_EQ(seen.n, 0, "an empty audit index gives nothing");
+  cairn_reader_end(r);
+  for (int i = 0; i < 5; i++) {
+    cairn_batch *b;
+    cairn_audit_record a = {.actor = S("bob"), .action = S("signal")};
+    CHECK_OK(cairn_batch_new(j, &b), j);
+    CHECK_OK(cairn_batch_audit(b, &a), j);
+    CHECK_OK(cairn_batch_commit(b), j);
+    cairn_batch_free(b);
+  }
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_OK(cairn_reader_audit_backwards(r, 3, on_seq, &seen), j);
+  CHECK_EQ(seen.n, 3, "records 5, 4 and 3");
+  CHECK_EQ(seen.seq[0], 5, "newest first");
+  CHECK_EQ(seen.seq[2], 3, "down to and including seq 3");
+  seen = (seqs_seen){0};
+  CHECK_OK(cairn_reader_audit_backwards(r, 0, on_seq, &seen), j);
+  CHECK_EQ(seen.n, 5, "down to 0 reads them all");
+  CHECK_EQ(seen.seq[4], 1, "the oldest last");
+  seen = (seqs_seen){.stop_after = 2};
+  CHECK_OK(cairn_reader_audit_backwards(r, 0, on_seq, &seen), j);
+  CHECK_EQ(seen.n, 2, "the callback stops the walk");
+  seen = (seqs_seen){0};
+  CHECK_OK(cairn_reader_audit_backwards(r, 9, on_seq, &seen), j);
+  CHECK_EQ(seen.n, 0, "nothing is newer than seq 9");
+  cairn_reader_end(r);
+  cairn_journal_close(j);
+  test_rmdir(home);
+  free(home);
+}
+
+/* Stores `json` as the next version of (ns, name); hash into `h`. */
+static uint32_t put_def(cairn_journal *j, const char *ns, const char *name,
+                        const char *json, char h[65]) {
+  cairn_batch *b;
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  int op = cairn_batch_put_definition(b, ns, name, json, strlen(json), h);
+  CHECK(op >= 0, "the definition is accepted");
+  CHECK_OK(cairn_batch_commit(b), j);
+  uint32_t v = cairn_batch_def_version(b, op);
+  cairn_batch_free(b);
+  return v;
+}
+
+static int pause_def(cairn_journal *j, const char *ns, const char *name,
+                     bool paused) {
+  cairn_batch *b;
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  CHECK_OK(cairn_batch_pause_definition(b, ns, name, paused), j);
+  int rc = cairn_batch_commit(b);
+  cairn_batch_free(b);
+  return rc;
+}
+
+static int delete_def(cairn_journal *j, const char *name, uint32_t v) {
+  cairn_batch *b;
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  CHECK_OK(cairn_batch_delete_definition(b, NULL, name, v), j);
+  int rc = cairn_batch_commit(b);
+  cairn_batch_free(b);
+  return rc;
+}
+
+static cairn_definition_state def_state(cairn_journal *j, const char *ns,
+                                        const char *name) {
+  cairn_reader *r;
+  cairn_definition_state st;
+  memset(&st, 0xa5, sizeof st);
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_OK(cairn_reader_definition_state(r, ns, name, &st), j);
+  cairn_reader_end(r);
+  return st;
+}
+
+TEST(a_paused_definition_reports_paused_until_unpaused) {
+  char *home = test_tmpdir();
+  cairn_journal *j = open_j(home);
+  char h[65];
+  put_def(j, NULL, "x", "{\"steps\":[]}", h);
+  put_def(j, "team", "x", "{\"steps\":[]}", h);
+  cairn_definition_state st = def_state(j, NULL, "x");
+  CHECK(!st.paused && st.n_deleted == 0, "a new name is neither paused "
+                                         "nor has deleted versions");
+  st = def_state(j, NULL, "never-registered");
+  CHECK(!st.paused && st.n_deleted == 0, "an unknown name reads as zero");
+  CHECK_OK(pause_def(j, NULL, "x", true), j);
+  CHECK(def_state(j, NULL, "x").paused, "paused");
+  CHECK(def_state(j, "default", "x").paused, "NULL is the default ns");
+  CHECK(!def_state(j, "team", "x").paused, "another namespace is not");
+  CHECK_OK(pause_def(j, NULL, "x", true), j);
+  CHECK(def_state(j, NULL, "x").paused, "pausing twice keeps it paused");
+  CHECK_OK(pause_def(j, NULL, "x", false), j);
+  CHECK(!def_state(j, NULL, "x").paused, "unpaused");
+  CHECK_ERR(pause_def(j, NULL, "nope", true), CAIRN_ENOTFOUND,
+            "a name without versions cannot be paused");
+  CHECK(strstr(cairn_journal_errmsg(j), "nope") != NULL, "names it");
+  cairn_batch *b;
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  CHECK_ERR(cairn_batch_pause_definition(b, NULL, "", true), CAIRN_EINVAL,
+            "a name is required");
+  cairn_batch_free(b);
+  cairn_journal_close(j);
+  test_rmdir(home);
+  free(home);
+}
+
+TEST(a_deleted_version_is_reported_and_unknown_versions_are_not_found) {
+  char *home = test_tmpdir();
+  cairn_journal *j = open_j(home);
+  char h[3][65];
+  put_def(j, NULL, "x", "{\"v\":1}", h[0]);
+  put_def(j, NULL, "x", "{\"v\":2}", h[1]);
+  put_def(j, NULL, "x", "{\"v\":3}", h[2]);
+  CHECK_OK(pause_def(j, NULL, "x", true), j);
+  CHECK_OK(delete_def(j, "x", 3), j);
+  CHECK_OK(delete_def(j, "x", 1), j);
+  CHECK_OK(delete_def(j, "x", 3), j);
+  cairn_definition_state st = def_state(j, NULL, "x");
+  CHECK_EQ(st.n_deleted, 2, "two versions deleted; deleting twice is once");
+  CHECK_EQ(st.deleted[0], 1, "ascending");
+  CHECK_EQ(st.deleted[1], 3, "ascending");
+  CHECK(st.paused, "deleting keeps the pause");
+  CHECK_ERR(delete_def(j, "x", 4), CAIRN_ENOTFOUND, "no version 4");
+  const char *msg = cairn_journal_errmsg(j);
+  CHECK(strstr(msg, "x") && strstr(msg, "1..3"),
+        "the message names the definition and its versions");
+  CHECK_ERR(delete_def(j, "y", 1), CAIRN_ENOTFOUND, "no such name");
+  CHECK(strstr(cairn_journal_errmsg(j), "y") != NULL, "names it");
+  cairn_batch *b;
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  CHECK_ERR(cairn_batch_delete_definition(b, NULL, "x", 0), CAIRN_EINVAL,
+            "versions are numbered from 1");
+  cairn_batch_free(b);
+  cairn_reader *r;
+  cairn_str json;
+  char hash[65];
+  uint32_t n;
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_OK(cairn_reader_definition(r, h[0], &json), j);
+  CHECK_OK(cairn_reader_definition_version(r, NULL, "x", 1, hash, &n), j);
+  CHECK_STR(hash, h[0], "a deleted version keeps its snapshot");
+  cairn_reader_end(r);
+  cairn_journal_close(j);
+  test_rmdir(home);
+  free(home);
+}
+
+TEST(a_hash_tells_its_name_and_version) {
+  char *home = test_tmpdir();
+  cairn_journal *j = open_j(home);
+  char a[65], bh[65], c[65], ns[CAIRN_NAMESPACE_MAX + 1],
+      name[CAIRN_WORKFLOW_ID_MAX + 1];
+  uint32_t v = 0;
+  CHECK_EQ(put_def(j, NULL, "x", "{\"v\":\"a\"}", a), 1, "x v1 is A");
+  CHECK_EQ(put_def(j, NULL, "x", "{\"v\":\"b\"}", bh), 2, "x v2 is B");
+  CHECK_EQ(put_def(j, "team", "y", "{\"v\":\"a\"}", a), 1, "team/y v1 is A");
+  CHECK_EQ(put_def(j, NULL, "x", "{\"v\":\"a\"}", a), 3, "x v3 is A again");
+  CHECK_EQ(put_def(j, "team", "y", "{\"v\":\"a\"}", a), 1,
+           "registering y's latest again adds no version");
+  CHECK_EQ(put_def(j, NULL, NULL, "{\"v\":\"c\"}", c), 0, "C has no name");
+  cairn_reader *r;
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_OK(cairn_reader_definition_of_hash(r, a, ns, name, &v), j);
+  CHECK_STR(ns, "default", "the latest registration's namespace");
+  CHECK_STR(name, "x", "its name");
+  CHECK_EQ(v, 3, "and its version");
+  CHECK_OK(cairn_reader_definition_of_hash(r, bh, ns, name, &v), j);
+  CHECK_STR(name, "x", "B is x");
+  CHECK_EQ(v, 2, "version 2");
+  CHECK_ERR(cairn_reader_definition_of_hash(r, c, ns, name, &v),
+            CAIRN_ENOTFOUND, "a snapshot stored without a name");
+  CHECK_ERR(cairn_reader_definition_of_hash(r, HASH, ns, name, &v),
+            CAIRN_ENOTFOUND, "a hash never stored");
+  CHECK_ERR(cairn_reader_definition_of_hash(r, "abc", ns, name, &v),
+            CAIRN_ENOTFOUND, "not a hash");
+  cairn_reader_end(r);
+  cairn_journal_close(j);
+  test_rmdir(home);
+  free(home);
+}
+
+static int put_map(cairn_journal *j, const char *from, const char *to,
+                   const char *json) {
+  cairn_batch *b;
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  int rc = cairn_batch_put_mapping(b, from, to, json);
+  if (rc == 0)
+    rc = cairn_batch_commit(b);
+  cairn_batch_free(b);
+  return rc;
+}
+
+TEST(mappings_round_trip_and_are_validated) {
+  char *home = test_tmpdir();
+  cairn_journal *j = open_j(home);
+  char a[65], bh[65];
+  put_def(j, NULL, "x", "{\"v\":\"a\"}", a);
+  put_def(j, NULL, "x", "{\"v\":\"b\"}", bh);
+  CHECK_OK(put_map(j, a, bh, "{ \"fetch\": \"get\", \"score\": \"rank\" }"),
+           j);
+  cairn_reader *r;
+  cairn_str json;
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_OK(cairn_reader_mapping(r, a, bh, &json), j);
+  CHECK(test_str_is(json, "{\"fetch\":\"get\",\"score\":\"rank\"}"),
+        "the mapping reads back, canonical");
+  CHECK_ERR(cairn_reader_mapping(r, bh, a, &json), CAIRN_ENOTFOUND,
+            "a mapping has a direction");
+  cairn_reader_end(r);
+  CHECK_OK(put_map(j, a, bh, "{\"score\":\"rank\"}"), j);
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_OK(cairn_reader_mapping(r, a, bh, &json), j);
+  CHECK(test_str_is(json, "{\"score\":\"rank\"}"), "a new mapping "
+                                                    "replaces the old");
+  cairn_reader_end(r);
+  CHECK_OK(put_map(j, bh, a, "{}"), j);
+  const char *bad[] = {"[\"a\"]", "{\"a\":1}", "{\"a\":{\"b\":\"c\"}}",
+                       "\"a\"", "{oops", "{\"a\":\"b\",\"a\":\"c\"}",
+                       "{\"a\":\"b\"} x"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    CHECK_ERR(put_map(j, a, bh, bad[i]), CAIRN_EINVAL,
+              "only an object of strings is a mapping");
+  CHECK(strstr(cairn_journal_errmsg(j), "JSON") != NULL, "says why");
+  CHECK_ERR(put_map(j, a, "0123", "{}"), CAIRN_EINVAL, "a hash is 64 hex");
+  CHECK_ERR(put_map(j, a, bh, NULL), CAIRN_EINVAL, "JSON is required");
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_OK(cairn_reader_mapping(r, a, bh, &json), j);
+  CHECK(test_str_is(json, "{\"score\":\"rank\"}"), "refused mappings "
+                                                    "changed nothing");
+  cairn_reader_end(r);
+  cairn_journal_close(j);
+  test_rmdir(home);
+  free(home);
+}

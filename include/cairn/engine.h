@@ -151,19 +151,92 @@ typedef void (*cairn_step_observer)(void *ctx, const cairn_step_note *n);
 void cairn_engine_observe(cairn_engine *e, cairn_step_observer cb,
                           void *ctx);
 
+/* ----------------------------------------------------------------- forks */
+
+/* How a derived run relates to its parent (docs/forks.md). */
+typedef enum cairn_fork_kind {
+  CAIRN_FORK_RESET = 1,      /* new current run: reuse what completed up to
+                                and including `step`, run the rest */
+  CAIRN_FORK_RERUN_FROM = 2, /* new current run: `step` and its downstream
+                                run again, other completed steps reused */
+  CAIRN_FORK_REPLAY = 3,     /* new run, not current, of a finished run */
+  CAIRN_FORK_RERUN_STEP = 4  /* the same finished run: a new attempt of
+                                `step`, then its output is recomputed */
+} cairn_fork_kind;
+
+typedef struct cairn_fork_request {
+  int kind;                  /* cairn_fork_kind */
+  const char *id;            /* run id, or workflow id (its current run) */
+  const char *step;          /* the point (reset, rerun); NULL for replay */
+  const char *reason;        /* recorded in origin, history and audit */
+  const char *request_id;    /* the same id twice returns the first result */
+  const char *definition;    /* replay: NULL or "original", "current" (the
+                                latest version of its name), or JSON */
+  const char *const *maps;   /* replay: "OLD=NEW" step renames */
+  size_t n_maps;
+  bool save_mapping;         /* remember the renames for this pair of
+                                definitions */
+  bool reuse;                /* replay: reuse steps whose name and
+                                effective parameters are unchanged */
+  bool allow_mutations;      /* perform steps marked "mutates" for real */
+  bool no_reapply_signals;   /* reset: do not re-deliver later signals */
+  const char *const *overrides; /* "input:PATH=JSON", "param:STEP.FIELD=
+                                   JSON", "prompt:STEP=TEXT",
+                                   "model:STEP=PROVIDER:MODEL" */
+  size_t n_overrides;
+  bool execute;              /* lease the new run to this engine */
+} cairn_fork_request;
+
+typedef struct cairn_fork_result {
+  char workflow_id[201];
+  char run_id[37];           /* the new run (the same run for RERUN_STEP) */
+  char parent_run_id[37];
+  char step[129];
+  bool repeated;             /* the request id was seen: nothing was done,
+                                this is the first result */
+  char *dry_run;             /* steps that will be dry-run, comma-separated
+                                (malloc'ed, may be NULL) */
+  char *for_real;            /* mutating steps that will really run */
+} cairn_fork_result;
+
+/*
+ * Derives a run. Errors (errmsg says what to do): CAIRN_ENOTFOUND (run or
+ * step; the message lists the steps), CAIRN_ECONFLICT (the step has not
+ * completed; the run is still in flight for replay and reruns; the
+ * definition version was deleted or the workflow is paused; an unmapped
+ * renamed step), CAIRN_EFORBIDDEN (the run is in another namespace),
+ * CAIRN_ERATELIMIT (too deep a chain of derived runs, or too many derived
+ * runs a minute in the namespace), CAIRN_EINVAL (bad override).
+ * Free the result's lists with cairn_fork_result_free.
+ */
+int cairn_engine_fork(cairn_engine *e, const cairn_fork_request *req,
+                      cairn_fork_result *out);
+void cairn_fork_result_free(cairn_fork_result *r);
+
 /* --------------------------------------------------------------- control */
 
 /* Appends signal.received (with `data` JSON, NULL = null) to run `id`
  * (run id or workflow id); a waiting step consumes it. Recorded in the
- * audit index with `reason`. CAIRN_ECONFLICT when the run has ended. */
+ * audit index with `reason` and `request_id` (may be NULL: the same id
+ * twice does nothing the second time and returns 0). CAIRN_ECONFLICT when
+ * the run has ended. */
 int cairn_engine_signal(cairn_engine *e, const char *id, const char *name,
-                        const char *data, const char *reason);
+                        const char *data, const char *reason,
+                        const char *request_id);
 
 /* Ends run `id` as cancelled (terminate = false) or terminated, with
  * `reason`, in history and in the audit index; the worker executing it
- * stops its steps in flight. CAIRN_ECONFLICT when it has ended already. */
+ * stops its steps in flight. CAIRN_ECONFLICT when it has ended already.
+ * `request_id` as for cairn_engine_signal. */
 int cairn_engine_cancel(cairn_engine *e, const char *id, bool terminate,
-                        const char *reason);
+                        const char *reason, const char *request_id);
+
+/* The engine's limits, from $CAIRN_HOME/config.json (docs/config.md). */
+typedef struct cairn_limits {
+  int max_fork_depth;        /* derived runs in a chain; default 5 */
+  int max_forks_per_minute;  /* per namespace; default 20 */
+} cairn_limits;
+const cairn_limits *cairn_engine_limits(const cairn_engine *e);
 
 #ifdef __cplusplus
 }

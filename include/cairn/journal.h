@@ -248,7 +248,9 @@ typedef struct cairn_audit_record {
   cairn_str run_id;   /* the run acted on */
   cairn_str new_run_id; /* the run the action created, if any */
   cairn_str reason;
-  cairn_str request_id; /* caller's idempotency key, if any */
+  cairn_str request_id; /* caller's idempotency key, if any: the journal
+                           refuses a second record with the same id in
+                           the namespace (CAIRN_ECONFLICT at commit) */
 } cairn_audit_record;
 
 /* Starts an empty batch on `j`. Free it with cairn_batch_free (after a
@@ -467,6 +469,60 @@ int cairn_reader_definition_names(cairn_reader *r, const char *ns,
 typedef int (*cairn_audit_cb)(void *ctx, const cairn_audit_record *rec);
 int cairn_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb,
                        void *ctx);
+
+/* Audit records newest first, from the end back to (and including) seq
+ * `down_to` (0 = all), through `cb` (non-zero stops): rate limits count
+ * recent actions without reading the whole index. */
+int cairn_reader_audit_backwards(cairn_reader *r, uint64_t down_to,
+                                 cairn_audit_cb cb, void *ctx);
+
+/* The audit record written with request id `request_id` in namespace `ns`
+ * (NULL = "default"): control commands given the same request id twice
+ * return the first result. Strings borrow from the snapshot.
+ * CAIRN_ENOTFOUND when no action used that id. */
+int cairn_reader_request(cairn_reader *r, const char *ns,
+                         const char *request_id, cairn_audit_record *out);
+
+/* ------------------------------------------------ definition lifecycle */
+
+/* What an operator did to a definition name. */
+typedef struct cairn_definition_state {
+  bool paused;             /* replays and reruns are refused */
+  uint32_t n_deleted;      /* versions deleted (runs refuse to use them) */
+  uint32_t deleted[64];    /* the first 64 of them, ascending */
+} cairn_definition_state;
+
+/* The state of (ns, name); all false/zero when never changed. */
+int cairn_reader_definition_state(cairn_reader *r, const char *ns,
+                                  const char *name,
+                                  cairn_definition_state *out);
+
+/* The (ns, name, version) a snapshot hash was registered as, latest
+ * registration first; CAIRN_ENOTFOUND for a snapshot with no name (an
+ * effective definition of a derived run). `name` is CAIRN_WORKFLOW_ID_MAX
+ * + 1 bytes. */
+int cairn_reader_definition_of_hash(cairn_reader *r, const char *hash,
+                                    char *ns_out, char *name,
+                                    uint32_t *version);
+
+/* Adds "pause (paused = true) or unpause (ns, name)". CAIRN_ENOTFOUND at
+ * commit when the name has no version. */
+int cairn_batch_pause_definition(cairn_batch *b, const char *ns,
+                                 const char *name, bool paused);
+/* Adds "delete version `version` of (ns, name)": the snapshot stays (past
+ * runs keep it) but no new run may use it. CAIRN_ENOTFOUND at commit when
+ * there is no such version. */
+int cairn_batch_delete_definition(cairn_batch *b, const char *ns,
+                                  const char *name, uint32_t version);
+
+/* Step renames saved between two definition snapshots (replay
+ * --save-mapping): `json` is an object {"OLD": "NEW", ...}. */
+int cairn_batch_put_mapping(cairn_batch *b, const char *from_hash,
+                            const char *to_hash, const char *json);
+/* The saved mapping from one snapshot to another, or CAIRN_ENOTFOUND.
+ * Borrows from the snapshot. */
+int cairn_reader_mapping(cairn_reader *r, const char *from_hash,
+                         const char *to_hash, cairn_str *json);
 
 /* --------------------------------------------------------------------- */
 /* Views                                                                  */

@@ -1,0 +1,273 @@
+/*
+ * cli_fork.c — derived runs (docs/forks.md):
+ *
+ *   cairn reset ID --step NAME [--no-reapply-signals]
+ *   cairn rerun RUN --from-step NAME [overrides] [--allow-mutations]
+ *   cairn rerun RUN --step NAME [overrides] [--allow-mutations]
+ *   cairn replay RUN [--definition original|current|FILE] [--map OLD=NEW]...
+ *                    [--save-mapping] [--reuse] [overrides]
+ *                    [--allow-mutations]
+ * and on each: [--reason TEXT] [--request-id KEY] [--detach].
+ * Overrides: --set-input PATH=JSON, --prompt STEP=TEXT|@FILE,
+ *            --model STEP=PROVIDER:MODEL, --param STEP.FIELD=JSON.
+ *
+ * The command prints what it created, says loudly which mutating steps
+ * will be dry-run and which will really run, and then (unless --detach)
+ * executes the new run here, like `cairn run`: exit 0 when it completes,
+ * 7 when it fails. A single-step rerun always executes here.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LIST 64
+
+typedef struct fork_args {
+  cairn_fork_request req;
+  const char *overrides[MAX_LIST];
+  const char *maps[MAX_LIST];
+  char *owned[MAX_LIST]; /* override strings built here */
+  size_t n_owned;
+  char *def_file;        /* --definition FILE's text */
+  bool detach;
+} fork_args;
+
+static int add_override(fork_args *a, const char *kind, const char *v) {
+  if (a->req.n_overrides == MAX_LIST || a->n_owned == MAX_LIST)
+    return cli_usage_error("too many overrides (at most %d)", MAX_LIST);
+  const char *eq = strchr(v, '=');
+  char *file = NULL;
+  if (eq && strcmp(kind, "prompt") == 0 && eq[1] == '@') {
+    if ((file = cli_read_file(eq + 2)) == NULL)
+      return 3;
+  }
+  size_t n = strlen(kind) + strlen(v) + (file ? strlen(file) : 0) + 2;
+  char *o = malloc(n);
+  if (o == NULL) {
+    free(file);
+    return 1;
+  }
+  if (file)
+    snprintf(o, n, "%s:%.*s=%s", kind, (int)(eq - v), v, file);
+  else
+    snprintf(o, n, "%s:%s", kind, v);
+  free(file);
+  a->owned[a->n_owned++] = o;
+  a->overrides[a->req.n_overrides++] = o;
+  return 0;
+}
+
+/* Parses the options shared by reset, rerun and replay. */
+static int parse(int argc, char **argv, fork_args *a) {
+  static const struct {
+    const char *opt, *kind;
+  } ov[] = {{"--set-input", "input"}, {"--param", "param"},
+            {"--prompt", "prompt"}, {"--model", "model"}};
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    bool takes = true;
+    int rc = 0;
+    if (strcmp(o, "--step") == 0 && v)
+      a->req.step = v;
+    else if (strcmp(o, "--from-step") == 0 && v) {
+      a->req.step = v;
+      a->req.kind = CAIRN_FORK_RERUN_FROM;
+    }
+    else if (strcmp(o, "--reason") == 0 && v)
+      a->req.reason = v;
+    else if (strcmp(o, "--request-id") == 0 && v)
+      a->req.request_id = v;
+    else if (strcmp(o, "--definition") == 0 && v)
+      a->req.definition = v;
+    else if (strcmp(o, "--map") == 0 && v && a->req.n_maps < MAX_LIST)
+      a->maps[a->req.n_maps++] = v;
+    else {
+      takes = false;
+      if (strcmp(o, "--detach") == 0)
+        a->detach = true;
+      else if (strcmp(o, "--no-reapply-signals") == 0)
+        a->req.no_reapply_signals = true;
+      else if (strcmp(o, "--allow-mutations") == 0)
+        a->req.allow_mutations = true;
+      else if (strcmp(o, "--save-mapping") == 0)
+        a->req.save_mapping = true;
+      else if (strcmp(o, "--reuse") == 0)
+        a->req.reuse = true;
+      else if (o[0] != '-' && a->req.id == NULL)
+        a->req.id = o;
+      else {
+        size_t k = 0;
+        while (k < 4 && strcmp(o, ov[k].opt) != 0)
+          k++;
+        if (k == 4 || v == NULL)
+          return cli_usage_error("%s: unknown option or missing value: %s;"
+                                 " see `cairn help`", argv[0], o);
+        rc = add_override(a, ov[k].kind, v);
+        takes = true;
+      }
+    }
+    if (rc)
+      return rc;
+    i += takes;
+  }
+  if (a->req.id == NULL)
+    return cli_usage_error("%s needs a run or workflow id", argv[0]);
+  return 0;
+}
+
+static void json_list(cJSON *doc, const char *key, const char *list) {
+  cJSON *arr = cJSON_AddArrayToObject(doc, key);
+  char *copy = list ? strdup(list) : NULL, *save = NULL;
+  for (char *t = copy ? strtok_r(copy, ", ", &save) : NULL; t;
+       t = strtok_r(NULL, ", ", &save))
+    cJSON_AddItemToArray(arr, cJSON_CreateString(t));
+  free(copy);
+}
+
+/* Prints what was created and the mutation plan (loudly, on stderr, before
+ * anything runs). */
+static void announce(const cli_ctx *ctx, const char *verb,
+                     const fork_args *a, const cairn_fork_result *r) {
+  if (r->dry_run)
+    fprintf(stderr, "cairn: DRY-RUN (recorded from the source run, not "
+                    "performed): %s\n", r->dry_run);
+  if (r->for_real)
+    fprintf(stderr, "cairn: WILL REALLY RUN (mutating): %s\n", r->for_real);
+  if (ctx->json)
+    return;
+  printf("workflow %s\nrun      %s\n%-8s %s %s%s%s\n", r->workflow_id,
+         r->run_id, verb,
+         a->req.kind == CAIRN_FORK_RERUN_STEP ? "in run" : "of",
+         r->parent_run_id, r->step[0] ? " at step " : "", r->step);
+  if (a->req.reason)
+    printf("reason   %s\n", a->req.reason);
+  if (r->repeated)
+    printf("(request id %s was used before: this is its first result; "
+           "nothing new was done)\n", a->req.request_id);
+}
+
+/* Adds the run's status and output to `doc`; returns the exit status. */
+static int outcome(cairn_journal *j, const char *run_id, cJSON *doc) {
+  cairn_reader *r;
+  cairn_run_info info;
+  cairn_run_view v;
+  cairn_event ev = {0};
+  if (cairn_reader_begin(j, &r) != 0)
+    return 1;
+  int rc = cairn_reader_run_by_id(r, run_id, &info);
+  if (rc == 0)
+    rc = cairn_reader_run_view(r, info.key, &v);
+  if (rc == 0 && (v.output_seq || v.error_seq))
+    rc = cairn_reader_event(r, info.key,
+                            v.output_seq ? v.output_seq : v.error_seq, &ev);
+  int status = rc ? 1 : v.status == CAIRN_RUN_COMPLETED ? 0
+                    : cairn_run_status_is_final(v.status) ? 7
+                                                          : 0;
+  if (rc == 0 && doc) {
+    cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v.status));
+    if (v.output_seq)
+      cli_add_json_text(doc, "output", ev.output);
+    if (v.error_seq && !v.output_seq)
+      cli_add_str(doc, "error", ev.error_message.ptr ? ev.error_message
+                                                     : ev.reason);
+  }
+  else if (rc == 0) {
+    printf("status   %s\n", cairn_run_status_name(v.status));
+    if (v.output_seq)
+      printf("output   %.*s\n", (int)ev.output.len, ev.output.ptr);
+    else if (ev.error_message.ptr)
+      printf("error    %.*s\n", (int)ev.error_message.len,
+             ev.error_message.ptr);
+  }
+  cairn_reader_end(r);
+  return status;
+}
+
+static int fork_cmd(cli_ctx *ctx, fork_args *a, const char *verb) {
+  cairn_engine *e;
+  cairn_fork_result r = {0};
+  int rc = cli_engine_open(ctx, 0, &e);
+  if (rc)
+    return cairn_err_exit_code(rc);
+  a->req.overrides = a->overrides;
+  a->req.maps = a->maps;
+  a->req.execute = !a->detach;
+  rc = cairn_engine_fork(e, &a->req, &r);
+  if (rc) {
+    fprintf(stderr, "cairn: %s: %s\n", verb, cairn_engine_errmsg(e));
+    cairn_engine_close(e);
+    return cairn_err_exit_code(rc);
+  }
+  announce(ctx, verb, a, &r);
+  int status = 0;
+  if (!a->detach && !r.repeated) {
+    rc = cairn_engine_work(e, CAIRN_WORK_RUN, r.run_id);
+    if (rc) {
+      fprintf(stderr, "cairn: %s\n", cairn_engine_errmsg(e));
+      status = cairn_err_exit_code(rc);
+    }
+  }
+  cJSON *doc = ctx->json ? cJSON_CreateObject() : NULL;
+  if (doc) {
+    cJSON_AddStringToObject(doc, "workflow_id", r.workflow_id);
+    cJSON_AddStringToObject(doc, "run_id", r.run_id);
+    cJSON_AddStringToObject(doc, "parent_run_id", r.parent_run_id);
+    cJSON_AddStringToObject(doc, "kind", verb);
+    if (r.step[0])
+      cJSON_AddStringToObject(doc, "step", r.step);
+    if (a->req.reason)
+      cJSON_AddStringToObject(doc, "reason", a->req.reason);
+    cJSON_AddBoolToObject(doc, "repeated", r.repeated);
+    json_list(doc, "dry_run", r.dry_run);
+    json_list(doc, "for_real", r.for_real);
+  }
+  if (status == 0 && (!a->detach || r.repeated))
+    status = outcome(cairn_engine_journal(e), r.run_id, doc);
+  if (doc)
+    cli_print_json(doc);
+  cairn_fork_result_free(&r);
+  cairn_engine_close(e);
+  return status;
+}
+
+static void free_args(fork_args *a) {
+  for (size_t i = 0; i < a->n_owned; i++)
+    free(a->owned[i]);
+  free(a->def_file);
+}
+
+int cli_fork(cli_ctx *ctx, int argc, char **argv) {
+  fork_args a = {0};
+  const char *verb = argv[0];
+  int rc = parse(argc, argv, &a);
+  if (rc == 0 && strcmp(verb, "reset") == 0) {
+    a.req.kind = CAIRN_FORK_RESET;
+    if (a.req.step == NULL)
+      rc = cli_usage_error("usage: cairn reset ID --step NAME [--reason "
+                           "TEXT] [--detach] [--no-reapply-signals]");
+  }
+  else if (rc == 0 && strcmp(verb, "rerun") == 0) {
+    if (a.req.kind != CAIRN_FORK_RERUN_FROM)
+      a.req.kind = CAIRN_FORK_RERUN_STEP;
+    if (a.req.step == NULL)
+      rc = cli_usage_error("usage: cairn rerun RUN (--from-step NAME | "
+                           "--step NAME) [overrides] [--reason TEXT]");
+    if (rc == 0 && a.req.kind == CAIRN_FORK_RERUN_STEP && a.detach)
+      rc = cli_usage_error("a single-step rerun runs here; drop --detach");
+  }
+  else if (rc == 0) {
+    a.req.kind = CAIRN_FORK_REPLAY;
+    const char *d = a.req.definition;
+    if (d && strcmp(d, "original") != 0 && strcmp(d, "current") != 0) {
+      if ((a.def_file = cli_read_file(d)) == NULL)
+        rc = 3;
+      a.req.definition = a.def_file;
+    }
+  }
+  if (rc == 0)
+    rc = fork_cmd(ctx, &a, verb);
+  free_args(&a);
+  return rc;
+}

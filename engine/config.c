@@ -1,0 +1,72 @@
+/*
+ * config.c — $CAIRN_HOME/config.json: the operator's settings.
+ *
+ *   { "limits": { "max_fork_depth": 5, "max_forks_per_minute": 20 } }
+ *
+ * A missing file means the defaults. A file that is not valid JSON, or a
+ * known setting of the wrong type or range, stops the engine from opening
+ * with a message naming the file and the setting: a typo must not silently
+ * lift a limit. Sections other engines versions add (such as "llm") are
+ * left alone here.
+ */
+#include "engine_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int read_int(const cJSON *obj, const char *key, int min, int *out,
+                    const char *path, char *err, size_t errlen) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (v == NULL)
+    return 0;
+  if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
+      (int)v->valuedouble < min) {
+    snprintf(err, errlen, "%s: limits.%s must be an integer >= %d", path,
+             key, min);
+    return CAIRN_EINVAL;
+  }
+  *out = (int)v->valuedouble;
+  return 0;
+}
+
+int cairn__config_load(const char *home, cairn_limits *limits, char *err,
+                       size_t errlen) {
+  char path[4200];
+  limits->max_fork_depth = 5;
+  limits->max_forks_per_minute = 20;
+  snprintf(path, sizeof path, "%s/config.json", home);
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", path,
+                                           strerror(errno)),
+                                  CAIRN_EIO);
+  char buf[65536];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *end = NULL;
+  cJSON *doc = cJSON_ParseWithOpts(buf, &end, 0);
+  if (!cJSON_IsObject(doc)) {
+    snprintf(err, errlen, "%s is not a JSON object (near byte %ld); fix it "
+             "or remove it to use the defaults", path,
+             end ? (long)(end - buf) : 0L);
+    cJSON_Delete(doc);
+    return CAIRN_EINVAL;
+  }
+  const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "limits");
+  int rc = 0;
+  if (l && !cJSON_IsObject(l)) {
+    snprintf(err, errlen, "%s: limits must be an object", path);
+    rc = CAIRN_EINVAL;
+  }
+  if (rc == 0)
+    rc = read_int(l, "max_fork_depth", 1, &limits->max_fork_depth, path,
+                  err, errlen);
+  if (rc == 0)
+    rc = read_int(l, "max_forks_per_minute", 1,
+                  &limits->max_forks_per_minute, path, err, errlen);
+  cJSON_Delete(doc);
+  return rc;
+}
