@@ -53,6 +53,10 @@ void cli_add_str(cJSON *obj, const char *key, cairn_str s);
 char *cli_read_file(const char *path);
 /* Opens an engine on ctx->home; prints the problem on failure. */
 int cli_engine_open(const cli_ctx *ctx, size_t max_runs, cairn_engine **e);
+/* The same; with must_exist, a missing journal is not found (exit 3),
+ * never created: for commands that act on existing runs. */
+int cli_engine_open_existing(const cli_ctx *ctx, size_t max_runs,
+                             bool must_exist, cairn_engine **e);
 /* Prints `doc`, indented, and frees it. */
 void cli_print_json(cJSON *doc);
 

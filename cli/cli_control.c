@@ -64,7 +64,7 @@ int cli_cancel(cli_ctx *ctx, int argc, char **argv) {
                  terminate ? "cairn terminate ID [--reason TEXT] [--request-id KEY]"
                            : "cairn cancel ID [--reason TEXT] [--request-id KEY]");
   cairn_engine *e;
-  if (rc || (rc = cli_engine_open(ctx, 0, &e)) != 0)
+  if (rc || (rc = cli_engine_open_existing(ctx, 0, true, &e)) != 0)
     return rc > 0 ? rc : cairn_err_exit_code(rc);
   rc = cairn_engine_cancel(e, a.pos[0], terminate, a.reason, a.request_id);
   return done(ctx, e, rc, terminate ? "terminated" : "cancelled", a.pos[0]);
@@ -81,7 +81,7 @@ int cli_signal(cli_ctx *ctx, int argc, char **argv) {
     return rc;
   if (a.data && a.data[0] == '@' && (data = cli_read_file(a.data + 1)) == 0)
     return 3;
-  if ((rc = cli_engine_open(ctx, 0, &e)) != 0) {
+  if ((rc = cli_engine_open_existing(ctx, 0, true, &e)) != 0) {
     free(data);
     return cairn_err_exit_code(rc);
   }

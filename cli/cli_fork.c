@@ -188,7 +188,7 @@ static int outcome(cairn_journal *j, const char *run_id, cJSON *doc) {
 static int fork_cmd(cli_ctx *ctx, fork_args *a, const char *verb) {
   cairn_engine *e;
   cairn_fork_result r = {0};
-  int rc = cli_engine_open(ctx, 0, &e);
+  int rc = cli_engine_open_existing(ctx, 0, true, &e);
   if (rc)
     return cairn_err_exit_code(rc);
   a->req.overrides = a->overrides;

@@ -54,11 +54,20 @@ char *cli_read_file(const char *path) {
 }
 
 int cli_engine_open(const cli_ctx *ctx, size_t max_runs, cairn_engine **e) {
+  return cli_engine_open_existing(ctx, max_runs, false, e);
+}
+
+int cli_engine_open_existing(const cli_ctx *ctx, size_t max_runs,
+                             bool must_exist, cairn_engine **e) {
   char err[512] = "";
   cairn_engine_options o = {.home = ctx->home, .ns = ctx->ns,
-                            .max_runs = max_runs};
+                            .max_runs = max_runs, .must_exist = must_exist};
   int rc = cairn_engine_open(&o, e, err, sizeof err);
-  if (rc)
+  if (rc == CAIRN_ENOTFOUND && must_exist)
+    fprintf(stderr, "cairn: no journal in %s; pass --home DIR or set "
+                    "CAIRN_HOME to the directory that holds it\n",
+            ctx->home);
+  else if (rc)
     fprintf(stderr, "cairn: %s\n", *err ? err : cairn_strerror(rc));
   return rc;
 }
@@ -105,12 +114,18 @@ static int report(const cli_ctx *ctx, cairn_journal *j, const char *run_id) {
     cJSON_AddStringToObject(doc, "workflow_id", info.workflow_id);
     cJSON_AddStringToObject(doc, "run_id", info.run_id);
     cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v.status));
-    cli_add_json_text(doc, "output", ev.output);
+    if (ev.output.ptr)
+      cli_add_json_text(doc, "output", ev.output);
+    else
+      cJSON_AddNullToObject(doc, "output");
     if (err.type) {
       cJSON *e = cJSON_AddObjectToObject(doc, "error");
       cli_add_str(e, "code", err.error_code);
       cli_add_str(e, "message", err.error_message.ptr ? err.error_message
                                                       : err.reason);
+    }
+    else {
+      cJSON_AddNullToObject(doc, "error");
     }
     cJSON_AddNumberToObject(doc, "duration_ms", ms);
     cli_print_json(doc);
@@ -134,9 +149,12 @@ static int report(const cli_ctx *ctx, cairn_journal *j, const char *run_id) {
   return cairn_run_status_is_final(v.status) ? 7 : 4;
 }
 
+static cairn_engine *g_engine; /* for the signal handler */
+static volatile sig_atomic_t g_interrupted;
+
 /* Waits for a run another worker executes; returns its final status. */
 static int wait_for(cairn_journal *j, const char *run_id) {
-  for (;;) {
+  while (!g_interrupted) {
     cairn_reader *r;
     cairn_run_info info;
     if (cairn_reader_begin(j, &r) != 0)
@@ -150,12 +168,15 @@ static int wait_for(cairn_journal *j, const char *run_id) {
     struct timespec ts = {0, 100 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
+  fprintf(stderr, "cairn: stopped waiting; run %s goes on in its worker\n",
+          run_id);
+  return -1;
 }
 
-static cairn_engine *g_engine; /* for the signal handler */
 
 static void on_signal(int sig) {
   (void)sig;
+  g_interrupted = 1;
   if (g_engine)
     cairn_engine_stop(g_engine);
 }

@@ -99,17 +99,19 @@ int cli_result(cli_ctx *ctx, int argc, char **argv) {
     rc = cairn_reader_event(r, info.key, seq, &ev);
   int status = rc ? cli_fail(rc, j, "reading the result") : EXIT_OK;
   if (rc == 0 && v.status == CAIRN_RUN_RUNNING) {
-    fprintf(stderr, "cairn: run %s is still running; wait with `cairn run "
-                    "%s --id %s` or check `cairn status %s`\n",
-            info.run_id, "NAME", info.workflow_id, info.workflow_id);
+    fprintf(stderr, "cairn: run %s of workflow %s is still running; check "
+                    "`cairn status %s`, or make sure a `cairn worker` runs "
+                    "it\n", info.run_id, info.workflow_id, info.workflow_id);
     status = 4;
   }
   else if (rc == 0 && v.output_seq) {
     if (ctx->json) {
       cJSON *doc = cJSON_CreateObject();
+      cJSON_AddStringToObject(doc, "workflow_id", info.workflow_id);
       cJSON_AddStringToObject(doc, "run_id", info.run_id);
       cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v.status));
       cli_add_json_text(doc, "output", ev.output);
+      cJSON_AddNullToObject(doc, "error");
       cli_print_json(doc);
     }
     else {
@@ -121,8 +123,10 @@ int cli_result(cli_ctx *ctx, int argc, char **argv) {
     cairn_str m = ev.error_message.ptr ? ev.error_message : ev.reason;
     if (ctx->json) {
       cJSON *doc = cJSON_CreateObject();
+      cJSON_AddStringToObject(doc, "workflow_id", info.workflow_id);
       cJSON_AddStringToObject(doc, "run_id", info.run_id);
       cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v.status));
+      cJSON_AddNullToObject(doc, "output");
       cJSON *e = cJSON_AddObjectToObject(doc, "error");
       cli_add_str(e, "code", ev.error_code);
       cli_add_str(e, "message", m);
@@ -144,7 +148,17 @@ typedef struct show_ctx {
   uint64_t key;
   cJSON *attempts;
   bool json;
+  bool run_final;  /* a running attempt of a finished run was stopped */
 } show_ctx;
+
+/* An attempt still "running" in a finished run was stopped with it (its
+ * run was cancelled or terminated under it). */
+static const char *attempt_status(const show_ctx *c,
+                                  const cairn_attempt_view *a) {
+  if (c->run_final && a->status == CAIRN_ATTEMPT_RUNNING)
+    return "stopped";
+  return cairn_attempt_status_name(a->status);
+}
 
 static int on_attempt(void *p, const cairn_attempt_view *a) {
   show_ctx *c = p;
@@ -156,8 +170,7 @@ static int on_attempt(void *p, const cairn_attempt_view *a) {
   if (c->json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "attempt", a->attempt);
-    cJSON_AddStringToObject(o, "status",
-                            cairn_attempt_status_name(a->status));
+    cJSON_AddStringToObject(o, "status", attempt_status(c, a));
     cli_add_json_text(o, "input", start.input);
     if (end.type == CAIRN_EV_STEP_COMPLETED)
       cli_add_json_text(o, "output", end.output);
@@ -178,8 +191,8 @@ static int on_attempt(void *p, const cairn_attempt_view *a) {
     cJSON_AddItemToArray(c->attempts, o);
     return 0;
   }
-  printf("    attempt %u  %-9s %8.1f ms", a->attempt,
-         cairn_attempt_status_name(a->status), ms);
+  printf("    attempt %u  %-9s %8.1f ms", a->attempt, attempt_status(c, a),
+         ms);
   if (start.input.ptr && start.input.len > 2)
     printf("  input %.*s", (int)(start.input.len > 100 ? 100
                                                       : start.input.len),
@@ -202,6 +215,9 @@ static void show_step(show_ctx *c, cJSON *steps, const char *name) {
   cairn_step_view s;
   int rc = cairn_reader_step_view(c->r, c->key, name, &s);
   const char *status = rc ? "pending" : cairn_step_status_name(s.status);
+  if (rc == 0 && c->run_final && (s.status == CAIRN_STEP_RUNNING ||
+                                  s.status == CAIRN_STEP_WAITING))
+    status = "stopped";
   cJSON *o = NULL;
   if (c->json) {
     o = cJSON_CreateObject();
@@ -241,6 +257,17 @@ static void show_header(const cairn_run_info *info, const cairn_run_view *v,
       cli_add_json_text(doc, "output", out->output);
     else
       cJSON_AddNullToObject(doc, "output");
+    if (out->type && out->type != CAIRN_EV_RUN_COMPLETED &&
+        out->type != CAIRN_EV_RUN_OUTPUT_RECOMPUTED) {
+      cJSON *err = cJSON_AddObjectToObject(doc, "error");
+      cli_add_str(err, "code", out->error_code);
+      cli_add_str(err, "message", out->error_message.ptr
+                                      ? out->error_message
+                                      : out->reason);
+    }
+    else {
+      cJSON_AddNullToObject(doc, "error");
+    }
     cJSON *o = cJSON_AddObjectToObject(doc, "origin");
     cJSON_AddStringToObject(o, "kind",
                             cairn_origin_kind_name(start->origin_kind));
@@ -299,7 +326,8 @@ int cli_show(cli_ctx *ctx, int argc, char **argv) {
   cJSON *doc = ctx->json ? cJSON_CreateObject() : NULL;
   show_header(&info, &v, &start, &out, doc);
   cJSON *steps = doc ? cJSON_AddArrayToObject(doc, "steps") : NULL;
-  show_ctx c = {r, info.key, NULL, ctx->json};
+  show_ctx c = {r, info.key, NULL, ctx->json,
+                cairn_run_status_is_final(v.status) && v.rerun_seq == 0};
   cJSON *def = definition_of(r, &info);
   const cJSON *it;
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(def, "steps")) {

@@ -28,32 +28,39 @@ static int find(cairn_engine *e, const char *id, cairn_run_info *info) {
   }
   cairn_reader_end(r);
   if (rc == CAIRN_ENOTFOUND)
-    cairn__engine_err(e, "no run or workflow has id %s in namespace %s",
-                      id, e->ns);
+    cairn__engine_err(e, "no run or workflow has id %s in namespace %s; "
+                      "check the id, --namespace and --home", id, e->ns);
   else if (rc)
     cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
   else if (cairn_run_status_is_final(info->status)) {
-    cairn__engine_err(e, "run %s of workflow %s has already %s", info->run_id,
-                      info->workflow_id,
+    cairn__engine_err(e, "run %s of workflow %s has already ended (%s); "
+                      "nothing to do", info->run_id, info->workflow_id,
                       cairn_run_status_name(info->status));
     rc = CAIRN_ECONFLICT;
   }
   return rc;
 }
 
-/* Whether request id `rid` was used already in this namespace. */
-bool cairn__request_seen(cairn_engine *e, const char *rid,
-                         cairn_audit_record *first) {
+int cairn__request_check(cairn_engine *e, const char *rid,
+                         const char *action) {
   cairn_reader *r;
-  bool seen = false;
-  if (rid == NULL || cairn_reader_begin(e->j, &r) != 0)
-    return false;
   cairn_audit_record a;
-  seen = cairn_reader_request(r, e->ns, rid, &a) == 0;
-  if (seen && first) /* copy what callers need before the reader ends */
-    *first = (cairn_audit_record){.seq = a.seq};
+  int rc = 0;
+  if (rid == NULL || cairn_reader_begin(e->j, &r) != 0)
+    return 0;
+  if (cairn_reader_request(r, e->ns, rid, &a) == 0) {
+    rc = 1;
+    if (a.action.len != strlen(action) ||
+        memcmp(a.action.ptr, action, a.action.len) != 0) {
+      cairn__engine_err(e, "request id %s was used for %.*s on %.*s; give "
+                        "this %s its own request id", rid, (int)a.action.len,
+                        a.action.ptr, (int)a.workflow_id.len,
+                        a.workflow_id.ptr ? a.workflow_id.ptr : "", action);
+      rc = CAIRN_ECONFLICT;
+    }
+  }
   cairn_reader_end(r);
-  return seen;
+  return rc;
 }
 
 static int act(cairn_engine *e, const cairn_run_info *info,
@@ -74,7 +81,7 @@ static int act(cairn_engine *e, const cairn_run_info *info,
     rc = cairn_batch_audit(b, &a);
   if (rc >= 0)
     rc = cairn_batch_commit(b);
-  if (rc == CAIRN_ECONFLICT && cairn__request_seen(e, rid, NULL))
+  if (rc == CAIRN_ECONFLICT && cairn__request_check(e, rid, action) == 1)
     rc = 0; /* the same request raced us and won: done once */
   else if (rc)
     cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
@@ -86,8 +93,9 @@ int cairn_engine_signal(cairn_engine *e, const char *id, const char *name,
                         const char *data, const char *reason,
                         const char *request_id) {
   cairn_run_info info;
-  if (cairn__request_seen(e, request_id, NULL))
-    return 0;
+  int seen = cairn__request_check(e, request_id, "signal");
+  if (seen)
+    return seen < 0 ? seen : 0;
   if (name == NULL || *name == '\0') {
     cairn__engine_err(e, "a signal needs a name");
     return CAIRN_EINVAL;
@@ -108,8 +116,10 @@ int cairn_engine_signal(cairn_engine *e, const char *id, const char *name,
 int cairn_engine_cancel(cairn_engine *e, const char *id, bool terminate,
                         const char *reason, const char *request_id) {
   cairn_run_info info;
-  if (cairn__request_seen(e, request_id, NULL))
-    return 0;
+  int seen = cairn__request_check(e, request_id,
+                                  terminate ? "terminate" : "cancel");
+  if (seen)
+    return seen < 0 ? seen : 0;
   int rc = find(e, id, &info);
   if (rc)
     return rc;

@@ -135,14 +135,19 @@ bool cairn__json_valid_text(const char *s) {
 }
 
 const char *cairn__actor(void) {
+  static char user[64]; /* the OS user's name, looked up once */
   const char *a = getenv("CAIRN_ACTOR");
   if (a && *a)
     return a;
   a = getenv("USER");
   if (a && *a)
     return a;
-  struct passwd *pw = getpwuid(geteuid());
-  return pw && pw->pw_name ? pw->pw_name : "unknown";
+  if (user[0] == '\0') {
+    struct passwd *pw = getpwuid(geteuid());
+    snprintf(user, sizeof user, "%s", pw && pw->pw_name ? pw->pw_name
+                                                        : "unknown");
+  }
+  return user;
 }
 
 /* ---------------------------------------------------- definitions cache */
@@ -354,6 +359,7 @@ static void on_check(uv_check_t *h) {
   if (rc) {
     e->n_launches = 0; /* nothing starts without its durable start */
     e->stopping = true;
+    e->fatal = true;
     uv_stop(&e->loop);
     return;
   }
@@ -368,8 +374,9 @@ static int adopt(cairn_engine *e, uint64_t key) {
     return 0;
   int rc = cairn__run_load(e, key, &run);
   if (rc) {
-    uint64_t k = key;
-    cairn_journal_release_leases(e->j, e->owner, &k, 1);
+    /* Keep the lease: claims skip it until it expires, so a run this
+     * process cannot execute (a native kind it lacks) is retried once a
+     * lease, not every tick; another worker takes it after expiry. */
     return rc;
   }
   HASH_ADD(hh, e->runs, key, sizeof run->key, run);
@@ -588,6 +595,7 @@ int cairn_engine_work(cairn_engine *e, int mode, const char *run_id) {
   int rc = 0;
   e->mode = mode;
   e->stopping = false;
+  e->fatal = false;
   e->target = 0;
   if (mode != CAIRN_WORK_RUN)
     adopt_started(e);
@@ -603,7 +611,7 @@ int cairn_engine_work(cairn_engine *e, int mode, const char *run_id) {
                  TICK_MS);
   uv_run(&e->loop, UV_RUN_DEFAULT);
   uv_timer_stop(&e->tick);
-  if (e->errmsg[0] && e->stopping && mode != CAIRN_WORK_FOREVER)
+  if (e->fatal)
     rc = CAIRN_EIO;
   let_go_all(e);
   e->mode = 0;
@@ -614,7 +622,8 @@ int cairn_engine_work(cairn_engine *e, int mode, const char *run_id) {
 
 int cairn_engine_open(const cairn_engine_options *o, cairn_engine **out,
                       char *errbuf, size_t errlen) {
-  cairn_journal_options jo = {.no_sync = o->no_sync};
+  cairn_journal_options jo = {.no_sync = o->no_sync,
+                              .must_exist = o->must_exist};
   cairn_engine *e = calloc(1, sizeof *e);
   *out = NULL;
   if (e == NULL)

@@ -168,6 +168,7 @@ struct cairn_engine {
   int mode;                  /* cairn_work_mode while working */
   uint64_t target;           /* CAIRN_WORK_RUN: the run awaited */
   bool stopping;
+  bool fatal;                /* a commit failed: work returns an error */
   int64_t last_renew_us;
   cairn_step_observer observer;
   void *observer_ctx;
@@ -224,10 +225,12 @@ bool cairn__owner_dead(void *ctx, const char *owner);
 /* The actor of control actions: $CAIRN_ACTOR, else the OS user. */
 const char *cairn__actor(void);
 
-/* control.c: whether request id `rid` (may be NULL) was used already in
- * the engine's namespace; `first` (may be NULL) gets its audit seq. */
-bool cairn__request_seen(cairn_engine *e, const char *rid,
-                         cairn_audit_record *first);
+/* control.c: 0 when request id `rid` (may be NULL) is new in the
+ * engine's namespace, 1 when it was used for `action` already (do nothing
+ * again), CAIRN_ECONFLICT (with errmsg) when it was used for another
+ * action. */
+int cairn__request_check(cairn_engine *e, const char *rid,
+                         const char *action);
 
 /* Whether a NUL-terminated string is one JSON value. */
 bool cairn__json_valid_text(const char *s);

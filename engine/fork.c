@@ -71,6 +71,7 @@ typedef struct fork_ctx {
   bool *keep;              /* per effective step: reused */
   const pstep **src;       /* per effective step: its parent step */
   char *rerun_with;        /* RERUN_STEP: the step's overridden `with` */
+  bool mismatch;           /* the request id belongs to another action */
 } fork_ctx;
 
 static int fail(fork_ctx *c, int rc, const char *fmt, ...)
@@ -208,30 +209,6 @@ static int depth_of(fork_ctx *c, const cairn_run_info *run) {
   return depth;
 }
 
-typedef struct rate_ctx {
-  const char *ns;
-  int64_t since_us;
-  int count;
-  int64_t oldest_us;
-} rate_ctx;
-
-static int on_audit(void *p, const cairn_audit_record *a) {
-  rate_ctx *rc = p;
-  if (a->time_us < rc->since_us)
-    return 1; /* older than the window: stop */
-  bool derived = a->action.len >= 5 &&
-                 (memcmp(a->action.ptr, "reset", 5) == 0 ||
-                  memcmp(a->action.ptr, "rerun", 5) == 0 ||
-                  (a->action.len == 6 &&
-                   memcmp(a->action.ptr, "replay", 6) == 0));
-  if (derived && a->ns.len == strlen(rc->ns) &&
-      memcmp(a->ns.ptr, rc->ns, a->ns.len) == 0) {
-    rc->count++;
-    rc->oldest_us = a->time_us;
-  }
-  return 0;
-}
-
 static int check_limits(fork_ctx *c) {
   const cairn_limits *l = &c->e->limits;
   if (c->req->kind == CAIRN_FORK_RERUN_STEP)
@@ -247,14 +224,24 @@ static int check_limits(fork_ctx *c) {
                 "config.json); derive from the original run %s instead",
                 c->parent.run_id, depth, l->max_fork_depth, root.run_id);
   }
-  int64_t now = cairn__now_us();
-  rate_ctx rc = {c->e->ns, now - 60 * 1000000LL, 0, 0};
-  cairn_reader_audit_backwards(c->r, 0, on_audit, &rc);
-  if (rc.count >= l->max_forks_per_minute) {
-    int64_t wait_s = (rc.oldest_us + 60 * 1000000LL - now) / 1000000 + 1;
-    return fail(c, CAIRN_ERATELIMIT, "%d derived runs in the last minute in "
-                "namespace %s (limit %d, limits.max_forks_per_minute); try "
-                "again in %lld s", rc.count, c->e->ns,
+  int64_t now = cairn__now_us(), since = now - 60 * 1000000LL;
+  static const char *const derived[] = {"reset", "rerun", "replay"};
+  uint64_t total = 0;
+  int64_t oldest = now;
+  for (size_t i = 0; i < 3; i++) {
+    uint64_t n = 0;
+    int64_t first = 0;
+    cairn_reader_audit_count(c->r, c->e->ns, derived[i], since,
+                             (uint64_t)l->max_forks_per_minute, &n, &first);
+    total += n;
+    if (n && first < oldest)
+      oldest = first;
+  }
+  if (total >= (uint64_t)l->max_forks_per_minute) {
+    int64_t wait_s = (oldest + 60 * 1000000LL - now) / 1000000 + 1;
+    return fail(c, CAIRN_ERATELIMIT, "%llu derived runs in the last minute "
+                "in namespace %s (limit %d, limits.max_forks_per_minute); "
+                "try again in %lld s", (unsigned long long)total, c->e->ns,
                 l->max_forks_per_minute, (long long)wait_s);
   }
   return 0;
@@ -290,6 +277,17 @@ static int load_base(fork_ctx *c) {
                   version, name);
   if (which && strcmp(which, "current") != 0 &&
       strcmp(which, "original") != 0) {
+    /* A file is known by its snapshot hash, which keys saved rename
+     * mappings: a file with a registered version's text maps like it. The
+     * batch only computes the hash; it is never committed. */
+    cairn_batch *hb;
+    if (cairn_batch_new(c->e->j, &hb) == 0) {
+      char h[CAIRN_HASH_HEX_LEN + 1];
+      if (cairn_batch_put_definition(hb, c->e->ns, NULL, which,
+                                     strlen(which), h) >= 0)
+        memcpy(c->base_hash, h, sizeof c->base_hash);
+      cairn_batch_free(hb);
+    }
     c->base_json = strdup(which);
     return c->base_json ? 0 : CAIRN_ENOMEM;
   }
@@ -625,11 +623,12 @@ static int add_signals(fork_ctx *c, cairn_batch *b) {
   cairn_run_view v;
   cairn_history *it;
   cairn_event ev;
-  const pstep *point = pstep_of(c, c->req->step);
   if (c->req->kind != CAIRN_FORK_RESET || c->req->no_reapply_signals ||
       cairn_reader_run_view(c->r, c->parent.key, &v) != 0 ||
       v.n_signals == 0)
     return 0;
+  /* Only a reset has a point (a replay has no step at all). */
+  const pstep *point = pstep_of(c, c->req->step);
   int rc = cairn_reader_history(c->r, c->parent.key, point->done_seq + 1,
                                 &it);
   if (rc)
@@ -694,7 +693,9 @@ static int write_new_run(fork_ctx *c, cairn_batch *b, const char *def_json) {
     rc = add_signals(c, b);
   if (rc >= 0 && c->req->save_mapping && cJSON_GetArraySize(c->maps) > 0) {
     char *m = cJSON_PrintUnformatted(c->maps);
-    rc = cairn_batch_put_mapping(b, c->parent.def_hash, hash, m);
+    /* Keyed by the pair of definitions, before overrides, as later
+     * replays look it up (load_maps). */
+    rc = cairn_batch_put_mapping(b, c->parent.def_hash, c->base_hash, m);
     free(m);
   }
   if (rc >= 0)
@@ -776,6 +777,16 @@ static void fill_repeated(fork_ctx *c) {
   cairn_audit_record a;
   if (cairn_reader_request(c->r, c->e->ns, c->req->request_id, &a) != 0)
     return;
+  const char *want = kind_word(c->req->kind);
+  if (a.action.len != strlen(want) ||
+      memcmp(a.action.ptr, want, a.action.len) != 0) {
+    fail(c, CAIRN_ECONFLICT, "request id %s was used for %.*s; give this "
+         "%s its own request id", c->req->request_id, (int)a.action.len,
+         a.action.ptr, want);
+    c->out->repeated = false;
+    c->mismatch = true;
+    return;
+  }
   c->out->repeated = true;
   snprintf(c->out->workflow_id, sizeof c->out->workflow_id, "%.*s",
            (int)a.workflow_id.len, a.workflow_id.ptr);
@@ -801,6 +812,11 @@ static int commit(fork_ctx *c) {
   else {
     rc = write_new_run(c, b, def_json);
   }
+  /* End the snapshot before committing: the journal cannot grow its map
+   * while this process holds a reader (everything the batch needs is
+   * copied into it). */
+  cairn_reader_end(c->r);
+  c->r = NULL;
   if (rc == 0)
     rc = cairn_batch_commit(b);
   if (rc)
@@ -836,13 +852,16 @@ int cairn_engine_fork(cairn_engine *e, const cairn_fork_request *req,
     return rc;
   if (req->request_id)
     fill_repeated(&c);
-  if (!out->repeated) {
+  if (c.mismatch)
+    rc = CAIRN_ECONFLICT;
+  else if (!out->repeated) {
     rc = build(&c);
     if (rc == 0)
       rc = commit(&c);
     if (rc == CAIRN_ECONFLICT && req->request_id) {
       /* The same request raced us and won: report its result. */
       cairn_reader_end(c.r);
+      c.r = NULL;
       if (cairn_reader_begin(e->j, &c.r) == 0) {
         fill_repeated(&c);
         if (out->repeated)

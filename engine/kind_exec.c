@@ -273,9 +273,16 @@ static char **make_env(const cairn__attempt *a, const cJSON *extra) {
                     sizeof *v);
   if (v == NULL)
     return NULL;
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "CAIRN_", 6) != 0)
+  static const char *const ours[] = {"CAIRN_RUN_ID=", "CAIRN_WORKFLOW_ID=",
+                                     "CAIRN_STEP=", "CAIRN_ATTEMPT=",
+                                     "CAIRN_IDEMPOTENCY_KEY="};
+  for (size_t i = 0; i < n; i++) {
+    bool mine = false; /* set below; an inherited one would be stale */
+    for (size_t o = 0; o < sizeof ours / sizeof ours[0]; o++)
+      mine |= strncmp(environ[i], ours[o], strlen(ours[o])) == 0;
+    if (!mine)
       v[k++] = strdup(environ[i]);
+  }
   char num[16];
   snprintf(num, sizeof num, "%u", a->attempt);
   v[k++] = env_entry("CAIRN_RUN_ID", a->run->run_id);

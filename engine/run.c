@@ -36,9 +36,10 @@ static cairn_str S(const char *s) { return (cairn_str){s, s ? strlen(s) : 0}; }
 /* ------------------------------------------------------------ loading */
 
 static int add_signal(cairn__run *run, const cairn_event *ev) {
-  for (size_t i = 0; i < run->n_signals; i++)
-    if (run->signals[i].seq == ev->seq)
-      return 0;
+  /* Signals arrive in seq order (history, then polls): one seen already
+   * has a seq no greater than the last one kept. */
+  if (run->n_signals && run->signals[run->n_signals - 1].seq >= ev->seq)
+    return 0;
   if (run->n_signals == run->cap_signals) {
     size_t cap = run->cap_signals ? 2 * run->cap_signals : 4;
     cairn__signal *s = realloc(run->signals, cap * sizeof *s);
@@ -643,6 +644,22 @@ static bool advance(cairn__run *run, int64_t now) {
   return changed;
 }
 
+/* The run fails because step `failed` did: steps still in flight are
+ * recorded as stopped (their history must not show them running for
+ * ever), then abandoned. */
+static void stop_others(cairn__run *run, size_t failed) {
+  char msg[200];
+  snprintf(msg, sizeof msg, "stopped: step %s failed the run",
+           run->def->steps[failed].name);
+  for (size_t i = 0; i < run->def->n_steps; i++) {
+    cairn__step_state *st = &run->steps[i];
+    if (i == failed || (st->status != CAIRN_STEP_RUNNING &&
+                        st->status != CAIRN_STEP_WAITING))
+      continue;
+    fail_step(run, i, "cancelled", msg);
+  }
+}
+
 static void end_run(cairn__run *run, int type, const char *code,
                     const char *msg, const char *output) {
   cairn_event ev = {.type = type, .error_code = S(code),
@@ -702,6 +719,7 @@ void cairn__run_schedule(cairn__run *run) {
       char msg[700];
       snprintf(msg, sizeof msg, "step %s failed: %s",
                run->def->steps[i].name, st->error ? st->error : "");
+      stop_others(run, i);
       end_run(run, CAIRN_EV_RUN_FAILED, "step_failed", msg, NULL);
       cairn__run_abandon(run); /* other branches stop */
       return;

@@ -84,6 +84,24 @@ size_t cairn__view_key(unsigned char *k, uint64_t run, int tag,
   return n + 4;
 }
 
+size_t cairn__action_key(unsigned char *k, cairn_str ns, cairn_str action,
+                         int64_t time_us, uint64_t seq) {
+  if (ns.ptr == NULL || ns.len == 0)
+    ns = (cairn_str){"default", 7};
+  if (ns.len > CAIRN_NAMESPACE_MAX || action.len > 64)
+    return 0;
+  size_t n = 0;
+  memcpy(k, ns.ptr, ns.len);
+  n += ns.len;
+  k[n++] = 0;
+  memcpy(k + n, action.ptr, action.len);
+  n += action.len;
+  k[n++] = 0;
+  cairn__put_be64(k + n, (uint64_t)time_us);
+  cairn__put_be64(k + n + 8, seq);
+  return n + 16;
+}
+
 size_t cairn__name_key(unsigned char *k, const char *ns, const char *id) {
   size_t a = strlen(ns), b = strlen(id);
   memcpy(k, ns, a);
@@ -129,7 +147,8 @@ static int open_dbis(cairn_journal *j, MDB_txn *txn, unsigned flags) {
              {"by_status", &j->by_status}, {"views", &j->views},
              {"audit", &j->audit},         {"requests", &j->requests},
              {"def_state", &j->def_state}, {"def_names", &j->def_names},
-             {"mappings", &j->mappings}};
+             {"mappings", &j->mappings},
+             {"audit_by_action", &j->audit_by_action}};
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
     int rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi);
     if (rc)

@@ -19,8 +19,10 @@
  *   def_state  namespace · 0 · name               -> paused, deleted versions
  *   def_names  hash (64 hex)                      -> (ns, name, version)s
  *   mappings   from hash (64 hex) · to hash (64)  -> JSON {"OLD": "NEW"}
+ *   audit_by_action  namespace · 0 · action · 0 · time u64 · seq u64
+ *                                                 -> (empty)
  *   meta       "schema" -> u32, "next_run" -> u64, "next_audit" -> u64
- * That is 14 named databases; mdb_env_set_maxdbs allows 16.
+ * That is 15 named databases; mdb_env_set_maxdbs allows 16.
  */
 #ifndef CAIRN_LMDB_INTERNAL_H
 #define CAIRN_LMDB_INTERNAL_H
@@ -41,7 +43,7 @@ enum { VIEW_RUN = 0, VIEW_STEP = 1, VIEW_ATTEMPT = 2 };
 struct cairn_journal {
   MDB_env *env;
   MDB_dbi events, runs, run_ids, workflows, defs, names, by_status, views,
-      audit, requests, def_state, def_names, mappings, meta;
+      audit, requests, def_state, def_names, mappings, audit_by_action, meta;
   char *home;
   bool read_only;
   int open_readers;  /* readers of this handle not yet ended */
@@ -67,7 +69,14 @@ int cairn__mdb_err(cairn_journal *j, int rc, const char *what);
 typedef int (*cairn__txn_fn)(cairn_journal *j, MDB_txn *txn, void *ctx);
 int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx);
 
+/* The longest audit_by_action key. */
+#define CAIRN__ACTION_KEY_MAX (CAIRN_NAMESPACE_MAX + 1 + 64 + 1 + 16)
+
 /* Key builders; each returns the key length. */
+/* audit_by_action: namespace (absent: "default"), action, time, seq;
+ * 0 when the namespace or action is too long to index. */
+size_t cairn__action_key(unsigned char *k, cairn_str ns, cairn_str action,
+                         int64_t time_us, uint64_t seq);
 size_t cairn__event_key(unsigned char k[12], uint64_t run, uint32_t seq);
 size_t cairn__view_key(unsigned char *k, uint64_t run, int tag,
                        cairn_str step, uint32_t attempt);

@@ -484,6 +484,39 @@ int cairn_reader_mapping(cairn_reader *r, const char *from_hash,
 
 /* -------------------------------------------------------------- audit */
 
+int cairn_reader_audit_count(cairn_reader *r, const char *ns,
+                             const char *action, int64_t since_us,
+                             uint64_t max, uint64_t *count,
+                             int64_t *oldest_us) {
+  unsigned char kb[CAIRN__ACTION_KEY_MAX];
+  MDB_cursor *cur;
+  cairn_str nss = {ns ? ns : "default", strlen(ns ? ns : "default")};
+  cairn_str act = {action, strlen(action)};
+  size_t n = cairn__action_key(kb, nss, act, since_us, 0);
+  *count = 0;
+  if (oldest_us)
+    *oldest_us = 0;
+  if (n == 0)
+    return 0;
+  size_t pre = n - 16; /* namespace · 0 · action · 0 */
+  int rc = mdb_cursor_open(r->txn, r->j->audit_by_action, &cur);
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "counting audit records");
+  MDB_val k = {n, kb}, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+       rc == 0 && *count < max;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != pre + 16 || memcmp(k.mv_data, kb, pre) != 0)
+      break;
+    if (oldest_us && *count == 0)
+      *oldest_us = (int64_t)cairn__get_be64((unsigned char *)k.mv_data + pre);
+    (*count)++;
+  }
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? 0
+                                       : cairn__mdb_err(r->j, rc, "count");
+}
+
 static int decode_audit(cairn_journal *j, const MDB_val *k, const MDB_val *v,
                         cairn_audit_record *a) {
   if (k->mv_size == 8 && cairn__audit_decode(v->mv_data, v->mv_size, a) == 0)

@@ -554,6 +554,19 @@ static int put_request(cairn_journal *j, MDB_txn *txn,
   return cairn__mdb_err(j, rc, "indexing a request id");
 }
 
+/* audit_by_action: (namespace, action, time, seq), so "how many resets in
+ * this namespace in the last minute" reads only those records. */
+static int index_action(cairn_journal *j, MDB_txn *txn,
+                        const cairn_audit_record *a) {
+  unsigned char kb[CAIRN__ACTION_KEY_MAX];
+  size_t n = cairn__action_key(kb, a->ns, a->action, a->time_us, a->seq);
+  if (n == 0)
+    return 0; /* an action name too long to index: never counted */
+  MDB_val k = {n, kb}, v = {0, ""};
+  return cairn__mdb_err(j, mdb_put(txn, j->audit_by_action, &k, &v, 0),
+                        "indexing an audit record");
+}
+
 static int put_audit(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
   unsigned char kb[8];
   char *buf = NULL;
@@ -565,7 +578,8 @@ static int put_audit(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
     return rc;
   cairn__put_be64(kb, op->audit.seq);
   rc = cairn__audit_encode(&op->audit, &buf, &n);
-  return put_encoded(j, txn, j->audit, kb, 8, buf, n, rc);
+  rc = put_encoded(j, txn, j->audit, kb, 8, buf, n, rc);
+  return rc ? rc : index_action(j, txn, &op->audit);
 }
 
 /* ------------------------------------------- definition lifecycle */

@@ -1282,3 +1282,39 @@ TEST(mappings_round_trip_and_are_validated) {
   test_rmdir(home);
   free(home);
 }
+
+TEST(audit_records_are_counted_by_action_and_time) {
+  char *home = test_tmpdir();
+  cairn_journal *j = open_j(home);
+  const char *acts[5] = {"reset", "signal", "reset", "replay", "reset"};
+  int64_t t0 = 1000000000;
+  for (int i = 0; i < 5; i++) {
+    cairn_batch *b;
+    cairn_audit_record a = {.action = S(acts[i]), .time_us = t0 + i,
+                            .ns = S(i == 4 ? "other" : "default")};
+    CHECK_OK(cairn_batch_new(j, &b), j);
+    CHECK_OK(cairn_batch_audit(b, &a), j);
+    CHECK_OK(cairn_batch_commit(b), j);
+    cairn_batch_free(b);
+  }
+  cairn_reader *r;
+  uint64_t n;
+  int64_t oldest;
+  CHECK_OK(cairn_reader_begin(j, &r), j);
+  CHECK_OK(cairn_reader_audit_count(r, NULL, "reset", t0, 10, &n, &oldest),
+           j);
+  CHECK_EQ(n, 2, "two resets in the default namespace");
+  CHECK_EQ(oldest, t0, "the oldest is the first");
+  CHECK_OK(cairn_reader_audit_count(r, NULL, "reset", t0 + 1, 10, &n,
+                                    &oldest), j);
+  CHECK_EQ(n, 1, "only records at or after the time count");
+  CHECK_OK(cairn_reader_audit_count(r, NULL, "reset", t0, 1, &n, NULL), j);
+  CHECK_EQ(n, 1, "counting stops at the maximum");
+  CHECK_OK(cairn_reader_audit_count(r, "other", "reset", 0, 10, &n, NULL),
+           j);
+  CHECK_EQ(n, 1, "namespaces are counted apart");
+  cairn_reader_end(r);
+  cairn_journal_close(j);
+  test_rmdir(home);
+  free(home);
+}

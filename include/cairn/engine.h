@@ -36,7 +36,8 @@ typedef struct cairn_engine_options {
   bool no_sync;         /* see cairn_journal_options.no_sync */
   int64_t lease_ms;     /* lease length; 0 = 15000. Renewed every third */
   size_t max_runs;      /* runs executed at once; 0 = 1024 */
-  bool quiet_leases;    /* never claim runs others may hold (tests) */
+  bool must_exist;      /* fail with CAIRN_ENOTFOUND instead of creating
+                           a journal that is not there */
 } cairn_engine_options;
 
 /* Opens an engine on the journal in opts->home (created when missing).

@@ -476,6 +476,15 @@ int cairn_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb,
 int cairn_reader_audit_backwards(cairn_reader *r, uint64_t down_to,
                                  cairn_audit_cb cb, void *ctx);
 
+/* Counts audit records of `action` in namespace `ns` (NULL = "default")
+ * written at or after `since_us`, stopping at `max`; *oldest_us (may be
+ * NULL) gets the earliest one's time. Reads only those records: rate
+ * limits stay cheap however many other actions (signals) were recorded. */
+int cairn_reader_audit_count(cairn_reader *r, const char *ns,
+                             const char *action, int64_t since_us,
+                             uint64_t max, uint64_t *count,
+                             int64_t *oldest_us);
+
 /* The audit record written with request id `request_id` in namespace `ns`
  * (NULL = "default"): control commands given the same request id twice
  * return the first result. Strings borrow from the snapshot.
