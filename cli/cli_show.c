@@ -188,11 +188,17 @@ static int on_attempt(void *p, const cairn_attempt_view *a) {
     }
     cJSON_AddNumberToObject(o, "duration_ms", ms);
     cJSON_AddBoolToObject(o, "dry_run", a->dry_run);
+    if (a->scored)
+      cJSON_AddNumberToObject(o, "score", a->score);
+    else
+      cJSON_AddNullToObject(o, "score");
     cJSON_AddItemToArray(c->attempts, o);
     return 0;
   }
   printf("    attempt %u  %-9s %8.1f ms", a->attempt, attempt_status(c, a),
          ms);
+  if (a->scored)
+    printf("  score %.3g", a->score);
   if (start.input.ptr && start.input.len > 2)
     printf("  input %.*s", (int)(start.input.len > 100 ? 100
                                                       : start.input.len),

@@ -522,7 +522,7 @@ static int parse_defaults(parser *p, const cJSON *v) {
 
 static const char *const step_fields[] = {
     "name",    "kind",        "with",   "needs", "retry", "timeout_ms",
-    "mutates", "description", "replay", NULL};
+    "mutates", "description", "replay", "check", "auto_rerun", NULL};
 
 /* The step's name: valid, and not taken by an earlier step. */
 static int parse_step_name(parser *p, cairn__step_def *s, const cJSON *v,
@@ -561,6 +561,60 @@ static int parse_step_with(parser *p, cairn__step_def *s, const cJSON *v,
   return 0;
 }
 
+/* check: a jq expression over {output, input, steps} giving true/false or
+ * a score in 0..1; auto_rerun: {"below": 0.9, "max": 3}, which needs a
+ * check. */
+static int parse_check(parser *p, cairn__step_def *s, const cJSON *step,
+                       size_t i) {
+  char path[64], got[48];
+  const cJSON *v = field(step, "check");
+  const cJSON *ar = field(step, "auto_rerun");
+  int rc = 0;
+  if (v) {
+    if (!cJSON_IsString(v) || v->valuestring[0] == '\0')
+      return fail(p, "steps[%zu].check: %s is not a jq expression; give "
+                     "one as a string, e.g. \".output.score >= 0.8\"",
+                  i, describe(v, got, sizeof got));
+    size_t n = strlen(v->valuestring) + 8;
+    char *t = malloc(n);
+    if (t == NULL)
+      return fail_nomem(p);
+    snprintf(t, n, "{{ %s }}", v->valuestring);
+    cJSON *wrapped = cJSON_CreateString(t);
+    free(t);
+    snprintf(path, sizeof path, "steps[%zu].check", i);
+    rc = cairn__tmpl_compile(wrapped, path, &s->check_tmpl, p->err,
+                             p->errlen);
+    cJSON_Delete(wrapped);
+    if (rc)
+      return rc;
+  }
+  if (ar == NULL)
+    return 0;
+  const cJSON *below = field(ar, "below"), *max = field(ar, "max");
+  if (!cJSON_IsObject(ar))
+    return fail(p, "steps[%zu].auto_rerun: %s is not an object; give "
+                   "{\"below\": 0.9, \"max\": 3}",
+                i, describe(ar, got, sizeof got));
+  if (v == NULL)
+    return fail(p, "steps[%zu].auto_rerun: needs a check on the same step "
+                   "to score its attempts", i);
+  if (!cJSON_IsNumber(below) || below->valuedouble <= 0 ||
+      below->valuedouble > 1)
+    return fail(p, "steps[%zu].auto_rerun.below: give the passing score, "
+                   "a number above 0 and at most 1", i);
+  int64_t m = 0;
+  snprintf(path, sizeof path, "steps[%zu].auto_rerun.max", i);
+  if (max == NULL)
+    return fail(p, "%s: give how many times to run again, e.g. 3", path);
+  if ((rc = check_int(p, max, path, 1, "reruns, at least 1", &m)) != 0)
+    return rc;
+  s->rerun_below = below->valuedouble;
+  s->rerun_max = (uint32_t)m;
+  s->has_auto_rerun = true;
+  return 0;
+}
+
 /* retry, timeout_ms, mutates, description, replay. */
 static int parse_step_policy(parser *p, cairn__step_def *s,
                              const cJSON *step, size_t i) {
@@ -596,6 +650,8 @@ static int parse_step_policy(parser *p, cairn__step_def *s,
   if (rc == 0 && v && !cJSON_IsObject(v))
     rc = fail(p, "steps[%zu].replay: %s is not an object", i,
               describe(v, got, sizeof got));
+  if (rc == 0)
+    rc = parse_check(p, s, step, i);
   return rc;
 }
 
@@ -610,7 +666,8 @@ static int parse_step(parser *p, size_t i, const cJSON *step) {
                 path, describe(step, got, sizeof got));
   int rc = check_fields(p, step, path, step_fields,
                         "a step's fields are name, kind, with, needs, retry, "
-                        "timeout_ms, mutates, description, replay");
+                        "timeout_ms, mutates, description, replay, check, "
+                        "auto_rerun");
   if (rc == 0)
     rc = parse_step_name(p, s, field(step, "name"), i);
   if (rc == 0)
@@ -978,6 +1035,7 @@ void cairn__def_free(cairn__def *d) {
     free(d->steps[i].kind);
     free(d->steps[i].needs);
     cairn__tmpl_free(d->steps[i].with_tmpl);
+    cairn__tmpl_free(d->steps[i].check_tmpl);
   }
   free(d->steps);
   cairn__tmpl_free(d->output_tmpl);

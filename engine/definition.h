@@ -89,6 +89,10 @@ typedef struct cairn__step_def {
   int64_t timeout_ms;       /* per attempt; 0 = none; defaults.timeout_ms
                                when the step gives none */
   bool mutates;             /* has side effects outside cairn */
+  cairn__tmpl *check_tmpl;  /* `check`, as "{{ EXPR }}"; NULL: none */
+  bool has_auto_rerun;      /* `auto_rerun` */
+  double rerun_below;       /* ... an attempt scoring below this ... */
+  uint32_t rerun_max;       /* ... runs again, at most this many times */
 } cairn__step_def;
 
 typedef struct cairn__def {

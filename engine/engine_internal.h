@@ -31,6 +31,8 @@ typedef struct cairn__outcome {
   cJSON *details;        /* failure: structured details (owned; may be
                             NULL) */
   bool retryable;        /* failure: worth another attempt */
+  const char *meta;       /* ok: JSON for step.completed's meta (provider,
+                            model, usage), or NULL; borrowed until done */
   int64_t retry_after_ms; /* failure: the service asked to wait this long
                             (HTTP Retry-After); the retry waits at least
                             that */
@@ -81,6 +83,7 @@ typedef struct cairn__step_state {
   cairn__attempt *inflight;
   cJSON *pending_input;     /* rendered input waiting for launch */
   char *error;              /* FAILED: the last failure's message */
+  uint32_t reruns;          /* automatic reruns so far (auto_rerun) */
   char *wait_signal;        /* wait steps: the signal awaited */
 } cairn__step_state;
 

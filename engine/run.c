@@ -128,6 +128,13 @@ static void fold_step(cairn__run *run, cairn_reader *r,
     st->status = CAIRN_STEP_RETRYING;
     st->retry_at_us = ev->time_us + ev->delay_ms * 1000;
     break;
+  case CAIRN_EV_STEP_EVALUATED:
+    if (ev->retryable) { /* scored below the threshold: runs again */
+      st->status = CAIRN_STEP_RETRYING;
+      st->retry_at_us = ev->time_us;
+      st->reruns++;
+    }
+    break;
   case CAIRN_EV_TIMER_STARTED:
     st->status = CAIRN_STEP_WAITING;
     st->fire_at_us = ev->fire_at_us;
@@ -781,6 +788,57 @@ static const cairn__retry_policy *policy_of(const cairn__run *run,
   return sd->kind_id == CAIRN__KIND_HTTP ? &transient : &cairn__default_retry;
 }
 
+/* Scores step i's new output with its `check` (a jq expression over
+ * {output, input, steps} giving true/false or a number in 0..1), records
+ * the score (step.evaluated), and with auto_rerun sends an attempt that
+ * scored below the threshold back to run again, up to `max` times. The
+ * last attempt's output is the step's output: either it passed, or no
+ * rerun is left. */
+static void evaluate(cairn__run *run, size_t i) {
+  cairn__step_state *st = &run->steps[i];
+  const cairn__step_def *sd = &run->def->steps[i];
+  char err[512] = "", num[32], meta[640];
+  cJSON *ctx = context(run), *v = NULL;
+  double score = 0;
+  cJSON_AddItemReferenceToObject(ctx, "output", st->output);
+  int rc = cairn__tmpl_render(sd->check_tmpl, ctx, &v, err, sizeof err);
+  cJSON_Delete(ctx);
+  if (rc == 0 && cJSON_IsBool(v))
+    score = cJSON_IsTrue(v) ? 1 : 0;
+  else if (rc == 0 && cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+           v->valuedouble <= 1)
+    score = v->valuedouble;
+  else if (rc == 0)
+    snprintf(err, sizeof err, "the check gave neither true/false nor a "
+             "number from 0 to 1");
+  cJSON_Delete(v);
+  bool passed = sd->has_auto_rerun ? score >= sd->rerun_below : score > 0;
+  bool again = sd->has_auto_rerun && !passed && st->reruns < sd->rerun_max;
+  cJSON *m = cJSON_CreateObject();
+  cJSON_AddBoolToObject(m, "passed", passed);
+  if (sd->has_auto_rerun)
+    cJSON_AddNumberToObject(m, "below", sd->rerun_below);
+  if (*err) /* a check that cannot score counts as 0 */
+    cJSON_AddStringToObject(m, "error", err);
+  char *ms = cJSON_PrintUnformatted(m);
+  snprintf(meta, sizeof meta, "%s", ms ? ms : "{}");
+  free(ms);
+  cJSON_Delete(m);
+  snprintf(num, sizeof num, "%.6f", score);
+  cairn_event ev = step_event(run, i, CAIRN_EV_STEP_EVALUATED);
+  ev.output = S(num);
+  ev.retryable = again;
+  ev.meta = S(meta);
+  cairn__emit(run, &ev);
+  if (again) {
+    st->reruns++;
+    st->status = CAIRN_STEP_RETRYING;
+    st->retry_at_us = cairn__now_us();
+    cairn__note(run, i, CAIRN_STEP_RETRYING, 0, "scored below the "
+                "threshold");
+  }
+}
+
 void cairn__attempt_done(cairn__attempt *a, cairn__outcome *o) {
   cairn__run *run = a->run;
   int64_t dur = cairn__now_us() - a->started_us;
@@ -790,8 +848,10 @@ void cairn__attempt_done(cairn__attempt *a, cairn__outcome *o) {
     if (o->ok) {
       complete_step(run, a->step, o->output ? o->output
                                             : cJSON_CreateNull(),
-                    NULL, dur);
+                    o->meta, dur);
       o->output = NULL;
+      if (run->def->steps[a->step].check_tmpl)
+        evaluate(run, a->step);
     }
     else {
       char *details = o->details ? cJSON_PrintUnformatted(o->details) : NULL;

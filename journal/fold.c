@@ -43,6 +43,10 @@
  *      a step.completed (the original, never another step.reused).
  *   7. A step that starts while its previous attempt still runs marks that
  *      attempt ABANDONED (its worker died; at-least-once).
+ *   8. step.evaluated scores the step's latest attempt, which must have
+ *      completed; with `retryable` (an automatic rerun follows, the score
+ *      being below the step's threshold) the step goes back to RETRYING,
+ *      so its next attempt may start.
  */
 #include "internal.h"
 
@@ -348,6 +352,28 @@ static int rerun_requested(cairn__fold *f, cairn__fold_step *s,
   return mark_stale(f, ev);
 }
 
+static int step_evaluated(cairn__fold *f, cairn__fold_step *s,
+                          const cairn_event *ev) {
+  cairn_attempt_view *a = &s->v.latest;
+  char *end = NULL;
+  double score = ev->output.ptr ? strtod(ev->output.ptr, &end) : -1;
+  if (!s->known || s->v.status != CAIRN_STEP_COMPLETED ||
+      ev->attempt != a->attempt || a->status != CAIRN_ATTEMPT_COMPLETED)
+    return conflict(f, ev, "a score is given to the step's latest attempt, "
+                    "once it completed%s", "");
+  if (end == ev->output.ptr || end != ev->output.ptr + ev->output.len ||
+      score < 0 || score > 1)
+    return conflict(f, ev, "a score is a number from 0 to 1%s", "");
+  a->scored = true;
+  a->score = (double)(int64_t)(score * 1e6 + 0.5) / 1e6;
+  if (ev->retryable) { /* below the threshold: it runs again */
+    s->v.status = CAIRN_STEP_RETRYING;
+    f->v.n_completed--;
+  }
+  touch(s, ev);
+  return 0;
+}
+
 static int timer_event(cairn__fold *f, cairn__fold_step *s,
                        const cairn_event *ev) {
   bool start = ev->type == CAIRN_EV_TIMER_STARTED;
@@ -395,6 +421,8 @@ static int step_event(cairn__fold *f, const cairn_event *ev) {
     return step_reused(f, s, ev);
   case CAIRN_EV_STEP_RERUN_REQUESTED:
     return rerun_requested(f, s, ev);
+  case CAIRN_EV_STEP_EVALUATED:
+    return step_evaluated(f, s, ev);
   default:
     return timer_event(f, s, ev);
   }

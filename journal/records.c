@@ -428,7 +428,7 @@ int cairn__def_regs_latest(const void *buf, size_t n, cairn__def_reg *out) {
 
 /* -------------------------------------------------------------- views */
 
-enum { RUN_VIEW_ITEMS = 13, STEP_VIEW_ITEMS = 11, ATTEMPT_VIEW_ITEMS = 8 };
+enum { RUN_VIEW_ITEMS = 13, STEP_VIEW_ITEMS = 11, ATTEMPT_VIEW_ITEMS = 9 };
 enum { SV_REUSED = 1, SV_DRY_RUN = 2, SV_STALE = 4 };
 
 /* An attempt is an array of its own, alone or inside a step view. */
@@ -442,6 +442,9 @@ static void pack_attempt(packer *p, const cairn_attempt_view *v) {
   pk_i64(p, v->ended_us);
   pk_i64(p, v->duration_us);
   pk_u64(p, v->dry_run);
+  /* Scores in millionths (an integer: views compare byte for byte);
+   * -1 when the attempt was not scored. */
+  pk_i64(p, v->scored ? (int64_t)(v->score * 1e6 + 0.5) : -1);
 }
 
 /* Reads an attempt from `it` (ATTEMPT_VIEW_ITEMS objects). Attempt 0 is
@@ -458,6 +461,9 @@ static void unpack_attempt(unpacked *u, const msgpack_object *it,
   v->ended_us = up_i64(u, 5);
   v->duration_us = up_i64(u, 6);
   v->dry_run = up_u64(u, 7) != 0;
+  int64_t ppm = up_i64(u, 8);
+  v->scored = ppm >= 0;
+  v->score = v->scored ? (double)ppm / 1e6 : 0;
   u->it = saved;
   if (v->attempt ? cairn_attempt_status_name(v->status) == NULL
                  : v->status != 0)

@@ -77,7 +77,8 @@ typedef struct cairn_str {
   X(STEP_RERUN_REQUESTED, 12, "step.rerun_requested") \
   X(TIMER_STARTED, 13, "timer.started")               \
   X(TIMER_FIRED, 14, "timer.fired")                   \
-  X(SIGNAL_RECEIVED, 15, "signal.received")
+  X(SIGNAL_RECEIVED, 15, "signal.received")          \
+  X(STEP_EVALUATED, 16, "step.evaluated")
 
 typedef enum cairn_event_type {
   CAIRN_EV_NONE = 0,
@@ -586,6 +587,8 @@ typedef struct cairn_attempt_view {
   int64_t ended_us;
   int64_t duration_us;    /* as reported by the completion event */
   bool dry_run;
+  bool scored;            /* a step.evaluated gave it a score */
+  double score;           /* 0..1, when scored (kept to 1e-6) */
 } cairn_attempt_view;
 
 /* A step's view: one record per step of a run. */

@@ -220,6 +220,41 @@ eq "the recorded input hides the credential" \
   "$(jq -c '.steps[0].attempts[0].input.env' show.json)" \
   '{"SERVICE_TOKEN":"[redacted]","MODE":"x"}'
 
+# ---------------------------------------------------- evaluation
+cat >scored.json <<'EOF'
+{ "name": "scored",
+  "steps": [
+    { "name": "draft", "kind": "exec",
+      "check": ".output.score",
+      "auto_rerun": { "below": 0.7, "max": 3 },
+      "with": { "command": ["sh", "-c", "echo \"{\\\"score\\\": $(( CAIRN_ATTEMPT * 25 ))e-2}\""] } },
+    { "name": "stable", "kind": "exec", "check": ".output == \"ok\"",
+      "with": { "command": ["echo", "ok"] } } ] }
+EOF
+expect_exit 0 "a step scoring below its threshold runs again" \
+  C run scored.json --id scored-1
+C --format json show scored-1 >show.json
+eq "three attempts until one passed" \
+  "$(jq -c '[.steps[0].attempts[] | .output.score]' show.json)" \
+  '[0.25,0.5,0.75]'
+eq "each attempt keeps its score" \
+  "$(C --format json history scored-1 | jq -c '[.events[] | select(.type == "step.evaluated") | .output]')" \
+  '[0.25,0.5,0.75,1]'
+eq "the passing attempt is the step's output" \
+  "$(C --format json result scored-1 | jq -c .output)" '"ok"'
+cat >never.json <<'EOF'
+{ "name": "never",
+  "steps": [ { "name": "weak", "kind": "exec", "check": ".output.score",
+               "auto_rerun": { "below": 0.9, "max": 2 },
+               "with": { "command": ["echo", "{\"score\": 0.1}"] } } ] }
+EOF
+expect_exit 0 "a step that never passes keeps its last attempt" \
+  C run never.json --id never-1
+eq "it ran 1 + max times" \
+  "$(C --format json show never-1 | jq '.steps[0].attempts | length')" 3
+expect_exit 2 "auto_rerun without a check is refused" \
+  C run <(echo '{"name":"x","steps":[{"name":"a","kind":"exec","auto_rerun":{"below":0.5,"max":1},"with":{"command":["true"]}}]}')
+
 # ---------------------------------------------------- validation, registry
 cat >cycle.json <<'EOF'
 { "name": "cycle",
