@@ -168,7 +168,7 @@ TEST(an_unknown_step_field_is_refused) {
   expect_error(ONE(EXEC ", 'need': ['x']"),
                "steps[0].need: unknown field; a step's fields are name, "
                "kind, with, needs, retry, timeout_ms, mutates, description, "
-               "replay");
+               "replay, check, auto_rerun");
 }
 
 TEST(a_step_name_is_required) {
@@ -887,4 +887,26 @@ TEST(the_reference_example_parses) {
     FAIL("the documented example is refused: %s", err);
   CHECK(d->n_steps >= 4, "it shows several steps");
   cairn__def_free(d);
+}
+
+/* Like expect_error, for messages whose tail (jq's words) may vary. */
+static void expect_error_start(const char *doc, const char *want) {
+  const char *json = J(doc);
+  cairn__def *d = NULL;
+  char err[512] = "";
+  CHECK_ERR(cairn__def_parse(json, strlen(json), llm_is_native, NULL, &d,
+                             err, sizeof err),
+            CAIRN_EINVAL, "the definition must be refused");
+  if (strncmp(err, want, strlen(want)) != 0)
+    FAIL("the message \"%s\" does not start with \"%s\"", err, want);
+}
+
+TEST(a_check_must_compile_and_auto_rerun_needs_one) {
+  expect_error_start(ONE(EXEC ", 'check': '.output |'"),
+                     "steps[0].check: template '{{ .output | }}'");
+  expect_error_start(ONE(EXEC ", 'auto_rerun': {'below': 0.5, 'max': 1}"),
+                     "steps[0].auto_rerun: needs a check on the same step");
+  expect_error_start(ONE(EXEC ", 'check': '.output', "
+                              "'auto_rerun': {'below': 2, 'max': 1}"),
+                     "steps[0].auto_rerun.below: give the passing score");
 }
