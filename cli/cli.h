@@ -60,6 +60,25 @@ int cli_engine_open_existing(const cli_ctx *ctx, size_t max_runs,
 /* Prints `doc`, indented, and frees it. */
 void cli_print_json(cJSON *doc);
 
+/* cli_llm.c: the llm step kind in the tool. */
+/* Reads a definition FILE, with every llm step's "prompt": "@path" and
+ * "system": "@path" replaced by that file's text (path relative to the
+ * definition's directory). NULL with a message and *status 3 (unreadable
+ * definition) or 2 (a prompt file that cannot be read: names the step and
+ * the path); a file that is not JSON is returned as read. */
+char *cli_read_definition(const char *file, int *status);
+/* Whether a definition's step is an llm step. */
+bool cli_llm_step(const cJSON *def_step);
+/* An llm attempt's facts, from its step.started and ending event (type 0
+ * while running): {model, prompt, system, input_tokens, output_tokens,
+ * cost_usd (null without a price in home's config.json), finish_reason,
+ * request_id}; the caller frees it. */
+cJSON *cli_llm_attempt(const char *home, const cairn_event *start,
+                       const cairn_event *end);
+/* The same as lines of the text trace. */
+void cli_llm_print(const char *home, const cairn_event *start,
+                   const cairn_event *end);
+
 /* Command groups. argv[0] is the group's word. */
 int cli_journal(cli_ctx *ctx, int argc, char **argv);
 int cli_history(cli_ctx *ctx, int argc, char **argv);
@@ -76,5 +95,21 @@ int cli_fork(cli_ctx *ctx, int argc, char **argv); /* reset, rerun, replay */
 int cli_lineage(cli_ctx *ctx, int argc, char **argv);
 int cli_audit(cli_ctx *ctx, int argc, char **argv);
 int cli_diff(cli_ctx *ctx, int argc, char **argv);
+int cli_backtest(cli_ctx *ctx, int argc, char **argv);
+int cli_export(cli_ctx *ctx, int argc, char **argv);
+
+/* Scores (cli_export.c; used by export and backtest). The attempt whose
+ * output is step `s`'s visible output, in run *src_key (for a reused
+ * step, the run that did the work); CAIRN_ENOTFOUND when it has none. */
+int cli_visible_attempt(cairn_reader *r, const cairn_step_view *s,
+                        uint64_t *src_key, cairn_attempt_view *out);
+/* A step's score: its visible attempt's, else its latest attempt's;
+ * false when neither was scored. */
+bool cli_step_score(cairn_reader *r, const cairn_step_view *s,
+                    double *score);
+/* A run's score (docs/backtest.md): the mean of its scored steps' scores;
+ * with none (*n_scored = 0), 1 when `status` is completed, else 0. */
+int cli_run_score(cairn_reader *r, uint64_t key, int status, double *score,
+                  size_t *n_scored);
 
 #endif

@@ -150,9 +150,16 @@ static int64_t parse_since(const char *s) {
     return ((int64_t)now.tv_sec - (int64_t)(v * (double)unit)) * 1000000;
   struct tm tm = {0};
   const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == NULL || (*rest != 'Z' && *rest != '\0'))
+  int64_t frac = 0, scale = 100000;
+  /* Fractions of a second too: audit and lineage print milliseconds,
+   * and a time copied from them must be accepted back. */
+  if (rest && *rest == '.')
+    for (rest++; *rest >= '0' && *rest <= '9'; rest++, scale /= 10)
+      frac += (*rest - '0') * scale;
+  if (rest == NULL || (*rest != 'Z' && *rest != '\0') ||
+      (*rest == 'Z' && rest[1] != '\0'))
     return 0;
-  return (int64_t)timegm(&tm) * 1000000;
+  return (int64_t)timegm(&tm) * 1000000 + frac;
 }
 
 static int on_record(void *p, const cairn_audit_record *a) {

@@ -40,8 +40,24 @@ static int parse(int argc, char **argv, ctl_args *a, int want,
   return a->n_pos == want ? 0 : cli_usage_error("usage: %s", usage);
 }
 
+/* Whether request id `rid` did `action` already: the engine then does
+ * nothing, and the command says so rather than claim to have acted. */
+static bool repeated(const cli_ctx *ctx, cairn_engine *e, const char *rid,
+                     const char *action) {
+  cairn_reader *r;
+  cairn_audit_record a;
+  bool seen = false;
+  if (rid == NULL || cairn_reader_begin(cairn_engine_journal(e), &r) != 0)
+    return false;
+  seen = cairn_reader_request(r, ctx->ns, rid, &a) == 0 &&
+         a.action.len == strlen(action) &&
+         memcmp(a.action.ptr, action, a.action.len) == 0;
+  cairn_reader_end(r);
+  return seen;
+}
+
 static int done(cli_ctx *ctx, cairn_engine *e, int rc, const char *what,
-                const char *id) {
+                const char *id, const char *rid, bool again) {
   if (rc)
     fprintf(stderr, "cairn: %s\n", cairn_engine_errmsg(e));
   else if (ctx->json) {
@@ -49,8 +65,12 @@ static int done(cli_ctx *ctx, cairn_engine *e, int rc, const char *what,
     cJSON_AddStringToObject(doc, "id", id);
     cJSON_AddStringToObject(doc, "action", what);
     cJSON_AddBoolToObject(doc, "ok", true);
+    cJSON_AddBoolToObject(doc, "repeated", again);
     cli_print_json(doc);
   }
+  else if (again)
+    printf("%s: %s (request id %s was used before: nothing new was "
+           "done)\n", what, id, rid);
   else
     printf("%s: %s\n", what, id);
   cairn_engine_close(e);
@@ -66,8 +86,11 @@ int cli_cancel(cli_ctx *ctx, int argc, char **argv) {
   cairn_engine *e;
   if (rc || (rc = cli_engine_open_existing(ctx, 0, true, &e)) != 0)
     return rc > 0 ? rc : cairn_err_exit_code(rc);
+  bool again = repeated(ctx, e, a.request_id,
+                        terminate ? "terminate" : "cancel");
   rc = cairn_engine_cancel(e, a.pos[0], terminate, a.reason, a.request_id);
-  return done(ctx, e, rc, terminate ? "terminated" : "cancelled", a.pos[0]);
+  return done(ctx, e, rc, terminate ? "terminated" : "cancelled", a.pos[0],
+              a.request_id, again);
 }
 
 int cli_signal(cli_ctx *ctx, int argc, char **argv) {
@@ -85,10 +108,11 @@ int cli_signal(cli_ctx *ctx, int argc, char **argv) {
     free(data);
     return cairn_err_exit_code(rc);
   }
+  bool again = repeated(ctx, e, a.request_id, "signal");
   rc = cairn_engine_signal(e, a.pos[0], a.pos[1], data ? data : a.data,
                            a.reason, a.request_id);
   free(data);
-  return done(ctx, e, rc, "signalled", a.pos[0]);
+  return done(ctx, e, rc, "signalled", a.pos[0], a.request_id, again);
 }
 
 /* ------------------------------------------------------------ workflow */
@@ -174,12 +198,13 @@ static int workflow_show(cli_ctx *ctx, const char *name, uint32_t version) {
 }
 
 static int workflow_register(cli_ctx *ctx, const char *file) {
-  char *json = cli_read_file(file);
+  int status;
+  char *json = cli_read_definition(file, &status);
   char hash[CAIRN_HASH_HEX_LEN + 1], name[CAIRN_WORKFLOW_ID_MAX + 1];
   uint32_t version = 0;
   cairn_engine *e;
   if (json == NULL)
-    return 3;
+    return status;
   int rc = cli_engine_open(ctx, 0, &e);
   if (rc == 0) {
     rc = cairn_engine_register(e, json, strlen(json), hash, &version, name);
@@ -229,7 +254,16 @@ static int workflow_state(cli_ctx *ctx, const char *verb, const char *name,
     cairn_batch_free(b);
   }
   int status = rc ? cli_fail(rc, j, verb) : EXIT_OK;
-  if (rc == 0 && !ctx->json) {
+  if (rc == 0 && ctx->json) { /* --format json always answers in JSON */
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "name", name);
+    cJSON_AddStringToObject(doc, "action", what);
+    if (version)
+      cJSON_AddNumberToObject(doc, "version", version);
+    cJSON_AddBoolToObject(doc, "ok", true);
+    cli_print_json(doc);
+  }
+  else if (rc == 0) {
     if (strcmp(verb, "delete") == 0)
       printf("deleted version %u of %s (past runs keep it)\n", version,
              name);

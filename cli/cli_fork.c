@@ -148,8 +148,45 @@ static void announce(const cli_ctx *ctx, const char *verb,
            "nothing new was done)\n", a->req.request_id);
 }
 
-/* Adds the run's status and output to `doc`; returns the exit status. */
-static int outcome(cairn_journal *j, const char *run_id, cJSON *doc) {
+/* A single-step rerun's own result: the step's newest attempt, added to
+ * `doc` (or printed). Its exit status is the attempt's: the run around it
+ * keeps its status whatever the attempt did (a failed run stays failed
+ * when the step now succeeds; a completed one stays completed when the new
+ * attempt fails, which must not pass for success). */
+static int attempt_outcome(cairn_reader *r, uint64_t key, const char *step,
+                           cJSON *doc) {
+  cairn_step_view sv;
+  cairn_event ev = {0};
+  if (cairn_reader_step_view(r, key, step, &sv) != 0 ||
+      sv.latest.attempt == 0)
+    return 1;
+  bool failed = sv.latest.status != CAIRN_ATTEMPT_COMPLETED;
+  if (failed && sv.latest.end_seq)
+    cairn_reader_event(r, key, sv.latest.end_seq, &ev);
+  const char *st = cairn_attempt_status_name(sv.latest.status);
+  if (doc) {
+    cJSON *o = cJSON_AddObjectToObject(doc, "attempt");
+    cJSON_AddStringToObject(o, "step", step);
+    cJSON_AddNumberToObject(o, "attempt", sv.latest.attempt);
+    cJSON_AddStringToObject(o, "status", st);
+    if (ev.error_message.ptr)
+      cli_add_str(o, "error", ev.error_message);
+    else
+      cJSON_AddNullToObject(o, "error");
+  }
+  else {
+    printf("attempt  %u of %s %s", sv.latest.attempt, step, st);
+    if (ev.error_message.ptr)
+      printf(": %.*s", (int)ev.error_message.len, ev.error_message.ptr);
+    putchar('\n');
+  }
+  return failed ? 7 : 0;
+}
+
+/* Adds the run's status and output to `doc`; returns the exit status
+ * (for a single-step rerun, `step`'s new attempt's). */
+static int outcome(cairn_journal *j, const char *run_id, const char *step,
+                   cJSON *doc) {
   cairn_reader *r;
   cairn_run_info info;
   cairn_run_view v;
@@ -181,6 +218,8 @@ static int outcome(cairn_journal *j, const char *run_id, cJSON *doc) {
       printf("error    %.*s\n", (int)ev.error_message.len,
              ev.error_message.ptr);
   }
+  if (rc == 0 && step)
+    status = attempt_outcome(r, info.key, step, doc);
   cairn_reader_end(r);
   return status;
 }
@@ -224,7 +263,10 @@ static int fork_cmd(cli_ctx *ctx, fork_args *a, const char *verb) {
     json_list(doc, "for_real", r.for_real);
   }
   if (status == 0 && (!a->detach || r.repeated))
-    status = outcome(cairn_engine_journal(e), r.run_id, doc);
+    status = outcome(cairn_engine_journal(e), r.run_id,
+                     a->req.kind == CAIRN_FORK_RERUN_STEP ? a->req.step
+                                                          : NULL,
+                     doc);
   if (doc)
     cli_print_json(doc);
   cairn_fork_result_free(&r);
@@ -261,7 +303,7 @@ int cli_fork(cli_ctx *ctx, int argc, char **argv) {
     a.req.kind = CAIRN_FORK_REPLAY;
     const char *d = a.req.definition;
     if (d && strcmp(d, "original") != 0 && strcmp(d, "current") != 0) {
-      if ((a.def_file = cli_read_file(d)) == NULL)
+      if ((a.def_file = cli_read_definition(d, &rc)) == NULL && rc == 0)
         rc = 3;
       a.req.definition = a.def_file;
     }

@@ -248,8 +248,9 @@ static int start_and_run(cli_ctx *ctx, const run_args *a) {
   char *def = NULL, *input = NULL;
   cairn_engine *e;
   int status = EXIT_OK;
-  if (is_file(a->target) && (def = cli_read_file(a->target)) == NULL)
-    return 3;
+  if (is_file(a->target) &&
+      (def = cli_read_definition(a->target, &status)) == NULL)
+    return status;
   if (a->input && a->input[0] == '@' &&
       (input = cli_read_file(a->input + 1)) == NULL) {
     free(def);

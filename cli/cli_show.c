@@ -149,6 +149,8 @@ typedef struct show_ctx {
   cJSON *attempts;
   bool json;
   bool run_final;  /* a running attempt of a finished run was stopped */
+  bool llm;        /* the step shown is an llm step */
+  const char *home; /* for the prices of llm models */
 } show_ctx;
 
 /* An attempt still "running" in a finished run was stopped with it (its
@@ -188,6 +190,9 @@ static int on_attempt(void *p, const cairn_attempt_view *a) {
     }
     cJSON_AddNumberToObject(o, "duration_ms", ms);
     cJSON_AddBoolToObject(o, "dry_run", a->dry_run);
+    if (c->llm)
+      cJSON_AddItemToObject(o, "llm",
+                            cli_llm_attempt(c->home, &start, &end));
     if (a->scored)
       cJSON_AddNumberToObject(o, "score", a->score);
     else
@@ -204,6 +209,8 @@ static int on_attempt(void *p, const cairn_attempt_view *a) {
                                                       : start.input.len),
            start.input.ptr);
   putchar('\n');
+  if (c->llm)
+    cli_llm_print(c->home, &start, &end);
   if (end.type == CAIRN_EV_STEP_COMPLETED)
     printf("      output %.*s\n", (int)(end.output.len > 400
                                             ? 400 : end.output.len),
@@ -334,10 +341,12 @@ int cli_show(cli_ctx *ctx, int argc, char **argv) {
   cJSON *steps = doc ? cJSON_AddArrayToObject(doc, "steps") : NULL;
   show_ctx c = {r, info.key, NULL, ctx->json,
                 cairn_run_status_is_final(v.status) && v.rerun_seq == 0};
+  c.home = ctx->home;
   cJSON *def = definition_of(r, &info);
   const cJSON *it;
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(def, "steps")) {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+    c.llm = cli_llm_step(it);
     if (cJSON_IsString(name))
       show_step(&c, steps, name->valuestring);
   }

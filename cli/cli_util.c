@@ -104,6 +104,19 @@ void cli_add_str(cJSON *obj, const char *key, cairn_str s) {
   free(copy);
 }
 
+/* run.started's meta is the origin's detail: {overrides: [...],
+ * dry_run: {...}, map: {...}}; its fields join the origin object. */
+static void add_origin_meta(cJSON *origin, cairn_str meta) {
+  cJSON *m = meta.ptr ? cJSON_ParseWithLength(meta.ptr, meta.len) : NULL;
+  cJSON *it, *next;
+  for (it = cJSON_IsObject(m) ? m->child : NULL; it; it = next) {
+    next = it->next;
+    cJSON_AddItemToObject(origin, it->string,
+                          cJSON_DetachItemViaPointer(m, it));
+  }
+  cJSON_Delete(m);
+}
+
 cJSON *cli_event_json(const cairn_event *ev) {
   char t[40];
   cJSON *o = cJSON_CreateObject();
@@ -126,7 +139,7 @@ cJSON *cli_event_json(const cairn_event *ev) {
     cli_add_str(origin, "parent_run_id", ev->parent_run_id);
     cli_add_str(origin, "point", ev->origin_point);
     cli_add_str(origin, "reason", ev->reason);
-    cli_add_json_text(origin, "overrides", ev->meta);
+    add_origin_meta(origin, ev->meta);
     cli_add_str(origin, "actor", ev->actor);
   }
   else {

@@ -42,6 +42,10 @@ static const char usage[] =
     "  audit [--workflow ID] [--since TIME] [--limit N]\n"
     "  history ID [--from SEQ] the events of a run, in order\n"
     "  diff RUN_A RUN_B        what differs between two runs\n"
+    "  backtest (--runs R1,R2,... | --workflow NAME [--last N]) [overrides]\n"
+    "           [--definition current|FILE] [--concurrency N]\n"
+    "           [--pass-score X]  replay finished runs, compare scores\n"
+    "  export ID [--format json|md]  a run as a document to share\n"
     "  journal verify          check every history, index and view\n"
     "  journal stats           counts and sizes of the journal\n"
     "  journal rebuild-views   recompute every view from events\n"
@@ -79,10 +83,12 @@ static int parse_globals(cli_ctx *ctx, int *argc, char **argv) {
       ctx->home = val;
     else if (strcmp(opt, "--namespace") == 0)
       ctx->ns = val;
-    else if (strcmp(val, "json") == 0 || strcmp(val, "text") == 0)
+    else if (strcmp(val, "json") == 0 || strcmp(val, "text") == 0 ||
+             strcmp(val, "md") == 0) /* md: export's text form */
       ctx->json = strcmp(val, "json") == 0;
     else
-      return cli_usage_error("--format takes text or json, not '%s'", val);
+      return cli_usage_error("--format takes text, json or md, not '%s'",
+                             val);
   }
   *argc = out;
   return 0;
@@ -120,7 +126,8 @@ int main(int argc, char **argv) {
               {"workflow", cli_workflow}, {"diff", cli_diff},
               {"reset", cli_fork},        {"rerun", cli_fork},
               {"replay", cli_fork},       {"lineage", cli_lineage},
-              {"audit", cli_audit}};
+              {"audit", cli_audit},       {"backtest", cli_backtest},
+              {"export", cli_export}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[0], cmds[i].name) == 0)
       return cmds[i].fn(&ctx, argc, argv);

@@ -27,6 +27,11 @@ static int find(cairn_engine *e, const char *id, cairn_run_info *info) {
       rc = cairn_reader_run_by_key(r, w.current, info);
   }
   cairn_reader_end(r);
+  if (rc == 0 && strcmp(info->ns, e->ns) != 0) {
+    cairn__engine_err(e, "run %s belongs to namespace %s; act on it with "
+                      "--namespace %s", info->run_id, info->ns, info->ns);
+    return CAIRN_EFORBIDDEN;
+  }
   if (rc == CAIRN_ENOTFOUND)
     cairn__engine_err(e, "no run or workflow has id %s in namespace %s; "
                       "check the id, --namespace and --home", id, e->ns);

@@ -341,6 +341,70 @@ static int with_http(parser *p, const cJSON *w, const char *path) {
   return rc;
 }
 
+/* An llm step's model: "PROVIDER:MODEL" with a known provider. */
+static int check_model(parser *p, const cJSON *v, const char *path) {
+  char got[48];
+  const char *colon;
+  if (v == NULL)
+    return fail(p, "%s: missing; name the model as PROVIDER:MODEL, e.g. "
+                   "\"openai:gpt-4o-mini\"", path);
+  int rc = check_string(p, v, path, true, "PROVIDER:MODEL");
+  if (rc || is_template(v))
+    return rc;
+  colon = strchr(v->valuestring, ':');
+  if (colon == NULL || colon[1] == '\0' ||
+      !((colon - v->valuestring == 6 &&
+         strncmp(v->valuestring, "openai", 6) == 0) ||
+        (colon - v->valuestring == 9 &&
+         strncmp(v->valuestring, "anthropic", 9) == 0)))
+    return fail(p, "%s: %s is not PROVIDER:MODEL; the providers are openai "
+                   "(also for OpenAI-compatible servers) and anthropic, "
+                   "e.g. \"openai:gpt-4o-mini\"",
+                path, describe(v, got, sizeof got));
+  return 0;
+}
+
+static int with_llm(parser *p, const cJSON *w, const char *path) {
+  static const char *const known[] = {"model", "prompt", "system",
+                                      "temperature", "max_tokens", "json",
+                                      NULL};
+  const cJSON *t = field(w, "temperature"), *j = field(w, "json");
+  const cJSON *mt = field(w, "max_tokens"), *sys = field(w, "system");
+  char fp[160], got[48];
+  int64_t n;
+  int rc = check_fields(p, w, path, known,
+                        "an llm step takes model, prompt, system, "
+                        "temperature, max_tokens, json");
+  if (rc)
+    return rc;
+  snprintf(fp, sizeof fp, "%s.model", path);
+  if ((rc = check_model(p, field(w, "model"), fp)) != 0)
+    return rc;
+  snprintf(fp, sizeof fp, "%s.prompt", path);
+  if (field(w, "prompt") == NULL)
+    return fail(p, "%s: missing; give the prompt (a template)", fp);
+  if ((rc = check_string(p, field(w, "prompt"), fp, true, "the prompt")))
+    return rc;
+  snprintf(fp, sizeof fp, "%s.system", path);
+  if (sys && !cJSON_IsNull(sys) &&
+      (rc = check_string(p, sys, fp, false, "the system prompt")))
+    return rc;
+  snprintf(fp, sizeof fp, "%s.temperature", path);
+  if (t && !is_template(t) &&
+      (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 2))
+    return fail(p, "%s: %s is not a number from 0 to 2; give e.g. 0.2",
+                fp, describe(t, got, sizeof got));
+  snprintf(fp, sizeof fp, "%s.max_tokens", path);
+  if (mt && !is_template(mt) &&
+      (rc = check_int(p, mt, fp, 1, "the most tokens to generate", &n)))
+    return rc;
+  snprintf(fp, sizeof fp, "%s.json", path);
+  if (j && !is_template(j) && !cJSON_IsBool(j))
+    return fail(p, "%s: %s is not true or false", fp,
+                describe(j, got, sizeof got));
+  return 0;
+}
+
 static int check_until(parser *p, const cJSON *v, const char *path) {
   char got[48];
   int64_t ms;
@@ -410,11 +474,13 @@ static const struct builtin_kind {
 } builtin_kinds[] = {
     {"exec", CAIRN__KIND_EXEC, with_exec},
     {"http", CAIRN__KIND_HTTP, with_http},
+    {"llm", CAIRN__KIND_LLM, with_llm},
     {"sleep", CAIRN__KIND_SLEEP, with_sleep},
     {"wait", CAIRN__KIND_WAIT, with_wait},
 };
 
-#define KIND_RULE "use exec, http, sleep, wait or a registered native kind"
+#define KIND_RULE                                                          \
+  "use exec, http, llm, sleep, wait or a registered native kind"
 
 /* Sets the step's kind and checks its `with` (already an object). */
 static int parse_kind(parser *p, cairn__step_def *s, const cJSON *kind,

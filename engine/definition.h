@@ -33,8 +33,8 @@
  *     [A-Za-z0-9_.-];
  *   - every need names an existing step other than itself; there are no
  *     cycles (the message names the cycle: "a -> b -> a");
- *   - kinds are known: exec, http, sleep, wait, or a native kind the
- *     caller registered;
+ *   - kinds are known: exec, http, llm, sleep, wait, or a native kind
+ *     the caller registered;
  *   - required fields per kind are present with the right type (a value
  *     that is a template is accepted for any type);
  *   - retry policies are sane (max_attempts >= 1, delays >= 0, backoff
@@ -56,7 +56,8 @@ typedef enum cairn__kind_id {
   CAIRN__KIND_HTTP = 2,
   CAIRN__KIND_SLEEP = 3,
   CAIRN__KIND_WAIT = 4,
-  CAIRN__KIND_NATIVE = 5
+  CAIRN__KIND_NATIVE = 5,
+  CAIRN__KIND_LLM = 6
 } cairn__kind_id;
 
 /*

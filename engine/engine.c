@@ -28,6 +28,7 @@
  * to owned runs: signals, cancel, terminate.
  */
 #include "engine_internal.h"
+#include "llm.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -42,6 +43,8 @@
 #define TICK_MS 50
 #define DEFAULT_LEASE_MS 15000
 #define DEFAULT_MAX_RUNS 1024
+/* The mode of cairn_engine_work_runs (after the public cairn_work_mode). */
+#define WORK_RUNS 4
 
 void cairn__engine_err(cairn_engine *e, const char *fmt, ...) {
   va_list ap;
@@ -452,6 +455,51 @@ static bool run_blocked(const cairn__run *run) {
   return true;
 }
 
+/* WORK_RUNS: claims the awaited runs while there is room, and stops the
+ * loop once none of them is left in flight: each has finished (here or
+ * under another worker), is blocked waiting for a signal, or was given up
+ * because it could not be loaded. */
+static void work_targets(cairn_engine *e) {
+  cairn_reader *r;
+  size_t open = 0, n_free = 0;
+  uint64_t *free_keys = malloc((e->n_targets + 1) * sizeof *free_keys);
+  if (free_keys == NULL || cairn_reader_begin(e->j, &r) != 0) {
+    free(free_keys);
+    return;
+  }
+  for (size_t i = 0; i < e->n_targets; i++) {
+    cairn__run *run = e->targets[i] ? find_run(e, e->targets[i]) : NULL;
+    cairn_run_info info;
+    if (run)
+      open += !run_blocked(run);
+    else if (e->targets[i] &&
+             cairn_reader_run_by_key(r, e->targets[i], &info) == 0 &&
+             !cairn_run_status_is_final(info.status)) {
+      open++; /* not ours yet, or another worker's */
+      free_keys[n_free++] = e->targets[i];
+    }
+  }
+  cairn_reader_end(r);
+  for (size_t i = 0; i < n_free && e->n_runs < e->max_runs; i++) {
+    uint64_t key;
+    size_t n = 0;
+    if (cairn_journal_claim_runs(e->j, e->owner, e->lease_ms,
+                                 cairn__owner_dead, e, free_keys[i], &key, 1,
+                                 &n) != 0 || n == 0)
+      continue; /* held by a live worker: awaited */
+    if (adopt(e, key) != 0) {
+      fprintf(stderr, "cairn: cannot run run key %llu: %s\n",
+              (unsigned long long)key, e->errmsg);
+      for (size_t k = 0; k < e->n_targets; k++)
+        if (e->targets[k] == key)
+          e->targets[k] = 0;
+    }
+  }
+  free(free_keys);
+  if (open == 0 && e->batch == NULL)
+    uv_stop(&e->loop);
+}
+
 static void on_tick(uv_timer_t *t) {
   cairn_engine *e = t->data;
   int64_t now = cairn__now_us();
@@ -467,6 +515,8 @@ static void on_tick(uv_timer_t *t) {
   size_t claimed = 0;
   if (e->mode == CAIRN_WORK_DRAIN || e->mode == CAIRN_WORK_FOREVER)
     claimed = claim(e);
+  if (e->mode == WORK_RUNS)
+    work_targets(e);
   if (e->mode == CAIRN_WORK_DRAIN && claimed == 0 && e->batch == NULL) {
     bool all_blocked = true;
     cairn__run *run, *tmp;
@@ -597,7 +647,7 @@ int cairn_engine_work(cairn_engine *e, int mode, const char *run_id) {
   e->stopping = false;
   e->fatal = false;
   e->target = 0;
-  if (mode != CAIRN_WORK_RUN)
+  if (mode == CAIRN_WORK_DRAIN || mode == CAIRN_WORK_FOREVER)
     adopt_started(e);
   if (mode == CAIRN_WORK_RUN) {
     rc = work_on_run(e, run_id);
@@ -618,6 +668,36 @@ int cairn_engine_work(cairn_engine *e, int mode, const char *run_id) {
   return rc;
 }
 
+int cairn_engine_work_runs(cairn_engine *e, const char *const *run_ids,
+                           size_t n) {
+  cairn_reader *r;
+  uint64_t *keys = malloc((n + 1) * sizeof *keys);
+  int rc = keys ? cairn_reader_begin(e->j, &r) : CAIRN_ENOMEM;
+  if (rc) {
+    free(keys);
+    return rc;
+  }
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    cairn_run_info info;
+    rc = cairn_reader_run_by_id(r, run_ids[i], &info);
+    if (rc == CAIRN_ENOTFOUND)
+      cairn__engine_err(e, "no run has id %s", run_ids[i]);
+    else if (rc)
+      cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
+    keys[i] = info.key;
+  }
+  cairn_reader_end(r);
+  if (rc == 0) {
+    e->targets = keys;
+    e->n_targets = n;
+    rc = cairn_engine_work(e, WORK_RUNS, NULL);
+    e->targets = NULL;
+    e->n_targets = 0;
+  }
+  free(keys);
+  return rc;
+}
+
 /* ------------------------------------------------------- open / close */
 
 int cairn_engine_open(const cairn_engine_options *o, cairn_engine **out,
@@ -628,10 +708,11 @@ int cairn_engine_open(const cairn_engine_options *o, cairn_engine **out,
   *out = NULL;
   if (e == NULL)
     return CAIRN_ENOMEM;
-  int rc = cairn__config_load(o->home, &e->limits, errbuf, errlen);
+  int rc = cairn__config_load(o->home, &e->limits, &e->llm, errbuf, errlen);
   if (rc == 0)
     rc = cairn_journal_open(o->home, &jo, &e->j, errbuf, errlen);
   if (rc) {
+    cairn__llm_config_free(e->llm);
     free(e);
     return rc;
   }
@@ -682,6 +763,7 @@ void cairn_engine_close(cairn_engine *e) {
   free(e->started);
   free(e->notes);
   free(e->note_strs);
+  cairn__llm_config_free(e->llm);
   cairn_journal_close(e->j);
   free(e);
 }

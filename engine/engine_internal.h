@@ -5,7 +5,9 @@
  *   run.c       a run in memory: loading it from history, the scheduler,
  *               and what happens when a step ends
  *   kind_exec.c the exec step kind (uv_spawn)
- *   kind_http.c the http step kind (libcurl multi on the loop)
+ *   kind_http.c the http step kind
+ *   kind_llm.c  the llm step kind (llm.h)
+ *   http_client.c the HTTP client both use (libcurl multi on the loop)
  *   kind_native.c native step kinds on the thread pool
  *   control.c   signal, cancel, terminate: appends from any process
  *   start.c     registering definitions and starting runs
@@ -63,6 +65,7 @@ void cairn__attempt_done(cairn__attempt *a, cairn__outcome *o);
  * will not be called). */
 int cairn__exec_start(cairn__attempt *a);
 int cairn__http_start(cairn__attempt *a);
+int cairn__llm_start(cairn__attempt *a);
 /* Ends the engine's HTTP client (made by the first http step): what is
  * still in flight is cancelled and reported, curl is cleaned up and its
  * handles closed; the loop must run once more before uv_loop_close.
@@ -170,6 +173,9 @@ struct cairn_engine {
   uv_async_t stop_async;
   int mode;                  /* cairn_work_mode while working */
   uint64_t target;           /* CAIRN_WORK_RUN: the run awaited */
+  uint64_t *targets;         /* cairn_engine_work_runs: the runs awaited
+                                (0: given up, it could not be loaded) */
+  size_t n_targets;
   bool stopping;
   bool fatal;                /* a commit failed: work returns an error */
   int64_t last_renew_us;
@@ -180,11 +186,16 @@ struct cairn_engine {
   char **note_strs;
   size_t n_notes, cap_notes;
   cairn_limits limits;       /* from config.json */
+  struct cairn__llm_config *llm; /* config.json's "llm" and the
+                                environment (llm.h; owned) */
   char errmsg[512];
 };
 
-/* config.c: reads $CAIRN_HOME/config.json (defaults when absent). */
-int cairn__config_load(const char *home, cairn_limits *limits, char *err,
+/* config.c: reads $CAIRN_HOME/config.json (defaults when absent). *llm
+ * (may be NULL: not read) receives its "llm" section over the
+ * environment; free it with cairn__llm_config_free. */
+int cairn__config_load(const char *home, cairn_limits *limits,
+                       struct cairn__llm_config **llm, char *err,
                        size_t errlen);
 
 void cairn__engine_err(cairn_engine *e, const char *fmt, ...)

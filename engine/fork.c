@@ -32,6 +32,7 @@
  * record land together or not at all.
  */
 #include "engine_internal.h"
+#include "llm.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -270,11 +271,16 @@ static int load_base(fork_ctx *c) {
   if (st.paused && c->req->kind != CAIRN_FORK_RESET)
     return fail(c, CAIRN_ECONFLICT, "workflow %s is paused; no replay or "
                 "rerun until `cairn workflow unpause %s`", name, name);
-  for (uint32_t i = 0; named && which == NULL && i < st.n_deleted; i++)
+  /* An explicit "original" is the default: refused alike if deleted. */
+  bool original = which == NULL || strcmp(which, "original") == 0;
+  for (uint32_t i = 0; named && original && i < st.n_deleted; i++)
     if (st.deleted[i] == version)
       return fail(c, CAIRN_ECONFLICT, "version %u of workflow %s was "
-                  "deleted; replay with --definition current or a FILE",
-                  version, name);
+                  "deleted; %s the run with --definition current or a "
+                  "FILE", version, name,
+                  c->req->kind == CAIRN_FORK_REPLAY
+                      ? "replay"
+                      : "a reset or rerun needs it: replay");
   if (which && strcmp(which, "current") != 0 &&
       strcmp(which, "original") != 0) {
     /* A file is known by its snapshot hash, which keys saved rename
@@ -770,7 +776,11 @@ static int build(fork_ctx *c) {
   if ((rc = choose_kept(c)) != 0)
     return rc;
   plan_mutations(c);
-  return 0;
+  /* The llm steps that will run must use models the policy allows. */
+  return cairn__llm_policy_check(c->e, c->edef, c->keep,
+                                 c->req->kind == CAIRN_FORK_RERUN_STEP
+                                     ? c->req->step
+                                     : NULL);
 }
 
 static void fill_repeated(fork_ctx *c) {
@@ -796,6 +806,21 @@ static void fill_repeated(fork_ctx *c) {
            (int)a.run_id.len, a.run_id.ptr);
 }
 
+/* Whether the parent's lease is a leftover: the engine that finished the
+ * run keeps its lease until it expires (or forever, if it was killed), yet
+ * a finished run with no single-step rerun pending is executed by nobody.
+ * A single-step rerun may then take the run over at once instead of
+ * waiting for the expiry; a pending rerun keeps its executor's lease (and
+ * the journal refuses a second request anyway). */
+static bool leftover_lease(fork_ctx *c) {
+  cairn_run_view v;
+  return c->parent.lease_owner[0] &&
+         strcmp(c->parent.lease_owner, c->e->owner) != 0 &&
+         cairn_run_status_is_final(c->parent.status) &&
+         cairn_reader_run_view(c->r, c->parent.key, &v) == 0 &&
+         v.rerun_seq == 0;
+}
+
 static int commit(fork_ctx *c) {
   cairn_batch *b;
   char *def_json = cJSON_PrintUnformatted(c->def);
@@ -804,9 +829,12 @@ static int commit(fork_ctx *c) {
     free(def_json);
     return rc;
   }
+  bool leftover = false;
   if (c->req->kind == CAIRN_FORK_RERUN_STEP) {
-    if (c->req->execute) /* this engine runs the new attempt */
+    if (c->req->execute) { /* this engine runs the new attempt */
+      leftover = leftover_lease(c);
       cairn_batch_set_owner(b, c->e->owner, c->e->lease_ms);
+    }
     rc = write_rerun_step(c, b);
   }
   else {
@@ -817,11 +845,16 @@ static int commit(fork_ctx *c) {
    * copied into it). */
   cairn_reader_end(c->r);
   c->r = NULL;
+  if (rc == 0 && leftover) {
+    uint64_t key = c->parent.key;
+    cairn_journal_release_leases(c->e->j, c->parent.lease_owner, &key, 1);
+  }
   if (rc == 0)
     rc = cairn_batch_commit(b);
-  if (rc)
-    fail(c, rc, "%s", *c->e->errmsg ? c->e->errmsg
-                                    : cairn_journal_errmsg(c->e->j));
+  /* Keep the message a step already gave (never format errmsg into
+   * itself). */
+  if (rc && *c->e->errmsg == '\0')
+    fail(c, rc, "%s", cairn_journal_errmsg(c->e->j));
   cairn_batch_free(b);
   free(def_json);
   return rc;

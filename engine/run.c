@@ -561,7 +561,7 @@ static bool dry_run(cairn__run *run, size_t i) {
     cairn_reader_end(r);
   }
   cairn__step_state *st = &run->steps[i];
-  char *json = cJSON_PrintUnformatted(out ? out : cJSON_CreateNull());
+  char *json = out ? cJSON_PrintUnformatted(out) : NULL; /* NULL: null */
   cairn_event ev = step_event(run, i, CAIRN_EV_STEP_COMPLETED);
   ev.output = S(json ? json : "null");
   ev.dry_run = true;
@@ -785,7 +785,9 @@ static const cairn__retry_policy *policy_of(const cairn__run *run,
     return &run->def->default_retry;
   /* Without a policy: one attempt, except transient failures of calls to
    * other services, which get three retries. */
-  return sd->kind_id == CAIRN__KIND_HTTP ? &transient : &cairn__default_retry;
+  return sd->kind_id == CAIRN__KIND_HTTP || sd->kind_id == CAIRN__KIND_LLM
+             ? &transient
+             : &cairn__default_retry;
 }
 
 /* Scores step i's new output with its `check` (a jq expression over
@@ -926,6 +928,9 @@ void cairn__run_launch(cairn__run *run, size_t i, uint32_t attempt) {
   }
   else if (sd->kind_id == CAIRN__KIND_HTTP) {
     rc = cairn__http_start(a);
+  }
+  else if (sd->kind_id == CAIRN__KIND_LLM) {
+    rc = cairn__llm_start(a);
   }
   else if (sd->kind_id == CAIRN__KIND_NATIVE) {
     cairn__native_kind *k = NULL;

@@ -151,6 +151,14 @@ static int open_dbis(cairn_journal *j, MDB_txn *txn, unsigned flags) {
              {"audit_by_action", &j->audit_by_action}};
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
     int rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi);
+    if (rc == MDB_NOTFOUND) { /* read-only, and an older build wrote it */
+      cairn__journal_set_err(j, "the journal in %s lacks the '%s' database "
+                                "(an earlier build of cairn wrote it); run "
+                                "one command that writes, such as `cairn "
+                                "journal rebuild-views`, to add it",
+                             j->home, dbs[i].name);
+      return CAIRN_ESCHEMA;
+    }
     if (rc)
       return cairn__mdb_err(j, rc, "opening the journal's databases");
   }

@@ -692,6 +692,10 @@ static int finish_runs(commit_ctx *c, MDB_txn *txn) {
   HASH_ITER(hh, c->runs, t, tmp) {
     int rc = cairn__fold_flush(j, txn, &t->fold);
     int status = t->fold.v.status;
+    /* A run that ended (no single-step rerun pending) needs no executor:
+     * its lease goes in the same commit, so a rerun may take it at once. */
+    if (cairn_run_status_is_final(status) && t->fold.v.rerun_seq == 0)
+      t->rec.info.lease_owner[0] = '\0';
     if (rc == 0 && status != t->status_before) {
       t->rec.info.status = status;
       if (t->status_before)

@@ -22,16 +22,16 @@ static const char *J(const char *s) {
   return buf;
 }
 
-static bool llm_is_native(void *ctx, const char *kind) {
+static bool ocr_is_native(void *ctx, const char *kind) {
   (void)ctx;
-  return strcmp(kind, "llm") == 0;
+  return strcmp(kind, "ocr") == 0;
 }
 
 static cairn__def *parse_ok(const char *doc) {
   const char *json = J(doc);
   cairn__def *d = NULL;
   char err[512] = "";
-  int rc = cairn__def_parse(json, strlen(json), llm_is_native, NULL, &d, err,
+  int rc = cairn__def_parse(json, strlen(json), ocr_is_native, NULL, &d, err,
                             sizeof err);
   if (rc)
     FAIL("parse %s: %s %s", json, cairn_err_name(rc), err);
@@ -42,7 +42,7 @@ static void expect_error(const char *doc, const char *want) {
   const char *json = J(doc);
   cairn__def *d = NULL;
   char err[512] = "";
-  CHECK_ERR(cairn__def_parse(json, strlen(json), llm_is_native, NULL, &d,
+  CHECK_ERR(cairn__def_parse(json, strlen(json), ocr_is_native, NULL, &d,
                              err, sizeof err),
             CAIRN_EINVAL, "the definition must be refused");
   CHECK(d == NULL, "no definition is returned on error");
@@ -222,39 +222,39 @@ TEST(step_names_must_be_unique) {
 
 TEST(a_step_kind_is_required) {
   expect_error(ONE("'name': 'a'"),
-               "steps[0].kind: missing; use exec, http, sleep, wait or a "
-               "registered native kind");
+               "steps[0].kind: missing; use exec, http, llm, sleep, wait or "
+               "a registered native kind");
 }
 
 TEST(an_unknown_kind_is_refused) {
   expect_error(ONE("'name': 'a', 'kind': 'htp'"),
-               "steps[0].kind: unknown kind \"htp\"; use exec, http, sleep, "
-               "wait or a registered native kind");
+               "steps[0].kind: unknown kind \"htp\"; use exec, http, llm, "
+               "sleep, wait or a registered native kind");
 }
 
 TEST(a_kind_must_be_a_string) {
   expect_error(ONE("'name': 'a', 'kind': 3"),
-               "steps[0].kind: 3 is not a kind; use exec, http, sleep, wait "
-               "or a registered native kind");
+               "steps[0].kind: 3 is not a kind; use exec, http, llm, sleep, "
+               "wait or a registered native kind");
 }
 
 TEST(a_registered_native_kind_takes_any_with) {
-  cairn__def *d = parse_ok(WITH("llm", "'model': 'm', 'anything': [1]"));
+  cairn__def *d = parse_ok(WITH("ocr", "'model': 'm', 'anything': [1]"));
   CHECK_EQ(d->steps[0].kind_id, CAIRN__KIND_NATIVE, "a native kind");
-  CHECK_STR(d->steps[0].kind, "llm", "the kind as written");
+  CHECK_STR(d->steps[0].kind, "ocr", "the kind as written");
   cairn__def_free(d);
 }
 
 TEST(native_kinds_are_unknown_without_a_callback) {
-  const char *json = J(WITH("llm", ""));
+  const char *json = J(WITH("ocr", ""));
   cairn__def *d = NULL;
   char err[512];
   CHECK_ERR(cairn__def_parse(json, strlen(json), NULL, NULL, &d, err,
                              sizeof err),
             CAIRN_EINVAL, "no native kinds are registered");
   CHECK_STR(err,
-            "steps[0].kind: unknown kind \"llm\"; use exec, http, sleep, "
-            "wait or a registered native kind",
+            "steps[0].kind: unknown kind \"ocr\"; use exec, http, llm, "
+            "sleep, wait or a registered native kind",
             "the message");
 }
 
@@ -265,7 +265,7 @@ TEST(with_must_be_an_object) {
 }
 
 TEST(a_missing_with_is_an_empty_object) {
-  cairn__def *d = parse_ok(ONE("'name': 'a', 'kind': 'llm'"));
+  cairn__def *d = parse_ok(ONE("'name': 'a', 'kind': 'ocr'"));
   CHECK(cJSON_IsObject(d->steps[0].with) && d->steps[0].with->child == NULL,
         "with is {}");
   cairn__def_free(d);
@@ -881,7 +881,7 @@ TEST(the_reference_example_parses) {
   CHECK(end != NULL, "the example's code block ends");
   cairn__def *d = NULL;
   char err[512] = "";
-  int rc = cairn__def_parse(start, (size_t)(end - start), llm_is_native,
+  int rc = cairn__def_parse(start, (size_t)(end - start), ocr_is_native,
                             NULL, &d, err, sizeof err);
   if (rc)
     FAIL("the documented example is refused: %s", err);
@@ -894,7 +894,7 @@ static void expect_error_start(const char *doc, const char *want) {
   const char *json = J(doc);
   cairn__def *d = NULL;
   char err[512] = "";
-  CHECK_ERR(cairn__def_parse(json, strlen(json), llm_is_native, NULL, &d,
+  CHECK_ERR(cairn__def_parse(json, strlen(json), ocr_is_native, NULL, &d,
                              err, sizeof err),
             CAIRN_EINVAL, "the definition must be refused");
   if (strncmp(err, want, strlen(want)) != 0)

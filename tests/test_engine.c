@@ -253,3 +253,59 @@ TEST(kind_names_are_checked_when_registered) {
   test_rmdir(home);
   free(home);
 }
+
+/* A native kind that sleeps and records how many of its calls overlap. */
+typedef struct overlap {
+  pthread_mutex_t mu;
+  int now, most, calls;
+} overlap;
+
+static void overlapping(void *ctx, const cairn_native_call *call,
+                        cairn_native_result *res) {
+  overlap *o = ctx;
+  pthread_mutex_lock(&o->mu);
+  o->calls++;
+  if (++o->now > o->most)
+    o->most = o->now;
+  pthread_mutex_unlock(&o->mu);
+  usleep(100 * 1000);
+  pthread_mutex_lock(&o->mu);
+  o->now--;
+  pthread_mutex_unlock(&o->mu);
+  res->output = strdup(call->input);
+}
+
+TEST(work_runs_executes_exactly_the_runs_given_within_the_limit) {
+  char *home = test_tmpdir();
+  cairn_engine *e;
+  char err[512] = "", out[64];
+  cairn_engine_options o = {.home = home, .no_sync = true, .max_runs = 2};
+  if (cairn_engine_open(&o, &e, err, sizeof err) != 0)
+    FAIL("engine open: %s", err);
+  overlap ov = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+  CHECK_OK(cairn_engine_register_kind(e, "slow", overlapping, &ov), NULL);
+  const char *def = "{\"name\":\"w\",\"steps\":[{\"name\":\"a\","
+                    "\"kind\":\"slow\",\"with\":{\"v\":1}}]}";
+  cairn_start_result r[5];
+  const char *ids[5];
+  for (int i = 0; i < 5; i++) {
+    start(e, def, NULL, false, &r[i]);
+    ids[i] = r[i].run_id;
+  }
+  const char *bad[] = {ids[0], "no-such-run"};
+  CHECK_ERR(cairn_engine_work_runs(e, bad, 2), CAIRN_ENOTFOUND,
+            "an unknown run id is refused");
+  CHECK_EQ(ov.calls, 0, "and nothing ran");
+  CHECK_OK(cairn_engine_work_runs(e, ids, 0), NULL); /* none: done */
+  CHECK_OK(cairn_engine_work_runs(e, ids, 4), NULL);
+  for (int i = 0; i < 4; i++)
+    CHECK_EQ(outcome(e, ids[i], out, sizeof out), CAIRN_RUN_COMPLETED,
+             "every run given has finished when it returns");
+  CHECK_EQ(outcome(e, ids[4], out, sizeof out), CAIRN_RUN_RUNNING,
+           "a run not given is left alone");
+  CHECK_EQ(ov.calls, 4, "each step ran once");
+  CHECK_EQ(ov.most, 2, "two at once: max_runs");
+  cairn_engine_close(e);
+  test_rmdir(home);
+  free(home);
+}

@@ -74,7 +74,8 @@ extern "C" {
   X(EDECODE, -12, 1, "malformed encoded data")                               \
   X(ETOOBIG, -13, 1, "value too large")                                      \
   X(EBUSY, -14, 1, "resource busy")                                          \
-  X(EFULL, -15, 1, "journal is full and cannot grow")
+  X(EFULL, -15, 1, "journal is full and cannot grow")                       \
+  X(ECONFIG, -16, 1, "invalid configuration")
 
 typedef enum cairn_err {
   CAIRN_OK = 0,

@@ -118,7 +118,9 @@ typedef struct cairn_start_result {
 /* Starts a run (idempotent by workflow id: an existing id starts nothing
  * and reports its current run). Returns 0, CAIRN_EINVAL (invalid
  * definition or input, with the path in errmsg), CAIRN_ENOTFOUND (no
- * definition of that name). */
+ * definition of that name), CAIRN_EFORBIDDEN (an llm step names a model
+ * outside the llm policy of config.json; errmsg names the step, the
+ * model and the policy). */
 int cairn_engine_start(cairn_engine *e, const cairn_start_request *req,
                        cairn_start_result *out);
 
@@ -134,6 +136,16 @@ typedef enum cairn_work_mode {
 /* Runs the loop. Returns 0 when done (for CAIRN_WORK_RUN, whatever the
  * run's outcome: read it from the journal), or an error. */
 int cairn_engine_work(cairn_engine *e, int mode, const char *run_id);
+
+/* Executes exactly the runs `run_ids` (n of them; run ids), at most
+ * max_runs at once (cairn_engine_options): each is claimed when there is
+ * room and its lease is free; one another worker holds is left to it and
+ * awaited. Returns 0 when none of them is left in flight: each has
+ * finished, waits for a signal, or could not be loaded (a native kind
+ * this process lacks; reported on stderr). CAIRN_ENOTFOUND (errmsg names
+ * the run) when a run id is unknown: nothing ran. */
+int cairn_engine_work_runs(cairn_engine *e, const char *const *run_ids,
+                           size_t n);
 
 /* Asks cairn_engine_work to return soon. Safe from any thread and from a
  * signal handler. */
@@ -207,7 +219,9 @@ typedef struct cairn_fork_result {
  * definition version was deleted or the workflow is paused; an unmapped
  * renamed step), CAIRN_EFORBIDDEN (the run is in another namespace),
  * CAIRN_ERATELIMIT (too deep a chain of derived runs, or too many derived
- * runs a minute in the namespace), CAIRN_EINVAL (bad override).
+ * runs a minute in the namespace), CAIRN_EINVAL (bad override),
+ * CAIRN_EFORBIDDEN also when an llm step that will run names a model
+ * outside the llm policy.
  * Free the result's lists with cairn_fork_result_free.
  */
 int cairn_engine_fork(cairn_engine *e, const cairn_fork_request *req,
@@ -238,6 +252,22 @@ typedef struct cairn_limits {
   int max_forks_per_minute;  /* per namespace; default 20 */
 } cairn_limits;
 const cairn_limits *cairn_engine_limits(const cairn_engine *e);
+
+/* A model's price, from "llm.prices" in config.json (docs/config.md). */
+typedef struct cairn_llm_price {
+  double input_per_mtok;     /* US dollars per million input tokens */
+  double output_per_mtok;    /* US dollars per million output tokens */
+} cairn_llm_price;
+
+/* Reads the price of `model` ("PROVIDER:MODEL", e.g. "openai:gpt-4o-mini")
+ * from `home`/config.json; needs no engine (the file is read on every
+ * call). Returns 0 and *out, CAIRN_ENOTFOUND when the file (or its
+ * llm.prices) has no entry for the model, or CAIRN_EINVAL / CAIRN_EIO
+ * when the file is unreadable or invalid; err says which. The cost of a
+ * call is input_tokens * input_per_mtok / 1e6 + output_tokens *
+ * output_per_mtok / 1e6. */
+int cairn_config_llm_price(const char *home, const char *model,
+                           cairn_llm_price *out, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

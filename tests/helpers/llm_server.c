@@ -1,0 +1,408 @@
+/*
+ * llm_server.c — a scripted model server for the llm step tests: it
+ * speaks the OpenAI chat-completions and the Anthropic messages wire
+ * formats, with behaviours chosen by markers in the prompt.
+ *
+ *   usage: llm_server      listens on 127.0.0.1, on a port the kernel
+ *                          picks, and prints that port as stdout's first
+ *                          line; stops on SIGTERM or SIGINT
+ *   LLM_SERVER_KEY=K       requests must carry K (OpenAI: Authorization:
+ *                          Bearer K; Anthropic: x-api-key: K), else 401
+ *
+ * Endpoints:
+ *   POST /v1/chat/completions   OpenAI format
+ *   POST /v1/messages           Anthropic format (needs anthropic-version)
+ *   GET  /requests              every model request seen: [{path,
+ *                               authorization, x_api_key,
+ *                               anthropic_version, body}]
+ *
+ * Behaviours, by a marker in the prompt (the last user message); counts
+ * are per prompt text:
+ *   #429        429 with Retry-After: 1 the first time, then the answer
+ *   #500        500 the first two times, then the answer
+ *   #malformed  200 with a body that is not JSON
+ *   #missing    200 with JSON that has no answer text
+ *   #slow       waits 3 s, then the answer
+ *   #json       the text is a JSON object {"model", "words"}
+ *   #fenced     the same inside a ```json fence
+ *   #401        401 whose error message quotes the key it got
+ *   #echo-key   the answer's text quotes the key it got
+ *   otherwise   "MODEL says: PROMPT"
+ * Usage: input tokens = words of system + prompt, output tokens = words
+ * of the text. Responses carry x-request-id (OpenAI) or request-id
+ * (Anthropic): "req-N", N counting requests.
+ *
+ * libmicrohttpd with a thread per connection, like http_server.c, so a
+ * slow answer holds up no other request; shared state is under one
+ * mutex.
+ */
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_PROMPTS 512
+#define MAX_BODY ((size_t)1 << 20)
+#define SLOW_MS 3000
+
+typedef struct counter {
+  char *prompt;
+  unsigned n;
+} counter;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static counter seen[MAX_PROMPTS];
+static cJSON *requests;   /* GET /requests */
+static unsigned n_requests;
+static atomic_bool stopping;
+
+/* Adds one to the count of `prompt`; returns the new count. */
+static unsigned bump(const char *prompt) {
+  unsigned n = 0;
+  pthread_mutex_lock(&lock);
+  for (size_t i = 0; i < MAX_PROMPTS; i++) {
+    if (seen[i].prompt == NULL)
+      seen[i].prompt = strdup(prompt);
+    if (seen[i].prompt && strcmp(seen[i].prompt, prompt) == 0) {
+      n = ++seen[i].n;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
+typedef struct upload {
+  char *buf;
+  size_t len;
+  bool too_big;
+} upload;
+
+/* One model request, parsed. */
+typedef struct req {
+  bool anthropic;
+  const char *model;
+  const char *prompt;
+  const char *system;
+  const char *key;         /* the key it carried, or "" */
+  unsigned id;
+} req;
+
+static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status,
+                                 const char *type, const char *text,
+                                 const req *q, const char *retry_after) {
+  char rid[32];
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+  if (r == NULL)
+    return MHD_NO;
+  MHD_add_response_header(r, "Content-Type", type);
+  if (q) {
+    snprintf(rid, sizeof rid, "req-%u", q->id);
+    MHD_add_response_header(r, q->anthropic ? "request-id" : "x-request-id",
+                            rid);
+  }
+  if (retry_after)
+    MHD_add_response_header(r, "Retry-After", retry_after);
+  enum MHD_Result ok = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ok;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
+                                 cJSON *doc, const req *q,
+                                 const char *retry_after) {
+  char *s = cJSON_PrintUnformatted(doc);
+  cJSON_Delete(doc);
+  if (s == NULL)
+    return MHD_NO;
+  enum MHD_Result ok = send_body(c, status, "application/json", s, q,
+                                 retry_after);
+  cJSON_free(s);
+  return ok;
+}
+
+/* An error in the request's format. */
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
+                                  const req *q, const char *type,
+                                  const char *msg, const char *retry_after) {
+  cJSON *doc = cJSON_CreateObject();
+  if (q && q->anthropic)
+    cJSON_AddStringToObject(doc, "type", "error");
+  cJSON *e = cJSON_AddObjectToObject(doc, "error");
+  cJSON_AddStringToObject(e, "type", type);
+  cJSON_AddStringToObject(e, "message", msg);
+  return send_json(c, status, doc, q, retry_after);
+}
+
+static unsigned words(const char *s) {
+  unsigned n = 0;
+  bool in = false;
+  for (; s && *s; s++) {
+    bool sp = isspace((unsigned char)*s);
+    n += !sp && !in;
+    in = !sp;
+  }
+  return n;
+}
+
+static enum MHD_Result answer(struct MHD_Connection *c, const req *q,
+                              const char *text) {
+  char id[32];
+  unsigned in = words(q->system) + words(q->prompt), out = words(text);
+  cJSON *doc = cJSON_CreateObject();
+  cJSON *usage;
+  snprintf(id, sizeof id, "%s%u", q->anthropic ? "msg_" : "chatcmpl-",
+           q->id);
+  cJSON_AddStringToObject(doc, "id", id);
+  cJSON_AddStringToObject(doc, "model", q->model);
+  if (q->anthropic) {
+    cJSON_AddStringToObject(doc, "type", "message");
+    cJSON_AddStringToObject(doc, "role", "assistant");
+    cJSON *block = cJSON_CreateObject();
+    cJSON_AddStringToObject(block, "type", "text");
+    cJSON_AddStringToObject(block, "text", text);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(doc, "content"), block);
+    cJSON_AddStringToObject(doc, "stop_reason", "end_turn");
+    usage = cJSON_AddObjectToObject(doc, "usage");
+    cJSON_AddNumberToObject(usage, "input_tokens", in);
+    cJSON_AddNumberToObject(usage, "output_tokens", out);
+  }
+  else {
+    cJSON_AddStringToObject(doc, "object", "chat.completion");
+    cJSON *choice = cJSON_CreateObject();
+    cJSON_AddNumberToObject(choice, "index", 0);
+    cJSON *msg = cJSON_AddObjectToObject(choice, "message");
+    cJSON_AddStringToObject(msg, "role", "assistant");
+    cJSON_AddStringToObject(msg, "content", text);
+    cJSON_AddStringToObject(choice, "finish_reason", "stop");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(doc, "choices"), choice);
+    usage = cJSON_AddObjectToObject(doc, "usage");
+    cJSON_AddNumberToObject(usage, "prompt_tokens", in);
+    cJSON_AddNumberToObject(usage, "completion_tokens", out);
+    cJSON_AddNumberToObject(usage, "total_tokens", in + out);
+  }
+  return send_json(c, 200, doc, q, NULL);
+}
+
+static void sleep_ms(long ms) {
+  struct timespec tick = {0, 10 * 1000 * 1000};
+  /* In steps, so that a stopping server does not wait for sleepers. */
+  for (long slept = 0; slept < ms && !stopping; slept += 10)
+    nanosleep(&tick, NULL);
+}
+
+/* The scripted behaviours; `n` counts requests with this prompt. */
+static enum MHD_Result behave(struct MHD_Connection *c, const req *q,
+                              unsigned n) {
+  char text[4096];
+  const char *p = q->prompt;
+  if (strstr(p, "#429") && n == 1)
+    return send_error(c, 429, q, "rate_limit_error", "slow down", "1");
+  if (strstr(p, "#500") && n <= 2)
+    return send_error(c, 500, q, "server_error", "the model fell over",
+                      NULL);
+  if (strstr(p, "#malformed"))
+    return send_body(c, 200, "text/html", "<html>not json</html>", q, NULL);
+  if (strstr(p, "#missing"))
+    return send_json(c, 200, cJSON_Parse("{\"id\": \"x\"}"), q, NULL);
+  if (strstr(p, "#401")) {
+    snprintf(text, sizeof text, "Incorrect API key provided: %s", q->key);
+    return send_error(c, 401, q, "authentication_error", text, NULL);
+  }
+  if (strstr(p, "#slow"))
+    sleep_ms(SLOW_MS);
+  if (strstr(p, "#json") || strstr(p, "#fenced"))
+    snprintf(text, sizeof text, "%s{\"model\": \"%s\", \"words\": %u}%s",
+             strstr(p, "#fenced") ? "```json\n" : "", q->model, words(p),
+             strstr(p, "#fenced") ? "\n```" : "");
+  else if (strstr(p, "#echo-key"))
+    snprintf(text, sizeof text, "I was given the key %s", q->key);
+  else
+    snprintf(text, sizeof text, "%s says: %.3000s", q->model, p);
+  return answer(c, q, text);
+}
+
+static const char *header(struct MHD_Connection *c, const char *name) {
+  const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+  return v ? v : "";
+}
+
+/* Remembers the request for GET /requests. */
+static void record(struct MHD_Connection *c, const char *url,
+                   const cJSON *body) {
+  cJSON *r = cJSON_CreateObject();
+  cJSON_AddStringToObject(r, "path", url);
+  cJSON_AddStringToObject(r, "authorization", header(c, "Authorization"));
+  cJSON_AddStringToObject(r, "x_api_key", header(c, "x-api-key"));
+  cJSON_AddStringToObject(r, "anthropic_version",
+                          header(c, "anthropic-version"));
+  cJSON_AddItemToObject(r, "body", body ? cJSON_Duplicate(body, 1)
+                                        : cJSON_CreateNull());
+  pthread_mutex_lock(&lock);
+  cJSON_AddItemToArray(requests, r);
+  pthread_mutex_unlock(&lock);
+}
+
+/* The last user message's text, and the system text. */
+static void read_messages(const cJSON *body, req *q) {
+  const cJSON *m;
+  const cJSON *sys = cJSON_GetObjectItemCaseSensitive(body, "system");
+  q->prompt = NULL;
+  q->system = cJSON_IsString(sys) ? sys->valuestring : NULL;
+  cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(body, "messages")) {
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(m, "content");
+    if (!cJSON_IsString(role) || !cJSON_IsString(text))
+      continue;
+    if (strcmp(role->valuestring, "user") == 0)
+      q->prompt = text->valuestring;
+    else if (strcmp(role->valuestring, "system") == 0)
+      q->system = text->valuestring;
+  }
+}
+
+static enum MHD_Result model_call(struct MHD_Connection *c, const char *url,
+                                  const upload *u, bool anthropic) {
+  cJSON *body = u->buf ? cJSON_Parse(u->buf) : NULL;
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
+  const char *want = getenv("LLM_SERVER_KEY");
+  req q = {.anthropic = anthropic};
+  record(c, url, body);
+  pthread_mutex_lock(&lock);
+  q.id = ++n_requests;
+  pthread_mutex_unlock(&lock);
+  q.key = anthropic ? header(c, "x-api-key") : header(c, "Authorization");
+  if (!anthropic && strncmp(q.key, "Bearer ", 7) == 0)
+    q.key += 7;
+  read_messages(body, &q);
+  q.model = cJSON_IsString(model) ? model->valuestring : "?";
+  enum MHD_Result ok;
+  if (!cJSON_IsObject(body) || q.prompt == NULL)
+    ok = send_error(c, 400, &q, "invalid_request_error",
+                    "need a JSON body with a user message", NULL);
+  else if (anthropic && *header(c, "anthropic-version") == '\0')
+    ok = send_error(c, 400, &q, "invalid_request_error",
+                    "anthropic-version header is required", NULL);
+  else if (anthropic && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(
+                            body, "max_tokens")))
+    ok = send_error(c, 400, &q, "invalid_request_error",
+                    "max_tokens: field required", NULL);
+  else if (want && strcmp(want, q.key) != 0 && !strstr(q.prompt, "#401"))
+    ok = send_error(c, 401, &q, "authentication_error", "invalid key",
+                    NULL);
+  else
+    ok = behave(c, &q, bump(q.prompt));
+  cJSON_Delete(body);
+  return ok;
+}
+
+static enum MHD_Result route(struct MHD_Connection *c, const char *url,
+                             const char *method, const upload *u) {
+  if (strcmp(url, "/requests") == 0) {
+    pthread_mutex_lock(&lock);
+    cJSON *copy = cJSON_Duplicate(requests, 1);
+    pthread_mutex_unlock(&lock);
+    return send_json(c, 200, copy, NULL, NULL);
+  }
+  if (strcmp(method, "POST") == 0 &&
+      strcmp(url, "/v1/chat/completions") == 0)
+    return model_call(c, url, u, false);
+  if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/messages") == 0)
+    return model_call(c, url, u, true);
+  return send_body(c, 404, "text/plain", "no such endpoint", NULL, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *data,
+                                  size_t *data_size, void **state) {
+  upload *u = *state;
+  (void)cls;
+  (void)version;
+  if (u == NULL) {
+    if ((u = calloc(1, sizeof *u)) == NULL)
+      return MHD_NO;
+    *state = u;
+    return MHD_YES;
+  }
+  if (*data_size) {
+    if (u->len + *data_size > MAX_BODY) {
+      u->too_big = true;
+    }
+    else {
+      char *b = realloc(u->buf, u->len + *data_size + 1);
+      if (b == NULL)
+        return MHD_NO;
+      memcpy(b + u->len, data, *data_size);
+      u->buf = b;
+      u->len += *data_size;
+      u->buf[u->len] = '\0';
+    }
+    *data_size = 0;
+    return MHD_YES;
+  }
+  if (u->too_big)
+    return send_body(c, 413, "text/plain", "too big", NULL, NULL);
+  return route(c, url, method, u);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **state,
+                         enum MHD_RequestTerminationCode why) {
+  upload *u = *state;
+  (void)cls;
+  (void)c;
+  (void)why;
+  if (u) {
+    free(u->buf);
+    free(u);
+  }
+  *state = NULL;
+}
+
+int main(void) {
+  sigset_t set;
+  int sig;
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  /* Blocked before the daemon's threads start, so they inherit it and
+   * sigwait below receives the signals. */
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  requests = cJSON_CreateArray();
+  struct MHD_Daemon *d = MHD_start_daemon(
+      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+          MHD_USE_ITC | MHD_USE_ERROR_LOG,
+      0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+      (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+      NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+      MHD_OPTION_END);
+  if (d == NULL) {
+    fprintf(stderr, "llm_server: cannot start on 127.0.0.1\n");
+    return 1;
+  }
+  const union MHD_DaemonInfo *info =
+      MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+  printf("%u\n", info ? (unsigned)info->port : 0u);
+  fflush(stdout);
+  sigwait(&set, &sig);
+  stopping = true;
+  MHD_stop_daemon(d);
+  for (size_t i = 0; i < MAX_PROMPTS; i++)
+    free(seen[i].prompt);
+  cJSON_Delete(requests);
+  return 0;
+}
