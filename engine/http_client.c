@@ -13,9 +13,10 @@
  * A call that ends, is cancelled or is made without a request is taken
  * off curl at once (what its callback will need — status, headers, body,
  * curl's message — is kept in the call) and queued; a uv_idle reports
- * the queue on the next turn. So a callback never runs inside
- * cairn__http_call, inside a curl callback, or inside cancel, and a
- * callback may cancel or make other calls.
+ * what was queued before it ran, on the next turn. So a callback never
+ * runs inside cairn__http_call, inside a curl callback, or inside
+ * cancel, nor in the turn its call was made; and a callback may cancel
+ * or make other calls.
  *
  * Rejected: one CURLM per call or per step kind (no connection reuse, a
  * timer each); curl_easy_perform on the thread pool (a thread blocked
@@ -271,17 +272,18 @@ static void report(cairn__http_xfer *c) {
   free(c);
 }
 
+/* Reports the calls queued before it started; a callback may cancel or
+ * make other calls, which queue for the next turn. */
 static void on_reap(uv_idle_t *idle) {
   cairn__http *h = idle->data;
-  cairn__http_xfer *c;
-  /* A callback may cancel or make other calls, which queue here too. */
-  while ((c = h->ended) != NULL) {
-    h->ended = c->next;
-    if (h->ended == NULL)
-      h->ended_tail = NULL;
-    report(c);
-  }
+  cairn__http_xfer *c = h->ended;
+  h->ended = h->ended_tail = NULL;
   uv_idle_stop(idle);
+  while (c != NULL) {
+    cairn__http_xfer *next = c->next;
+    report(c);
+    c = next;
+  }
 }
 
 /* Takes c off curl (its result is set) and queues its report. */
@@ -604,7 +606,8 @@ void cairn__http_close(cairn_engine *e) {
     return;
   while (h->active)
     cairn__http_cancel(h->active);
-  on_reap(&h->reap);
+  while (h->ended)
+    on_reap(&h->reap);
   for (http_sock *s = h->socks; s; s = s->next)
     uv_poll_stop(&s->poll); /* before curl closes their sockets */
   curl_multi_cleanup(h->multi);

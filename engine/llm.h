@@ -66,7 +66,7 @@ bool cairn__llm_model_split(const char *full, int *provider,
  * ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY override the file when set and
  * not empty. Unknown fields, providers and wrong types are refused (a
  * typo must not silently lift a policy). Returns 0 and *out (free with
- * cairn__llm_config_free), CAIRN_EINVAL with "PATH.FIELD: problem" in
+ * cairn__llm_config_free), CAIRN_ECONFIG with "PATH.FIELD: problem" in
  * err, or CAIRN_ENOMEM.
  */
 int cairn__llm_config_parse(const cJSON *section, const char *path,

@@ -92,7 +92,7 @@ static int bad(parse_ctx *p, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   snprintf(p->err, p->errlen, "%s: %s", p->path, msg);
-  return CAIRN_EINVAL;
+  return CAIRN_ECONFIG;
 }
 
 /* Refuses fields of `o` not in `known` (NULL-terminated). */

@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config clang libclang-rt-14-dev
       liblmdb-dev libmsgpack-dev libuv1-dev libcurl4-openssl-dev
-      libcjson-dev libjq-dev libssl-dev uthash-dev jq libmicrohttpd-dev)
+      libcjson-dev libjq-dev libssl-dev uthash-dev jq libmicrohttpd-dev curl)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -80,7 +80,7 @@ static cairn__llm_config *config_ok(const char *section) {
 static void expect_config_error(const char *section, const char *want) {
   cairn__llm_config *c = NULL;
   char err[512] = "";
-  CHECK_ERR(config(section, &c, err, sizeof err), CAIRN_EINVAL,
+  CHECK_ERR(config(section, &c, err, sizeof err), CAIRN_ECONFIG,
             "the config must be refused");
   CHECK(c == NULL, "no config on error");
   CHECK_STR(err, want, "the config message");

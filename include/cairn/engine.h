@@ -262,7 +262,7 @@ typedef struct cairn_llm_price {
 /* Reads the price of `model` ("PROVIDER:MODEL", e.g. "openai:gpt-4o-mini")
  * from `home`/config.json; needs no engine (the file is read on every
  * call). Returns 0 and *out, CAIRN_ENOTFOUND when the file (or its
- * llm.prices) has no entry for the model, or CAIRN_EINVAL / CAIRN_EIO
+ * llm.prices) has no entry for the model, or CAIRN_ECONFIG / CAIRN_EIO
  * when the file is unreadable or invalid; err says which. The cost of a
  * call is input_tokens * input_per_mtok / 1e6 + output_tokens *
  * output_per_mtok / 1e6. */

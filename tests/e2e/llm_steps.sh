@@ -248,6 +248,11 @@ is "a templated model is checked when the step starts" "$tmp/templated.show" \
 eq "a rerun on a forbidden model is refused" "$?" "5"
 check "the rerun's refusal names the model" grep -q "openai:gpt-4o" \
   "$tmp/rerun.err"
+"$CAIRN" rerun chain --step critique --model critique=openai:o3 \
+  >/dev/null 2>"$tmp/rerun1.err"
+eq "a single-step rerun on a forbidden model is refused" "$?" "5"
+check "it names the step and the model" \
+  grep -q "step critique: model openai:o3 is forbidden" "$tmp/rerun1.err"
 "$CAIRN" rerun chain --from-step score --model score=anthropic:claude-haiku \
   --reason "another model" --format json >"$tmp/rerun2.out" \
   2>"$tmp/rerun2.err"
