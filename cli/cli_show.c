@@ -94,7 +94,10 @@ int cli_result(cli_ctx *ctx, int argc, char **argv) {
   if (rc)
     return rc;
   rc = cairn_reader_run_view(r, info.key, &v);
-  uint32_t seq = rc ? 0 : v.output_seq ? v.output_seq : v.error_seq;
+  /* A failed run may carry a recomputed output (a single-step rerun):
+   * its result is still its failure. */
+  bool ok = rc == 0 && v.status == CAIRN_RUN_COMPLETED;
+  uint32_t seq = rc ? 0 : ok ? v.output_seq : v.error_seq;
   if (rc == 0 && seq)
     rc = cairn_reader_event(r, info.key, seq, &ev);
   int status = rc ? cli_fail(rc, j, "reading the result") : EXIT_OK;
@@ -104,7 +107,7 @@ int cli_result(cli_ctx *ctx, int argc, char **argv) {
                     "it\n", info.run_id, info.workflow_id, info.workflow_id);
     status = 4;
   }
-  else if (rc == 0 && v.output_seq) {
+  else if (rc == 0 && ok) {
     if (ctx->json) {
       cJSON *doc = cJSON_CreateObject();
       cJSON_AddStringToObject(doc, "workflow_id", info.workflow_id);

@@ -158,7 +158,7 @@ cJSON *cli_event_json(const cairn_event *ev) {
   else {
     cli_add_json_text(o, "details", ev->details);
   }
-  if (ev->type == CAIRN_EV_STEP_FAILED)
+  if (ev->type == CAIRN_EV_STEP_FAILED || ev->type == CAIRN_EV_STEP_EVALUATED)
     cJSON_AddBoolToObject(o, "retryable", ev->retryable);
   if (ev->dry_run)
     cJSON_AddBoolToObject(o, "dry_run", true);
@@ -170,7 +170,9 @@ cJSON *cli_event_json(const cairn_event *ev) {
     cli_time(ev->fire_at_us, t, sizeof t);
     cJSON_AddStringToObject(o, "fire_at", t);
   }
-  cli_add_str(o, "signal", ev->name);
+  /* `name` is the signal's name, or the evaluator step that scored */
+  cli_add_str(o, ev->type == CAIRN_EV_STEP_EVALUATED ? "evaluator" : "signal",
+              ev->name);
   if (ev->ref_run.ptr && ev->type == CAIRN_EV_STEP_REUSED) {
     cJSON *src = cJSON_AddObjectToObject(o, "source");
     cli_add_str(src, "run_id", ev->ref_run);

@@ -588,7 +588,8 @@ static int parse_defaults(parser *p, const cJSON *v) {
 
 static const char *const step_fields[] = {
     "name",    "kind",        "with",   "needs", "retry", "timeout_ms",
-    "mutates", "description", "replay", "check", "auto_rerun", NULL};
+    "mutates", "description", "replay", "check", "auto_rerun", "evaluator",
+    NULL};
 
 /* The step's name: valid, and not taken by an earlier step. */
 static int parse_step_name(parser *p, cairn__step_def *s, const cJSON *v,
@@ -662,9 +663,9 @@ static int parse_check(parser *p, cairn__step_def *s, const cJSON *step,
     return fail(p, "steps[%zu].auto_rerun: %s is not an object; give "
                    "{\"below\": 0.9, \"max\": 3}",
                 i, describe(ar, got, sizeof got));
-  if (v == NULL)
-    return fail(p, "steps[%zu].auto_rerun: needs a check on the same step "
-                   "to score its attempts", i);
+  if (v == NULL && field(step, "evaluator") == NULL)
+    return fail(p, "steps[%zu].auto_rerun: needs a check (or an evaluator "
+                   "step) to score its attempts", i);
   if (!cJSON_IsNumber(below) || below->valuedouble <= 0 ||
       below->valuedouble > 1)
     return fail(p, "steps[%zu].auto_rerun.below: give the passing score, "
@@ -733,7 +734,7 @@ static int parse_step(parser *p, size_t i, const cJSON *step) {
   int rc = check_fields(p, step, path, step_fields,
                         "a step's fields are name, kind, with, needs, retry, "
                         "timeout_ms, mutates, description, replay, check, "
-                        "auto_rerun");
+                        "auto_rerun, evaluator");
   if (rc == 0)
     rc = parse_step_name(p, s, field(step, "name"), i);
   if (rc == 0)
@@ -1052,6 +1053,40 @@ static int parse_steps(parser *p) {
   return 0;
 }
 
+static const cJSON *step_json(parser *p, size_t i) {
+  return cJSON_GetArrayItem(field(p->d->doc, "steps"), (int)i);
+}
+
+/* An evaluator is a step that scores another: it must need that step (its
+ * output must exist when the evaluator runs), and a step takes a check or
+ * an evaluator, not both. */
+static int check_evaluators(parser *p) {
+  cairn__def *d = p->d;
+  for (size_t i = 0; i < d->n_steps; i++) {
+    cairn__step_def *s = &d->steps[i];
+    const cJSON *ev = field(step_json(p, i), "evaluator");
+    s->evaluator = -1;
+    if (ev == NULL)
+      continue;
+    if (!cJSON_IsString(ev))
+      return fail(p, "steps[%zu].evaluator: give the name of the step that "
+                     "scores this one", i);
+    int e = cairn__def_step_index(d, ev->valuestring);
+    if (e < 0 || (size_t)e == i)
+      return fail(p, "steps[%zu].evaluator: \"%s\" is not another step of "
+                     "this workflow", i, ev->valuestring);
+    if (s->check_tmpl)
+      return fail(p, "steps[%zu]: give a check or an evaluator, not both",
+                  i);
+    if (!cairn__def_upstream(d, i, (size_t)e))
+      return fail(p, "steps[%zu].evaluator: step \"%s\" must need \"%s\" "
+                     "(add it to its needs) to score its output", i,
+                  ev->valuestring, s->name);
+    s->evaluator = e;
+  }
+  return 0;
+}
+
 static int parse_graph(parser *p) {
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < p->d->n_steps; i++)
@@ -1064,6 +1099,8 @@ static int parse_graph(parser *p) {
                              p->errlen);
   if (rc == 0)
     rc = check_refs(p);
+  if (rc == 0)
+    rc = check_evaluators(p);
   return rc;
 }
 

@@ -91,6 +91,8 @@ typedef struct cairn__step_def {
                                when the step gives none */
   bool mutates;             /* has side effects outside cairn */
   cairn__tmpl *check_tmpl;  /* `check`, as "{{ EXPR }}"; NULL: none */
+  int evaluator;            /* `evaluator`: the step whose output's score
+                               scores this one, or -1 */
   bool has_auto_rerun;      /* `auto_rerun` */
   double rerun_below;       /* ... an attempt scoring below this ... */
   uint32_t rerun_max;       /* ... runs again, at most this many times */

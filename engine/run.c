@@ -74,6 +74,12 @@ static char *wait_signal_of(const cJSON *input) {
   return cJSON_IsString(sig) ? strdup(sig->valuestring) : NULL;
 }
 
+static int step_index_of(const cairn__run *run, cairn_str name) {
+  char n[CAIRN_STEP_NAME_MAX + 1];
+  snprintf(n, sizeof n, "%.*s", (int)name.len, name.ptr);
+  return cairn__def_step_index(run->def, n);
+}
+
 static void fold_step(cairn__run *run, cairn_reader *r,
                       const cairn_event *ev) {
   char name[CAIRN_STEP_NAME_MAX + 1];
@@ -133,6 +139,11 @@ static void fold_step(cairn__run *run, cairn_reader *r,
       st->status = CAIRN_STEP_RETRYING;
       st->retry_at_us = ev->time_us;
       st->reruns++;
+      int j = ev->name.ptr ? step_index_of(run, ev->name) : -1;
+      if (j >= 0) { /* and its evaluator scores the next attempt */
+        run->steps[j].status = CAIRN_STEP_RETRYING;
+        run->steps[j].retry_at_us = ev->time_us;
+      }
     }
     break;
   case CAIRN_EV_TIMER_STARTED:
@@ -341,11 +352,16 @@ char *cairn__run_output(cairn__run *run, char *err, size_t errlen) {
 
 /* ------------------------------------------------------------- timers */
 
+static bool needs_met(const cairn__run *run, size_t i);
+
 static void arm_timer(cairn__run *run) {
   int64_t next = 0;
   for (size_t i = 0; i < run->def->n_steps; i++) {
     const cairn__step_state *st = &run->steps[i];
-    int64_t t = st->status == CAIRN_STEP_RETRYING  ? st->retry_at_us
+    /* A retry waiting for its needs (an evaluator whose step runs again)
+     * is started by the step's completion, not by a timer. */
+    bool due = st->status == CAIRN_STEP_RETRYING && needs_met(run, i);
+    int64_t t = due                                ? st->retry_at_us
                 : st->status == CAIRN_STEP_WAITING ? st->fire_at_us
                                                    : 0;
     if (t && (next == 0 || t < next))
@@ -356,7 +372,9 @@ static void arm_timer(cairn__run *run) {
     return;
   }
   int64_t ms = (next - cairn__now_us() + 999) / 1000;
-  uv_timer_start(run->timer, on_timer, ms > 0 ? (uint64_t)ms : 0, 0);
+  /* At least 1 ms: a 0 ms timer re-armed from its own callback would run
+   * again in the same loop phase, and the turn's commit would never come. */
+  uv_timer_start(run->timer, on_timer, ms > 0 ? (uint64_t)ms : 1, 0);
 }
 
 /* ----------------------------------------------------------- stepping */
@@ -628,8 +646,8 @@ static bool advance(cairn__run *run, int64_t now) {
         changed = true;
       }
       break;
-    case CAIRN_STEP_RETRYING:
-      if (now >= st->retry_at_us) {
+    case CAIRN_STEP_RETRYING: /* an evaluator also waits for its step */
+      if (now >= st->retry_at_us && needs_met(run, i)) {
         start_step(run, i, st->attempt + 1);
         changed = true;
       }
@@ -796,24 +814,58 @@ static const cairn__retry_policy *policy_of(const cairn__run *run,
  * scored below the threshold back to run again, up to `max` times. The
  * last attempt's output is the step's output: either it passed, or no
  * rerun is left. */
+/* The score a check or an evaluator's output gives: true/false as 1/0, a
+ * number in 0..1 as itself, anything else 0 with a message in err. */
+static double score_of(const cJSON *v, const char *what, char *err,
+                       size_t errlen) {
+  if (cJSON_IsBool(v))
+    return cJSON_IsTrue(v) ? 1 : 0;
+  if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1)
+    return v->valuedouble;
+  if (*err == '\0')
+    snprintf(err, errlen, "%s gave neither true/false nor a number from 0 "
+             "to 1", what);
+  return 0;
+}
+
+static void record_score(cairn__run *run, size_t i, double score,
+                         const char *err, int judge);
+
 static void evaluate(cairn__run *run, size_t i) {
   cairn__step_state *st = &run->steps[i];
   const cairn__step_def *sd = &run->def->steps[i];
-  char err[512] = "", num[32], meta[640];
+  char err[512] = "";
   cJSON *ctx = context(run), *v = NULL;
-  double score = 0;
   cJSON_AddItemReferenceToObject(ctx, "output", st->output);
-  int rc = cairn__tmpl_render(sd->check_tmpl, ctx, &v, err, sizeof err);
+  cairn__tmpl_render(sd->check_tmpl, ctx, &v, err, sizeof err);
   cJSON_Delete(ctx);
-  if (rc == 0 && cJSON_IsBool(v))
-    score = cJSON_IsTrue(v) ? 1 : 0;
-  else if (rc == 0 && cJSON_IsNumber(v) && v->valuedouble >= 0 &&
-           v->valuedouble <= 1)
-    score = v->valuedouble;
-  else if (rc == 0)
-    snprintf(err, sizeof err, "the check gave neither true/false nor a "
-             "number from 0 to 1");
+  double score = score_of(v, "the check", err, sizeof err);
   cJSON_Delete(v);
+  record_score(run, i, score, err, -1);
+}
+
+/* Evaluator step `judge` completed: its output's "score" scores each step
+ * it evaluates. */
+static void judge_done(cairn__run *run, size_t judge) {
+  const cJSON *out = run->steps[judge].output;
+  for (size_t i = 0; i < run->def->n_steps; i++) {
+    if (run->def->steps[i].evaluator != (int)judge)
+      continue;
+    char err[512] = "";
+    double score = score_of(cJSON_GetObjectItemCaseSensitive(out, "score"),
+                            "the evaluator's output.score", err,
+                            sizeof err);
+    record_score(run, i, score, err, (int)judge);
+  }
+}
+
+/* step.evaluated for step i; with auto_rerun, a score below the threshold
+ * sends step i (and its evaluator, when one judged) to run again. */
+static void record_score(cairn__run *run, size_t i, double score,
+                         const char *err, int judge) {
+  cairn__step_state *st = &run->steps[i];
+  const cairn__step_def *sd = &run->def->steps[i];
+  char num[32], meta[640];
   bool passed = sd->has_auto_rerun ? score >= sd->rerun_below : score > 0;
   bool again = sd->has_auto_rerun && !passed && st->reruns < sd->rerun_max;
   cJSON *m = cJSON_CreateObject();
@@ -831,7 +883,13 @@ static void evaluate(cairn__run *run, size_t i) {
   ev.output = S(num);
   ev.retryable = again;
   ev.meta = S(meta);
+  if (judge >= 0)
+    ev.name = S(run->def->steps[judge].name);
   cairn__emit(run, &ev);
+  if (again && judge >= 0) { /* the judge waits for the next attempt */
+    run->steps[judge].status = CAIRN_STEP_RETRYING;
+    run->steps[judge].retry_at_us = cairn__now_us();
+  }
   if (again) {
     st->reruns++;
     st->status = CAIRN_STEP_RETRYING;
@@ -854,6 +912,7 @@ void cairn__attempt_done(cairn__attempt *a, cairn__outcome *o) {
       o->output = NULL;
       if (run->def->steps[a->step].check_tmpl)
         evaluate(run, a->step);
+      judge_done(run, a->step);
     }
     else {
       char *details = o->details ? cJSON_PrintUnformatted(o->details) : NULL;

@@ -67,7 +67,19 @@ static int by_name(cairn_engine *e, const char *name, char **json) {
   int rc = cairn_reader_begin(e->j, &r);
   if (rc)
     return rc;
-  rc = cairn_reader_definition_version(r, e->ns, name, 0, hash, NULL);
+  uint32_t latest = 0;
+  cairn_definition_state st = {0};
+  rc = cairn_reader_definition_version(r, e->ns, name, 0, hash, &latest);
+  if (rc == 0)
+    cairn_reader_definition_state(r, e->ns, name, &st);
+  for (uint32_t i = 0; rc == 0 && i < st.n_deleted; i++)
+    if (st.deleted[i] == latest) {
+      cairn__engine_err(e, "the latest version (%u) of workflow %s was "
+                           "deleted; register a new version, or run a "
+                           "definition file", latest, name);
+      cairn_reader_end(r);
+      return CAIRN_ECONFLICT;
+    }
   if (rc == 0)
     rc = cairn_reader_definition(r, hash, &doc);
   if (rc == 0 && (*json = strndup(doc.ptr, doc.len)) == NULL)

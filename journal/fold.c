@@ -46,7 +46,8 @@
  *   8. step.evaluated scores the step's latest attempt, which must have
  *      completed; with `retryable` (an automatic rerun follows, the score
  *      being below the step's threshold) the step goes back to RETRYING,
- *      so its next attempt may start.
+ *      so its next attempt may start, and so does the evaluator step named
+ *      in `name` (when another step gave the score), to score it again.
  */
 #include "internal.h"
 
@@ -371,6 +372,18 @@ static int step_evaluated(cairn__fold *f, cairn__fold_step *s,
     f->v.n_completed--;
   }
   touch(s, ev);
+  if (ev->retryable && ev->name.ptr) { /* and so does its evaluator */
+    cairn__fold_step *judge = NULL;
+    int rc = get_step(f, ev->name, &judge);
+    if (rc)
+      return rc;
+    if (!judge->known || judge->v.status != CAIRN_STEP_COMPLETED)
+      return conflict(f, ev, "the evaluator step must have completed%s",
+                      "");
+    judge->v.status = CAIRN_STEP_RETRYING;
+    f->v.n_completed--;
+    touch(judge, ev);
+  }
   return 0;
 }
 

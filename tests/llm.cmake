@@ -16,3 +16,11 @@ add_test(NAME cli.llm_steps
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/llm_steps.sh
           $<TARGET_FILE:cairn> $<TARGET_FILE:llm_server>)
 set_tests_properties(cli.llm_steps PROPERTIES TIMEOUT 120)
+
+# The issue's stories against the same server: a prompt chain whose weak
+# step is rerun with a better prompt, a replay on another provider's
+# model, and a backtest over 10 runs with one regression.
+add_test(NAME cli.llm_stories
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/llm_stories.sh
+          $<TARGET_FILE:cairn> $<TARGET_FILE:llm_server>)
+set_tests_properties(cli.llm_stories PROPERTIES TIMEOUT 120)

@@ -168,7 +168,7 @@ TEST(an_unknown_step_field_is_refused) {
   expect_error(ONE(EXEC ", 'need': ['x']"),
                "steps[0].need: unknown field; a step's fields are name, "
                "kind, with, needs, retry, timeout_ms, mutates, description, "
-               "replay, check, auto_rerun");
+               "replay, check, auto_rerun, evaluator");
 }
 
 TEST(a_step_name_is_required) {
@@ -905,7 +905,7 @@ TEST(a_check_must_compile_and_auto_rerun_needs_one) {
   expect_error_start(ONE(EXEC ", 'check': '.output |'"),
                      "steps[0].check: template '{{ .output | }}'");
   expect_error_start(ONE(EXEC ", 'auto_rerun': {'below': 0.5, 'max': 1}"),
-                     "steps[0].auto_rerun: needs a check on the same step");
+                     "steps[0].auto_rerun: needs a check (or an evaluator");
   expect_error_start(ONE(EXEC ", 'check': '.output', "
                               "'auto_rerun': {'below': 2, 'max': 1}"),
                      "steps[0].auto_rerun.below: give the passing score");

@@ -255,6 +255,30 @@ eq "it ran 1 + max times" \
 expect_exit 2 "auto_rerun without a check is refused" \
   C run <(echo '{"name":"x","steps":[{"name":"a","kind":"exec","auto_rerun":{"below":0.5,"max":1},"with":{"command":["true"]}}]}')
 
+# ---------------------------------------------------- an evaluator step
+cat >judged.json <<'EOF'
+{ "name": "judged",
+  "steps": [
+    { "name": "write", "kind": "exec", "evaluator": "judge",
+      "auto_rerun": { "below": 0.5, "max": 3 },
+      "with": { "command": ["sh", "-c", "echo $CAIRN_ATTEMPT"] } },
+    { "name": "judge", "kind": "exec",
+      "with": { "command": ["sh", "-c", "echo \"{\\\"score\\\": $(( $0 * 25 ))e-2}\"", "{{ .steps.write.output }}"] } },
+    { "name": "publish", "kind": "exec", "needs": ["judge"],
+      "with": { "command": ["echo", "{{ .steps.write.output }}"] } } ] }
+EOF
+expect_exit 0 "an evaluator step scores another and sends it back" \
+  C run judged.json --id judged-1
+C --format json show judged-1 >show.json
+eq "the judged step ran until its judge passed it" \
+  "$(jq -c '[.steps[0].attempts[] | .score]' show.json)" '[0.25,0.5]'
+eq "the judge ran once per attempt" \
+  "$(jq '.steps[1].attempts | length' show.json)" 2
+eq "what follows the judge saw the passing attempt" \
+  "$(C result judged-1)" 2
+expect_exit 2 "an evaluator must need the step it scores" \
+  C run <(echo '{"name":"x","steps":[{"name":"a","kind":"exec","needs":[],"evaluator":"b","with":{"command":["true"]}},{"name":"b","kind":"exec","needs":[],"with":{"command":["true"]}}]}')
+
 # ---------------------------------------------------- validation, registry
 cat >cycle.json <<'EOF'
 { "name": "cycle",

@@ -28,9 +28,15 @@
  *   #401        401 whose error message quotes the key it got
  *   #echo-key   the answer's text quotes the key it got
  *   otherwise   "MODEL says: PROMPT"
+ * A request's max_tokens is honoured with words for tokens: a text longer
+ * than that many words is cut after the last word that fits, and the
+ * answer's finish reason is "length" (OpenAI) or its stop reason
+ * "max_tokens" (Anthropic) instead of "stop" / "end_turn". A longer
+ * prompt makes a longer answer, so a prompt change can push one input's
+ * answer past max_tokens (e2e/llm_stories.sh's backtest).
  * Usage: input tokens = words of system + prompt, output tokens = words
- * of the text. Responses carry x-request-id (OpenAI) or request-id
- * (Anthropic): "req-N", N counting requests.
+ * of the text (after the cut). Responses carry x-request-id (OpenAI) or
+ * request-id (Anthropic): "req-N", N counting requests.
  *
  * libmicrohttpd with a thread per connection, like http_server.c, so a
  * slow answer holds up no other request; shared state is under one
@@ -95,6 +101,7 @@ typedef struct req {
   const char *prompt;
   const char *system;
   const char *key;         /* the key it carried, or "" */
+  long max_tokens;         /* 0: none asked for */
   unsigned id;
 } req;
 
@@ -156,9 +163,31 @@ static unsigned words(const char *s) {
   return n;
 }
 
+/* Where `s` ends after its first `n` words (n > 0), or NULL when it has
+ * no more than `n` words. */
+static const char *cut_after(const char *s, long n) {
+  long count = 0;
+  bool in = false;
+  for (; *s; s++) {
+    bool sp = isspace((unsigned char)*s);
+    if (!sp && !in && ++count > n) {
+      /* s starts word n + 1: step back over the spaces before it */
+      while (isspace((unsigned char)s[-1]))
+        s--;
+      return s;
+    }
+    in = !sp;
+  }
+  return NULL;
+}
+
 static enum MHD_Result answer(struct MHD_Connection *c, const req *q,
-                              const char *text) {
-  char id[32];
+                              const char *full) {
+  char id[32], text[4096];
+  const char *cut = q->max_tokens > 0 ? cut_after(full, q->max_tokens)
+                                      : NULL;
+  snprintf(text, sizeof text, "%.*s",
+           (int)(cut ? (size_t)(cut - full) : strlen(full)), full);
   unsigned in = words(q->system) + words(q->prompt), out = words(text);
   cJSON *doc = cJSON_CreateObject();
   cJSON *usage;
@@ -173,7 +202,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, const req *q,
     cJSON_AddStringToObject(block, "type", "text");
     cJSON_AddStringToObject(block, "text", text);
     cJSON_AddItemToArray(cJSON_AddArrayToObject(doc, "content"), block);
-    cJSON_AddStringToObject(doc, "stop_reason", "end_turn");
+    cJSON_AddStringToObject(doc, "stop_reason",
+                            cut ? "max_tokens" : "end_turn");
     usage = cJSON_AddObjectToObject(doc, "usage");
     cJSON_AddNumberToObject(usage, "input_tokens", in);
     cJSON_AddNumberToObject(usage, "output_tokens", out);
@@ -185,7 +215,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, const req *q,
     cJSON *msg = cJSON_AddObjectToObject(choice, "message");
     cJSON_AddStringToObject(msg, "role", "assistant");
     cJSON_AddStringToObject(msg, "content", text);
-    cJSON_AddStringToObject(choice, "finish_reason", "stop");
+    cJSON_AddStringToObject(choice, "finish_reason",
+                            cut ? "length" : "stop");
     cJSON_AddItemToArray(cJSON_AddArrayToObject(doc, "choices"), choice);
     usage = cJSON_AddObjectToObject(doc, "usage");
     cJSON_AddNumberToObject(usage, "prompt_tokens", in);
@@ -287,6 +318,11 @@ static enum MHD_Result model_call(struct MHD_Connection *c, const char *url,
     q.key += 7;
   read_messages(body, &q);
   q.model = cJSON_IsString(model) ? model->valuestring : "?";
+  const cJSON *mt = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
+  q.max_tokens = cJSON_IsNumber(mt) && mt->valuedouble >= 1 &&
+                         mt->valuedouble < 1e9
+                     ? (long)mt->valuedouble
+                     : 0;
   enum MHD_Result ok;
   if (!cJSON_IsObject(body) || q.prompt == NULL)
     ok = send_error(c, 400, &q, "invalid_request_error",
