@@ -844,10 +844,12 @@ static void evaluate(cairn__run *run, size_t i) {
   record_score(run, i, score, err, -1);
 }
 
-/* Evaluator step `judge` completed: its output's "score" scores each step
- * it evaluates. */
+/* Evaluator step `judge` completed: its output's "score" (or, for an llm
+ * judge answering JSON, output.json.score) scores each step it evaluates. */
 static void judge_done(cairn__run *run, size_t judge) {
   const cJSON *out = run->steps[judge].output;
+  if (!cJSON_GetObjectItemCaseSensitive(out, "score"))
+    out = cJSON_GetObjectItemCaseSensitive(out, "json");
   for (size_t i = 0; i < run->def->n_steps; i++) {
     if (run->def->steps[i].evaluator != (int)judge)
       continue;
