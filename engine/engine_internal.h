@@ -57,6 +57,12 @@ struct cairn__attempt {
   bool done;
 };
 
+/* Makes `o` a failure with `code` and a formatted message (replacing any
+ * message it had). */
+void cairn__outcome_fail(cairn__outcome *o, const char *code, bool retryable,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Reports the end of an attempt (on the loop thread, never from inside
  * the kind's start function). Consumes the outcome's owned fields. */
 void cairn__attempt_done(cairn__attempt *a, cairn__outcome *o);

@@ -81,23 +81,6 @@ static const cJSON *field(const cJSON *o, const char *name) {
   return cJSON_GetObjectItemCaseSensitive(o, name);
 }
 
-static void set_fail(cairn__outcome *o, const char *code, bool retryable,
-                     const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void set_fail(cairn__outcome *o, const char *code, bool retryable,
-                     const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  o->ok = false;
-  o->code = code;
-  o->retryable = retryable;
-  free(o->message);
-  o->message = strdup(msg);
-}
 
 /* ---------------------------------------------------------- outcomes */
 
@@ -124,18 +107,18 @@ static void fail_status(http_step *s, const cairn__http_result *r,
   }
   free(body);
   if (again)
-    set_fail(o, "http_status", true, "%s %s answered %ld: the service is "
+    cairn__outcome_fail(o, "http_status", true, "%s %s answered %ld: the service is "
              "%s; retried as the step's retry policy allows; if it "
              "persists, check the service", s->method, s->shown, status,
              status == 429 ? "limiting the rate" : "failing");
   else if (status >= 300 && status < 400)
-    set_fail(o, "http_status", false, "%s %s answered %ld (Location: "
+    cairn__outcome_fail(o, "http_status", false, "%s %s answered %ld (Location: "
              "%.300s); only GET and HEAD follow redirects; call the new "
              "URL, or list %ld in expect_status", s->method, s->shown,
              status, cJSON_IsString(loc) ? loc->valuestring : "none",
              status);
   else
-    set_fail(o, "http_status", false, "%s %s answered %ld; check the "
+    cairn__outcome_fail(o, "http_status", false, "%s %s answered %ld; check the "
              "URL, method, headers and body, or list %ld in "
              "expect_status if it means success", s->method, s->shown,
              status, status);
@@ -207,28 +190,28 @@ static void on_done(void *ctx, const cairn__http_result *r) {
       fail_status(s, r, &o);
     break;
   case CAIRN__HTTP_TIMEOUT:
-    set_fail(&o, "timeout", true, "%s %s: no complete response within "
+    cairn__outcome_fail(&o, "timeout", true, "%s %s: no complete response within "
              "%lld ms (%s); raise the step's timeout_ms, or find out why "
              "the service is slow", s->method, s->shown, (long long)ms,
              r->error);
     break;
   case CAIRN__HTTP_FAILED:
-    set_fail(&o, "http_error", !r->permanent, "%s %s failed: %s (curl "
+    cairn__outcome_fail(&o, "http_error", !r->permanent, "%s %s failed: %s (curl "
              "error %d); %s", s->method, s->shown, r->error, r->curl_code,
              r->hint);
     break;
   case CAIRN__HTTP_TOO_LARGE:
-    set_fail(&o, "output_too_large", false, "%s %s: the response body "
+    cairn__outcome_fail(&o, "output_too_large", false, "%s %s: the response body "
              "passed %zu bytes; ask the service for less (a page, a "
              "filter), or fetch large data outside the workflow",
              s->method, s->shown, MAX_BODY);
     break;
   case CAIRN__HTTP_CANCELLED:
-    set_fail(&o, "cancelled", false, "%s %s: cancelled", s->method,
+    cairn__outcome_fail(&o, "cancelled", false, "%s %s: cancelled", s->method,
              s->shown);
     break;
   default:
-    set_fail(&o, "input_error", false, "%s", s->err);
+    cairn__outcome_fail(&o, "input_error", false, "%s", s->err);
     break;
   }
   free_step(s);

@@ -112,23 +112,6 @@ static const cJSON *field(const cJSON *o, const char *name) {
   return cJSON_GetObjectItemCaseSensitive(o, name);
 }
 
-static void set_fail(cairn__outcome *o, const char *code, bool retryable,
-                     const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void set_fail(cairn__outcome *o, const char *code, bool retryable,
-                     const char *fmt, ...) {
-  char msg[1500];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  o->ok = false;
-  o->code = code;
-  o->retryable = retryable;
-  free(o->message);
-  o->message = strdup(msg);
-}
 
 /* ------------------------------------------------------------- keys */
 
@@ -317,7 +300,7 @@ static void bad_response(llm_step *s, const cairn__http_result *r,
   cJSON_AddItemToObject(o->details, "request_id",
                         dup_or_null(request_id(r, NULL)));
   free(body);
-  set_fail(o, "bad_response", false, "%s: POST %s answered %ld with %s; "
+  cairn__outcome_fail(o, "bad_response", false, "%s: POST %s answered %ld with %s; "
            "check that the base URL speaks the %s API", s->model_full,
            s->shown, r->status, what,
            s->provider == CAIRN__LLM_OPENAI ? "OpenAI chat-completions"
@@ -339,7 +322,7 @@ static void bad_json(llm_step *s, const answer *an, const cJSON *rid,
   cJSON_AddItemToObject(o->details, "finish_reason", dup_or_null(an->finish));
   cJSON_AddItemToObject(o->details, "usage", usage_json(an));
   cJSON_AddItemToObject(o->details, "request_id", dup_or_null(rid));
-  set_fail(o, "bad_json", false, "%s answered text that is not JSON, and "
+  cairn__outcome_fail(o, "bad_json", false, "%s answered text that is not JSON, and "
            "the step has json: true (\"%.120s%s\"); %s", s->model_full,
            text ? text : "", text && strlen(text) > 120 ? "..." : "",
            length ? "the answer was cut at max_tokens: raise max_tokens"
@@ -462,7 +445,7 @@ static void fail_status(llm_step *s, const cairn__http_result *r,
                         dup_or_null(request_id(r, NULL)));
   free(body);
   o->retry_after_ms = again ? retry_after(r) : 0;
-  set_fail(o, "http_status", again, "%s: POST %s answered %ld (%s); %s",
+  cairn__outcome_fail(o, "http_status", again, "%s: POST %s answered %ld (%s); %s",
            s->model_full, s->shown, status, error_words(r, words,
                                                         sizeof words),
            status_hint(s, status, hint, sizeof hint));
@@ -492,25 +475,25 @@ static void on_done(void *ctx, const cairn__http_result *r) {
       fail_status(s, r, &o);
     break;
   case CAIRN__HTTP_TIMEOUT:
-    set_fail(&o, "timeout", true, "%s: POST %s: no complete answer within "
+    cairn__outcome_fail(&o, "timeout", true, "%s: POST %s: no complete answer within "
              "%lld ms (%s); raise the step's timeout_ms, or ask for less "
              "(max_tokens)", s->model_full, s->shown, (long long)ms,
              r->error);
     break;
   case CAIRN__HTTP_FAILED:
-    set_fail(&o, "http_error", !r->permanent, "%s: POST %s failed: %s "
+    cairn__outcome_fail(&o, "http_error", !r->permanent, "%s: POST %s failed: %s "
              "(curl error %d); %s", s->model_full, s->shown, r->error,
              r->curl_code, r->hint);
     break;
   case CAIRN__HTTP_TOO_LARGE:
-    set_fail(&o, "output_too_large", false, "%s: POST %s: the answer "
+    cairn__outcome_fail(&o, "output_too_large", false, "%s: POST %s: the answer "
              "passed %zu bytes", s->model_full, s->shown, MAX_BODY);
     break;
   case CAIRN__HTTP_CANCELLED:
-    set_fail(&o, "cancelled", false, "%s: cancelled", s->model_full);
+    cairn__outcome_fail(&o, "cancelled", false, "%s: cancelled", s->model_full);
     break;
   default:
-    set_fail(&o, s->fail_code, false, "%s", s->err);
+    cairn__outcome_fail(&o, s->fail_code, false, "%s", s->err);
     break;
   }
   if (meta && s->key && strlen(s->key) >= MIN_KEY) {

@@ -26,6 +26,7 @@
  */
 #include "engine_internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -899,6 +900,20 @@ static void record_score(cairn__run *run, size_t i, double score,
     cairn__note(run, i, CAIRN_STEP_RETRYING, 0, "scored below the "
                 "threshold");
   }
+}
+
+void cairn__outcome_fail(cairn__outcome *o, const char *code, bool retryable,
+                         const char *fmt, ...) {
+  char msg[1500];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  o->ok = false;
+  o->code = code;
+  o->retryable = retryable;
+  free(o->message);
+  o->message = strdup(msg);
 }
 
 void cairn__attempt_done(cairn__attempt *a, cairn__outcome *o) {

@@ -5,35 +5,7 @@
 set -uo pipefail
 CAIRN=$(realpath "$1")
 EXAMPLE=$(realpath "$2")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass=0
-
-check() { # check "sentence" command...
-  local what=$1
-  shift
-  if "$@"; then
-    pass=$((pass + 1))
-  else
-    echo "FAIL: $what" >&2
-    fails=$((fails + 1))
-  fi
-}
-
-# expect_exit CODE "sentence" command...: runs it, output in $tmp/out/err
-expect_exit() {
-  local code=$1 what=$2
-  shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    echo "FAIL: $what (exit $rc, want $code): $(cat "$tmp/err")" >&2
-    fails=$((fails + 1))
-  else
-    pass=$((pass + 1))
-  fi
-}
+. "$(dirname "$0")/lib.sh"
 
 home=$tmp/journal
 printf 'one two\nthree\n' >"$tmp/input.txt"
@@ -112,5 +84,4 @@ expect_exit 2 "a bad --format is a usage error" \
 expect_exit 2 "an unknown journal command is a usage error" \
   "$CAIRN" --home "$home" journal compact
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish
