@@ -245,8 +245,9 @@ static void show_step(show_ctx *c, cJSON *steps, const char *name) {
     cJSON_AddItemToArray(steps, o);
   }
   else {
-    printf("  %-24s %s%s\n", name, status,
-           rc == 0 && s.reused ? " (reused)" : "");
+    printf("  %-24s %s%s%s\n", name, status,
+           rc == 0 && s.reused ? " (reused)" : "",
+           rc == 0 && s.stale ? " (stale: an upstream step was rerun)" : "");
   }
   if (rc == 0)
     cairn_reader_attempts(c->r, c->key, name, on_attempt, c);
@@ -312,6 +313,8 @@ static void show_header(const cairn_run_info *info, const cairn_run_view *v,
   if (out->type && out->error_message.ptr)
     printf("error    %.*s\n", (int)out->error_message.len,
            out->error_message.ptr);
+  else if (out->type && out->reason.ptr) /* cancelled or terminated */
+    printf("reason   %.*s\n", (int)out->reason.len, out->reason.ptr);
   printf("steps\n");
 }
 

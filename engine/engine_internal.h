@@ -93,6 +93,9 @@ typedef struct cairn__step_state {
   cJSON *pending_input;     /* rendered input waiting for launch */
   char *error;              /* FAILED: the last failure's message */
   uint32_t reruns;          /* automatic reruns so far (auto_rerun) */
+  uint32_t attempt_base;    /* attempts before this series: a single-step
+                               rerun gets the step's whole retry policy and
+                               auto_rerun budget again */
   char *wait_signal;        /* wait steps: the signal awaited */
 } cairn__step_state;
 

@@ -159,6 +159,8 @@ static void fold_step(cairn__run *run, cairn_reader *r,
     run->rerun_step = i;
     run->rerun_seq = ev->seq;
     run->rerun_started = false;
+    st->attempt_base = st->attempt;
+    st->reruns = 0;
     run->finished = false; /* the finished run has work again */
     cJSON_Delete(run->rerun_with);
     run->rerun_with = cJSON_DetachItemFromObjectCaseSensitive(meta, "with");
@@ -934,7 +936,8 @@ void cairn__attempt_done(cairn__attempt *a, cairn__outcome *o) {
     else {
       char *details = o->details ? cJSON_PrintUnformatted(o->details) : NULL;
       const cairn__retry_policy *p = policy_of(run, a->step);
-      bool again = o->retryable && a->attempt < p->max_attempts;
+      bool again = o->retryable &&
+                   a->attempt - st->attempt_base < p->max_attempts;
       cairn_event ev = step_event(run, a->step, CAIRN_EV_STEP_FAILED);
       ev.error_code = S(o->code);
       ev.error_message = S(o->message ? o->message : "failed");

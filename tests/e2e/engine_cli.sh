@@ -279,6 +279,21 @@ eq "what follows the judge saw the passing attempt" \
 expect_exit 2 "an evaluator must need the step it scores" \
   C run <(echo '{"name":"x","steps":[{"name":"a","kind":"exec","needs":[],"evaluator":"b","with":{"command":["true"]}},{"name":"b","kind":"exec","needs":[],"with":{"command":["true"]}}]}')
 
+# ---------------------------------------------------- rerun gets its retries
+cat >budget.json <<'EOF'
+{ "name": "budget",
+  "steps": [ { "name": "flaky", "kind": "exec",
+               "retry": { "max_attempts": 2, "initial_delay_ms": 10 },
+               "with": { "command": ["sh", "-c", "echo x >> budget.n; test $(wc -l < budget.n) -ge 4"] } } ] }
+EOF
+expect_exit 7 "a step that uses up its retries fails the run" \
+  C run budget.json --id budget-1
+expect_exit 0 "a single-step rerun gets the retry policy again" \
+  C rerun budget-1 --step flaky --reason "try again"
+eq "attempts 3 and 4 ran in the rerun" \
+  "$(C --format json show budget-1 | jq -c '[.steps[0].attempts[].status]')" \
+  '["failed","failed","failed","completed"]'
+
 # ---------------------------------------------------- validation, registry
 cat >cycle.json <<'EOF'
 { "name": "cycle",
@@ -308,7 +323,7 @@ eq "the new text is used" "$(jq -r .output.text "$tmp/out")" "dee has 42"
 expect_exit 0 "past runs keep their snapshot" C result chain-1
 eq "chain-1 still says got" "$(jq -r .text "$tmp/out")" "ada got 42"
 expect_exit 0 "runs lists them" C --format json runs --status failed
-eq "two failed runs" "$(jq '.runs | length' "$tmp/out")" 2
+eq "three failed runs (a single-step rerun does not change a status)" "$(jq '.runs | length' "$tmp/out")" 3
 expect_exit 0 "the journal verifies" C journal verify
 
 finish
