@@ -105,6 +105,7 @@
  * shrinks every phase so a smoke test finishes in a few seconds (its
  * recover figure is for 1,000 runs, not 10,000).
  */
+#include "bench_util.h"
 #include <cairn/cairn.h>
 
 #include <errno.h>
@@ -177,41 +178,19 @@ typedef struct results {
 
 /* -------------------------------------------------------------- helpers */
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-static double cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* Nearest-rank percentile p (0..1] of v[0..n), which it sorts. */
 static double percentile(double *v, size_t n, double p) {
   if (n == 0)
     return 0;
-  qsort(v, n, sizeof *v, cmp_double);
+  qsort(v, n, sizeof *v, bench_cmp_double);
   size_t i = (size_t)ceil(p * (double)n);
   return v[i ? i - 1 : 0];
 }
 
 /* out = dir/name; -1 when it does not fit. */
-static int subdir(char *out, size_t cap, const char *dir, const char *name) {
-  int n = snprintf(out, cap, "%s/%s", dir, name);
-  if (n < 0 || (size_t)n >= cap) {
-    fprintf(stderr, "bench_engine: path too long: %s/%s\n", dir, name);
-    return -1;
-  }
-  return 0;
-}
 
 static int engine_fail(cairn_engine *e, const char *what, int rc) {
   fprintf(stderr, "bench_engine: %s: %s: %s\n", what, cairn_err_name(rc),
@@ -344,7 +323,7 @@ static void record_done(watch *w, double t) {
 
 static void on_note(void *ctx, const cairn_step_note *n) {
   watch *w = ctx;
-  double t = now_s();
+  double t = bench_now_s();
   if (n->status == CAIRN_STEP_RUNNING) {
     uint64_t r = atomic_fetch_add(&w->running, 1) + 1;
     w->reruns += n->attempt >= 2;
@@ -432,8 +411,8 @@ typedef struct sampler {
 
 static void *sampler_main(void *arg) {
   sampler *s = arg;
-  double deadline = now_s() + PHASE_TIMEOUT_S;
-  while (atomic_load(&s->w->running) < s->runs && now_s() < deadline)
+  double deadline = bench_now_s() + PHASE_TIMEOUT_S;
+  while (atomic_load(&s->w->running) < s->runs && bench_now_s() < deadline)
     usleep(1000);
   if (atomic_load(&s->w->running) >= s->runs) {
     usleep(SETTLE_MS * 1000);
@@ -450,10 +429,10 @@ static int rss_measure(cairn_engine *e, watch *w, const config *cfg,
                        results *res) {
   sampler s = {.w = w, .runs = cfg->rss_runs};
   pthread_t th;
-  double t0 = now_s();
+  double t0 = bench_now_s();
   if (start_runs(e, "bench_wait", cfg->rss_runs, NULL) != 0)
     return -1;
-  double started = now_s() - t0;
+  double started = bench_now_s() - t0;
   w->want_running = cfg->rss_runs;
   w->sample_mem = true;
   mem before = mem_sample();
@@ -461,7 +440,7 @@ static int rss_measure(cairn_engine *e, watch *w, const config *cfg,
     fprintf(stderr, "bench_engine: cannot start the sampler thread\n");
     return -1;
   }
-  t0 = now_s();
+  t0 = bench_now_s();
   int rc = cairn_engine_work(e, CAIRN_WORK_FOREVER, NULL);
   pthread_join(th, NULL);
   mem after = mem_sample();
@@ -508,7 +487,7 @@ static int rss_measure(cairn_engine *e, watch *w, const config *cfg,
 static int rss_phase(const char *dir, const config *cfg, results *res) {
   char home[4096];
   watch w = {0};
-  if (subdir(home, sizeof home, dir, "rss") != 0)
+  if (bench_subdir(home, sizeof home, dir, "rss") != 0)
     return -1;
   cairn_engine *e = engine_open(home, cfg->rss_runs);
   if (e == NULL)
@@ -550,8 +529,8 @@ static int committer_open(committer *c, const char *dir, uint32_t commits) {
   c->sync_us = calloc(commits, sizeof *c->sync_us);
   if (!c->lat_us || !c->sync_us)
     return -1;
-  if (subdir(home, sizeof home, dir, "commit") != 0 ||
-      subdir(path, sizeof path, dir, "fsync.dat") != 0)
+  if (bench_subdir(home, sizeof home, dir, "commit") != 0 ||
+      bench_subdir(path, sizeof path, dir, "fsync.dat") != 0)
     return -1;
   int rc = cairn_journal_open(home, &o, &c->j, err, sizeof err);
   if (rc) {
@@ -601,14 +580,14 @@ static int commit_one(committer *c) {
   else {
     ev.input = (cairn_str){"{}", 2};
   }
-  double t0 = now_s();
+  double t0 = bench_now_s();
   int rc = cairn_batch_new(c->j, &b);
   if (rc == 0) {
     int op = cairn_batch_append(b, c->run_id, &ev, 1);
     rc = op < 0 ? op : cairn_batch_commit(b);
   }
   cairn_batch_free(b);
-  double t = now_s() - t0;
+  double t = bench_now_s() - t0;
   if (rc)
     return journal_fail(c->j, "committing one event", rc);
   if (c->n < c->cap)
@@ -618,14 +597,14 @@ static int commit_one(committer *c) {
 
 static int fsync_one(committer *c) {
   static const char buf[64] = "cairn bench";
-  double t0 = now_s();
+  double t0 = bench_now_s();
   if (pwrite(c->fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf ||
       fdatasync(c->fd) != 0) {
     fprintf(stderr, "bench_engine: fdatasync: %s\n", strerror(errno));
     return -1;
   }
   if (c->n_sync < c->cap)
-    c->sync_us[c->n_sync++] = (now_s() - t0) * 1e6;
+    c->sync_us[c->n_sync++] = (bench_now_s() - t0) * 1e6;
   return 0;
 }
 
@@ -693,9 +672,9 @@ static int seq_run(cairn_engine *e, watch *w, const config *cfg,
       start_runs(e, "bench_seq", 1, run_id) != 0)
     return -1;
   w->record = true;
-  double c0 = cpu_s(), t0 = now_s();
+  double c0 = bench_cpu_s(), t0 = bench_now_s();
   int rc = cairn_engine_work(e, CAIRN_WORK_RUN, run_id);
-  double t = now_s() - t0, cpu = cpu_s() - c0;
+  double t = bench_now_s() - t0, cpu = bench_cpu_s() - c0;
   if (rc)
     return engine_fail(e, "working on the seq run", rc);
   if (check_failures(w) != 0)
@@ -731,7 +710,7 @@ static int seq_phase(const char *dir, const config *cfg, results *res) {
   char *def = chain_def("bench_seq", "noop", cfg->seq_steps);
   int rc = def ? committer_open(&c, dir, cfg->commits) : -1;
   if (rc == 0)
-    rc = subdir(home, sizeof home, dir, "seq");
+    rc = bench_subdir(home, sizeof home, dir, "seq");
   cairn_engine *e = rc == 0 ? engine_open(home, 0) : NULL;
   if (e == NULL)
     rc = -1;
@@ -784,10 +763,10 @@ static int tput_round(cairn_engine *e, watch *w, size_t n, uint64_t *steps,
     return -1;
   atomic_store(&w->completed, 0);
   w->stop_completed = n * TPUT_STEPS;
-  double c0 = cpu_s(), t0 = now_s();
+  double c0 = bench_cpu_s(), t0 = bench_now_s();
   int rc = cairn_engine_work(e, CAIRN_WORK_DRAIN, NULL);
-  *wall += now_s() - t0;
-  *cpu += cpu_s() - c0;
+  *wall += bench_now_s() - t0;
+  *cpu += bench_cpu_s() - c0;
   if (rc)
     return engine_fail(e, "draining", rc);
   if (check_failures(w) != 0)
@@ -822,8 +801,8 @@ static int tput_measure(cairn_engine *e, watch *w, const config *cfg,
     uint64_t steps = 0;
     double wall = 0, cpu = 0;
     size_t rounds = 0;
-    double deadline = now_s() + 10 * cfg->tput_seconds;
-    while (wall < cfg->tput_seconds && now_s() < deadline &&
+    double deadline = bench_now_s() + 10 * cfg->tput_seconds;
+    while (wall < cfg->tput_seconds && bench_now_s() < deadline &&
            rounds < MAX_ROUNDS) {
       uint64_t s0 = steps;
       double w0 = wall;
@@ -857,7 +836,7 @@ static int tput_phase(const char *dir, const config *cfg, results *res) {
   char home[4096];
   watch w = {0};
   char *def = chain_def("bench_tput", "noop", TPUT_STEPS);
-  int rc = def ? subdir(home, sizeof home, dir, "tput") : -1;
+  int rc = def ? bench_subdir(home, sizeof home, dir, "tput") : -1;
   cairn_engine *e = rc == 0 ? engine_open(home, 0) : NULL;
   if (e == NULL)
     rc = -1;
@@ -911,7 +890,7 @@ static int interrupted_child(const char *home, uint32_t n, int fd) {
 static int make_interrupted(const char *home, uint32_t n, double *secs) {
   int fds[2];
   char nbuf[16], fdbuf[16], c;
-  double t0 = now_s();
+  double t0 = bench_now_s();
   if (pipe(fds) != 0) {
     fprintf(stderr, "bench_engine: pipe: %s\n", strerror(errno));
     return -1;
@@ -938,7 +917,7 @@ static int make_interrupted(const char *home, uint32_t n, double *secs) {
   kill(pid, SIGKILL);
   int status;
   waitpid(pid, &status, 0); /* reaped: its pid is dead to the engine */
-  *secs = now_s() - t0;
+  *secs = bench_now_s() - t0;
   if (!ok) {
     fprintf(stderr, "bench_engine: the interrupted child did not get its "
             "%u runs in flight\n", n);
@@ -951,22 +930,22 @@ static int recover_measure(const char *home, const config *cfg,
                            results *res) {
   watch w = {0};
   uint32_t n = cfg->recover_runs;
-  double t0 = now_s();
+  double t0 = bench_now_s();
   cairn_engine *e = engine_open(home, n);
   if (e == NULL)
     return -1;
-  res->recover_open_ms = (now_s() - t0) * 1e3;
+  res->recover_open_ms = (bench_now_s() - t0) * 1e3;
   watch_reset(&w, e);
   w.want_running = n;
   w.stop_completed = n;
   cairn_engine_observe(e, on_note, &w);
   int rc = cairn_engine_register_kind(e, "bench_step", noop_fn, NULL);
   rc = rc ? engine_fail(e, "registering kind bench_step", rc) : 0;
-  double c0 = cpu_s();
-  t0 = now_s();
+  double c0 = bench_cpu_s();
+  t0 = bench_now_s();
   if (rc == 0 && (rc = cairn_engine_work(e, CAIRN_WORK_DRAIN, NULL)) != 0)
     rc = engine_fail(e, "recovering", rc);
-  double t = now_s() - t0, cpu = cpu_s() - c0;
+  double t = bench_now_s() - t0, cpu = bench_cpu_s() - c0;
   if (rc == 0)
     rc = check_failures(&w);
   uint64_t done = atomic_load(&w.completed);
@@ -992,7 +971,7 @@ static int recover_measure(const char *home, const config *cfg,
 static int recover_phase(const char *dir, const config *cfg, results *res) {
   char home[4096];
   double child_s = 0;
-  if (subdir(home, sizeof home, dir, "recover") != 0)
+  if (bench_subdir(home, sizeof home, dir, "recover") != 0)
     return -1;
   printf("recovery of %u interrupted one-step runs\n", cfg->recover_runs);
   if (make_interrupted(home, cfg->recover_runs, &child_s) != 0)
@@ -1004,20 +983,7 @@ static int recover_phase(const char *dir, const config *cfg, results *res) {
 
 /* ---------------------------------------------------------------- main */
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  if (remove(path) != 0)
-    fprintf(stderr, "bench_engine: removing %s: %s\n", path,
-            strerror(errno));
-  return 0;
-}
 
-static void remove_tree(const char *dir) {
-  nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void row(const char *name, const char *value, const char *target,
                 bool has_target, bool ok) {
@@ -1111,7 +1077,7 @@ int main(int argc, char **argv) {
          "pool %s)\n", dir, getenv("UV_THREADPOOL_SIZE")
                                 ? getenv("UV_THREADPOOL_SIZE") : "4");
   fflush(stdout);
-  double t0 = now_s();
+  double t0 = bench_now_s();
   int rc = rss_phase(dir, &cfg, &res);
   if (rc == 0)
     rc = seq_phase(dir, &cfg, &res);
@@ -1119,11 +1085,11 @@ int main(int argc, char **argv) {
     rc = tput_phase(dir, &cfg, &res);
   if (rc == 0)
     rc = recover_phase(dir, &cfg, &res);
-  remove_tree(dir);
+  bench_remove_tree(dir);
   if (rc != 0)
     return 1;
   print_table(&res, &cfg);
-  printf("total %.1f s\n", now_s() - t0);
+  printf("total %.1f s\n", bench_now_s() - t0);
   print_result(&res);
   return 0;
 }

@@ -75,6 +75,7 @@
  * --quick is a smoke run of a few seconds: the same retries parents,
  * fewer rounds, and the signal parents only up to 10k events.
  */
+#include "bench_util.h"
 #include <cairn/cairn.h>
 #include <cairn/engine.h>
 
@@ -155,28 +156,9 @@ typedef struct scenario {
 
 /* -------------------------------------------------------------- helpers */
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-static double cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-static int64_t wall_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* The median of v[0..n) (sorts a copy). */
 static double median(const double *v, int n) {
@@ -186,21 +168,13 @@ static double median(const double *v, int n) {
   if (c == NULL)
     return 0;
   memcpy(c, v, (size_t)n * sizeof *c);
-  qsort(c, (size_t)n, sizeof *c, cmp_double);
+  qsort(c, (size_t)n, sizeof *c, bench_cmp_double);
   double m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
   free(c);
   return m;
 }
 
 /* out = dir/name; -1 when it does not fit. */
-static int subdir(char *out, size_t cap, const char *dir, const char *name) {
-  int n = snprintf(out, cap, "%s/%s", dir, name);
-  if (n < 0 || (size_t)n >= cap) {
-    fprintf(stderr, "bench_fork: path too long: %s/%s\n", dir, name);
-    return -1;
-  }
-  return 0;
-}
 
 static int engine_fail(cairn_engine *e, const char *what, int rc) {
   fprintf(stderr, "bench_fork: %s: %s: %s\n", what, cairn_err_name(rc),
@@ -369,7 +343,7 @@ static int build_parent(const char *home, grow g, size_t i, parent *p) {
   cairn_start_request req = {.definition = def, .workflow_id = name,
                              .execute = true, .actor = "bench"};
   cairn_start_result out;
-  double t0 = now_s();
+  double t0 = bench_now_s();
   int rc = cairn_engine_start(e, &req, &out);
   free(def);
   rc = rc ? engine_fail(e, "starting a parent", rc) : 0;
@@ -387,7 +361,7 @@ static int build_parent(const char *home, grow g, size_t i, parent *p) {
   }
   if (rc == 0 && (rc = cairn_engine_work(e, CAIRN_WORK_RUN, p->run_id)) != 0)
     rc = engine_fail(e, "working a parent", rc);
-  p->build_s = now_s() - t0;
+  p->build_s = bench_now_s() - t0;
   if (rc == 0)
     rc = run_state(e, p->run_id, &status, &p->events);
   cairn_engine_close(e);
@@ -421,9 +395,9 @@ static int reset_once(cairn_engine *e, parent *p, bool count, bool check) {
                             .step = RESET_STEP, .reason = "bench",
                             .execute = false};
   cairn_fork_result out;
-  double c0 = cpu_s(), t0 = now_s();
+  double c0 = bench_cpu_s(), t0 = bench_now_s();
   int rc = cairn_engine_fork(e, &req, &out);
-  double t = now_s() - t0, c = cpu_s() - c0;
+  double t = bench_now_s() - t0, c = bench_cpu_s() - c0;
   if (rc)
     return engine_fail(e, "resetting a parent", rc);
   if (check) {
@@ -459,12 +433,12 @@ static int on_audit(void *ctx, const cairn_audit_record *a) {
  * rate limit reads them. */
 static void audit_scan(cairn_engine *e, parent *p) {
   cairn_reader *r;
-  audit_count c = {wall_us() - 60 * 1000000LL, 0};
+  audit_count c = {bench_wall_us() - 60 * 1000000LL, 0};
   if (cairn_reader_begin(cairn_engine_journal(e), &r) != 0)
     return;
-  double t0 = now_s();
+  double t0 = bench_now_s();
   cairn_reader_audit_backwards(r, 0, on_audit, &c);
-  p->audit_scan_us = (now_s() - t0) * 1e6;
+  p->audit_scan_us = (bench_now_s() - t0) * 1e6;
   p->audit_records = c.n;
   cairn_reader_end(r);
 }
@@ -530,7 +504,7 @@ static int run_scenario(const char *dir, scenario *s, const config *cfg) {
                                                          : sizes[i]))
       continue;
     snprintf(name, sizeof name, "%s-%s", grow_names[s->g], size_names[i]);
-    if (subdir(homes[i], sizeof homes[i], dir, name) != 0 ||
+    if (bench_subdir(homes[i], sizeof homes[i], dir, name) != 0 ||
         build_parent(homes[i], s->g, i, &s->p[i]) != 0)
       return -1;
   }
@@ -572,19 +546,7 @@ static int run_scenario(const char *dir, scenario *s, const config *cfg) {
 
 /* ---------------------------------------------------------------- main */
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  if (remove(path) != 0)
-    fprintf(stderr, "bench_fork: removing %s: %s\n", path, strerror(errno));
-  return 0;
-}
 
-static void remove_tree(const char *dir) {
-  nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void scenario_free(scenario *s) {
   for (size_t i = 0; i < N_SIZES; i++) {
@@ -620,16 +582,16 @@ int main(int argc, char **argv) {
   printf("cairn fork benchmark in %s (reset at %s of %d steps, durable "
          "commits)\n", dir, RESET_STEP, STEPS);
   fflush(stdout);
-  double t0 = now_s();
+  double t0 = bench_now_s();
   int rc = 0;
   memset(sc, 0, sizeof sc);
   for (int g = 0; g < N_GROW && rc == 0; g++) {
     sc[g].g = (grow)g;
     rc = run_scenario(dir, &sc[g], &cfg);
   }
-  remove_tree(dir);
+  bench_remove_tree(dir);
   if (rc == 0) {
-    printf("\ntotal %.1f s\n", now_s() - t0);
+    printf("\ntotal %.1f s\n", bench_now_s() - t0);
     const scenario *r = &sc[GROW_RETRIES];
     printf("RESULT bench=fork reset_us_1k=%.0f reset_us_10k=%.0f "
            "reset_us_100k=%.0f\n", r->p[0].p50_us, r->p[1].p50_us,

@@ -46,6 +46,7 @@
  * The last line is machine-readable (see print_result). --quick shrinks
  * every phase so a smoke test finishes in a few seconds.
  */
+#include "bench_util.h"
 #include "../journal/internal.h" /* the fold, used as verify uses it */
 
 #include <cairn/cairn.h>
@@ -92,23 +93,8 @@ typedef struct results {
   double replay_bpe;          /* bytes per event, replay journal */
 } results;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-static double cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-static int64_t wall_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static cairn_str cstr(const char *s) { return (cairn_str){s, strlen(s)}; }
 
@@ -124,14 +110,6 @@ static int lmdb_fail(const char *what, int rc) {
 }
 
 /* out = dir/name; -1 when it does not fit. */
-static int subdir(char *out, size_t cap, const char *dir, const char *name) {
-  int n = snprintf(out, cap, "%s/%s", dir, name);
-  if (n < 0 || (size_t)n >= cap) {
-    fprintf(stderr, "bench_journal: path too long: %s/%s\n", dir, name);
-    return -1;
-  }
-  return 0;
-}
 
 /* ------------------------------------------------------------ workload */
 
@@ -187,7 +165,7 @@ static void begin_run(workload *w, cairn_event *ev) {
            (unsigned long long)w->run);
   *ev = (cairn_event){.type = CAIRN_EV_RUN_STARTED,
                       .seq = 1,
-                      .time_us = wall_us(),
+                      .time_us = bench_wall_us(),
                       .input = cstr("null"),
                       .run_id = cstr(w->run_id),
                       .workflow_id = cstr(w->workflow_id),
@@ -208,7 +186,7 @@ static void workload_next(workload *w, size_t i, cairn_event *ev) {
   step[0] = 's';
   *put_uint(step + 1, k / 2 + 1) = '\0';
   *ev = (cairn_event){.seq = w->seq,
-                      .time_us = wall_us(),
+                      .time_us = bench_wall_us(),
                       .step = cstr(step),
                       .attempt = 1};
   if (k % 2 == 0) {
@@ -417,29 +395,25 @@ typedef struct slice {
 static int measure_slice(commit_fn commit, void *sink, size_t n,
                          double seconds, slice *out) {
   uint64_t events = 0;
-  double t0 = now_s(), c0 = cpu_s(), t;
+  double t0 = bench_now_s(), c0 = bench_cpu_s(), t;
   do {
     if (commit(sink, n) != 0)
       return -1;
     events += n;
-    t = now_s() - t0;
+    t = bench_now_s() - t0;
   } while (t < seconds);
   out->eps = (double)events / t;
-  out->cpu_us = (cpu_s() - c0) * 1e6 / (double)events;
+  out->cpu_us = (bench_cpu_s() - c0) * 1e6 / (double)events;
   return 0;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* The median of slices' field at `off` (eps or cpu_us). */
 static double median(const slice *sl, size_t n, size_t off) {
   double v[SLICES];
   for (size_t i = 0; i < n; i++)
     v[i] = *(const double *)((const char *)&sl[i] + off);
-  qsort(v, n, sizeof v[0], cmp_double);
+  qsort(v, n, sizeof v[0], bench_cmp_double);
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
@@ -480,9 +454,9 @@ static int append_phase(const char *dir, const config *cfg, results *res) {
   rsink *rs = calloc(1, sizeof *rs);
   int rc = js && rs ? 0 : -1;
   if (rc == 0)
-    rc = subdir(jdir, sizeof jdir, dir, "journal");
+    rc = bench_subdir(jdir, sizeof jdir, dir, "journal");
   if (rc == 0)
-    rc = subdir(rdir, sizeof rdir, dir, "raw");
+    rc = bench_subdir(rdir, sizeof rdir, dir, "raw");
   if (rc == 0)
     rc = jsink_open(js, jdir, false, APPEND_RUN_LEN);
   if (rc == 0)
@@ -560,14 +534,14 @@ static int replay_build(jsink *js, uint64_t total) {
 static int replay_measure(jsink *js, const config *cfg, results *res) {
   uint64_t total = (uint64_t)cfg->replay_runs * (REPLAY_RUN_LEN + 1);
   uint64_t events = 0;
-  double t0 = now_s();
+  double t0 = bench_now_s();
   if (replay_build(js, total) != 0)
     return -1;
-  double built = now_s() - t0;
-  t0 = now_s();
+  double built = bench_now_s() - t0;
+  t0 = bench_now_s();
   if (replay_all(js->j, cfg->replay_runs, &events) != 0)
     return -1;
-  double t = now_s() - t0;
+  double t = bench_now_s() - t0;
   if (events != total) {
     fprintf(stderr, "bench_journal: replayed %llu events of %llu\n",
             (unsigned long long)events, (unsigned long long)total);
@@ -587,7 +561,7 @@ static int replay_phase(const char *dir, const config *cfg, results *res) {
   jsink *js = calloc(1, sizeof *js);
   int rc = js ? 0 : -1;
   if (rc == 0)
-    rc = subdir(jdir, sizeof jdir, dir, "replay");
+    rc = bench_subdir(jdir, sizeof jdir, dir, "replay");
   if (rc == 0)
     rc = jsink_open(js, jdir, true, REPLAY_RUN_LEN);
   if (rc == 0)
@@ -605,20 +579,7 @@ static int replay_phase(const char *dir, const config *cfg, results *res) {
 
 /* ---------------------------------------------------------------- main */
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  if (remove(path) != 0)
-    fprintf(stderr, "bench_journal: removing %s: %s\n", path,
-            strerror(errno));
-  return 0;
-}
 
-static void remove_tree(const char *dir) {
-  nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static double ratio_at(const results *res, size_t i) {
   return res->raw_eps[i] > 0 ? res->append_eps[i] / res->raw_eps[i] : 0;
@@ -663,7 +624,7 @@ int main(int argc, char **argv) {
   int rc = append_phase(dir, &cfg, &res);
   if (rc == 0)
     rc = replay_phase(dir, &cfg, &res);
-  remove_tree(dir);
+  bench_remove_tree(dir);
   if (rc != 0)
     return 1;
   print_result(&res);
