@@ -6,7 +6,7 @@
 set -uo pipefail
 CAIRN=$(realpath "$1")
 SERVER=$(realpath "$2")
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 srv_pid=""
 srv_rc=""
 stop_server() {
@@ -17,32 +17,7 @@ stop_server() {
     srv_pid=""
   fi
 }
-trap 'stop_server; rm -rf "$tmp"' EXIT
-fails=0
-pass=0
-
-check() { # check "sentence" command...
-  local what=$1
-  shift
-  if "$@"; then
-    pass=$((pass + 1))
-  else
-    echo "FAIL: $what" >&2
-    fails=$((fails + 1))
-  fi
-}
-
-# is "sentence" FILE JQ_FILTER WANT: the filter's raw output equals WANT.
-is() {
-  local got
-  got=$(jq -r "$3" "$2" 2>&1)
-  if [ "$got" = "$4" ]; then
-    pass=$((pass + 1))
-  else
-    echo "FAIL: $1: $3 gave '$got', want '$4'" >&2
-    fails=$((fails + 1))
-  fi
-}
+trap 'stop_server; cleanup' EXIT
 
 "$SERVER" >"$tmp/port" 2>"$tmp/server.err" &
 srv_pid=$!
@@ -350,5 +325,4 @@ is "the server saw /status/404 twice: once per run, never again" \
 stop_server
 check "the server stops cleanly on SIGTERM: $(cat "$tmp/server.err")" \
   test "$srv_rc" -eq 0
-echo "http_steps: $pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -45,6 +45,18 @@ eq() {
   fi
 }
 
+# is "sentence" FILE JQ_FILTER WANT: the filter's raw output equals WANT.
+is() {
+  local got
+  got=$(jq -r "$3" "$2" 2>&1)
+  if [ "$got" = "$4" ]; then
+    pass=$((pass + 1))
+  else
+    echo "FAIL: $1: $3 gave '$got', want '$4'" >&2
+    fails=$((fails + 1))
+  fi
+}
+
 # wait_until "sentence" SECONDS command...: polls until the command succeeds
 wait_until() {
   local what=$1 secs=$2

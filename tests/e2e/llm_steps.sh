@@ -8,7 +8,7 @@
 set -uo pipefail
 CAIRN=$(realpath "$1")
 SERVER=$(realpath "$2")
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 srv_pid=""
 stop_server() {
   if [ -n "$srv_pid" ]; then
@@ -17,42 +17,7 @@ stop_server() {
     srv_pid=""
   fi
 }
-trap 'stop_server; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-fails=0
-pass=0
-
-check() { # check "sentence" command...
-  local what=$1
-  shift
-  if "$@"; then
-    pass=$((pass + 1))
-  else
-    echo "FAIL: $what" >&2
-    fails=$((fails + 1))
-  fi
-}
-
-# is "sentence" FILE JQ_FILTER WANT: the filter's raw output equals WANT.
-is() {
-  local got
-  got=$(jq -r "$3" "$2" 2>&1)
-  if [ "$got" = "$4" ]; then
-    pass=$((pass + 1))
-  else
-    echo "FAIL: $1: $3 gave '$got', want '$4'" >&2
-    fails=$((fails + 1))
-  fi
-}
-
-# eq "sentence" ACTUAL WANT
-eq() {
-  if [ "$2" = "$3" ]; then
-    pass=$((pass + 1))
-  else
-    echo "FAIL: $1: got '$2', want '$3'" >&2
-    fails=$((fails + 1))
-  fi
-}
+trap 'stop_server; cleanup' EXIT
 
 KEY=sk-test-e2e-Zq9Xv7Lr4Mn2Pw8K
 export LLM_SERVER_KEY=$KEY
@@ -302,5 +267,4 @@ eq "the key is in no show or history output" \
   "$(grep -c "$KEY" "$tmp/all.txt")" "0"
 
 stop_server
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish
