@@ -45,8 +45,6 @@ void cli_add_int(cJSON *obj, const char *key, int64_t v);
 /* Adds a JSON text field to `obj` as a parsed value (a string if it does
  * not parse). */
 void cli_add_json_text(cJSON *obj, const char *key, cairn_str s);
-/* Who acts: $CAIRN_ACTOR, else $USER, else the OS user's name. */
-const char *cli_actor(void);
 /* Adds a string field from a cairn_str (nothing when absent). */
 void cli_add_str(cJSON *obj, const char *key, cairn_str s);
 /* Reads a whole file (malloc'ed, NUL-terminated); NULL with a message. */

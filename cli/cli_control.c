@@ -242,7 +242,7 @@ static int workflow_state(cli_ctx *ctx, const char *verb, const char *name,
       rc = cairn_batch_pause_definition(b, ctx->ns, name,
                                         strcmp(verb, "pause") == 0);
     snprintf(what, sizeof what, "workflow.%s", verb);
-    const char *actor = cli_actor();
+    const char *actor = cairn_actor();
     cairn_audit_record a = {
         .ns = {ctx->ns, strlen(ctx->ns)}, .actor = {actor, strlen(actor)},
         .action = {what, strlen(what)}, .workflow_id = {name, strlen(name)},

@@ -6,20 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pwd.h>
 #include <time.h>
-#include <unistd.h>
-
-const char *cli_actor(void) {
-  const char *a = getenv("CAIRN_ACTOR");
-  if (a && *a)
-    return a;
-  a = getenv("USER");
-  if (a && *a)
-    return a;
-  struct passwd *pw = getpwuid(geteuid());
-  return pw && pw->pw_name ? pw->pw_name : "unknown";
-}
 
 int cli_usage_error(const char *fmt, ...) {
   va_list ap;

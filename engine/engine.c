@@ -137,7 +137,7 @@ bool cairn__json_valid_text(const char *s) {
   return *end == '\0';
 }
 
-const char *cairn__actor(void) {
+const char *cairn_actor(void) {
   static char user[64]; /* the OS user's name, looked up once */
   const char *a = getenv("CAIRN_ACTOR");
   if (a && *a)

@@ -245,8 +245,6 @@ char *cairn__run_output(cairn__run *run, char *err, size_t errlen);
 void cairn__owner_self(char out[CAIRN_OWNER_MAX + 1]);
 bool cairn__owner_dead(void *ctx, const char *owner);
 
-/* The actor of control actions: $CAIRN_ACTOR, else the OS user. */
-const char *cairn__actor(void);
 
 /* control.c: 0 when request id `rid` (may be NULL) is new in the
  * engine's namespace, 1 when it was used for `action` already (do nothing
@@ -257,13 +255,7 @@ int cairn__request_check(cairn_engine *e, const char *rid,
 
 /* Whether a NUL-terminated string is one JSON value. */
 bool cairn__json_valid_text(const char *s);
-/* From journal/: time, and byte order helpers used by the engine. */
+/* From journal/ids.c: wall-clock µs since the epoch. */
 int64_t cairn__now_us(void);
-static inline void cairn__put_be32(unsigned char *p, uint32_t v) {
-  p[0] = (unsigned char)(v >> 24);
-  p[1] = (unsigned char)(v >> 16);
-  p[2] = (unsigned char)(v >> 8);
-  p[3] = (unsigned char)v;
-}
 
 #endif /* CAIRN_ENGINE_INTERNAL_H */

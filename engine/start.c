@@ -116,8 +116,10 @@ static int current_run(cairn_engine *e, const char *wf,
 
 static void new_workflow_id(const char *name, char *out, size_t len) {
   unsigned char b[6] = {0};
-  if (getrandom(b, sizeof b, 0) != sizeof b)
-    cairn__put_be32(b, (uint32_t)cairn__now_us());
+  if (getrandom(b, sizeof b, 0) != sizeof b) { /* unlikely: the clock */
+    int64_t t = cairn__now_us();
+    memcpy(b, &t, sizeof b);
+  }
   snprintf(out, len, "%.180s-%02x%02x%02x%02x%02x%02x", name, b[0], b[1],
            b[2], b[3], b[4], b[5]);
 }
@@ -142,7 +144,7 @@ static int create(cairn_engine *e, const cairn_start_request *req,
   cairn_batch *b;
   char hash[CAIRN_HASH_HEX_LEN + 1];
   const char *input = req->input ? req->input : "null";
-  const char *actor = req->actor ? req->actor : cairn__actor();
+  const char *actor = req->actor ? req->actor : cairn_actor();
   int rc = cairn_batch_new(e->j, &b);
   if (rc)
     return rc;

@@ -246,6 +246,11 @@ int cairn_engine_signal(cairn_engine *e, const char *id, const char *name,
 int cairn_engine_cancel(cairn_engine *e, const char *id, bool terminate,
                         const char *reason, const char *request_id);
 
+/* Who acts, as recorded in audit records and origins: $CAIRN_ACTOR, else
+ * $USER, else the OS user's name. Never NULL; a constant or environment
+ * string, not to be freed. */
+const char *cairn_actor(void);
+
 /* The engine's limits, from $CAIRN_HOME/config.json (docs/config.md). */
 typedef struct cairn_limits {
   int max_fork_depth;        /* derived runs in a chain; default 5 */
