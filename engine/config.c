@@ -7,12 +7,12 @@
  * A missing file means the defaults. A file that is not valid JSON, or a
  * known setting of the wrong type or range, stops the engine from opening
  * with a message naming the file and the setting: a typo must not silently
- * lift a limit. The "llm" section is read by llm_config.c (it also reads
- * the environment, so it is read when the file is absent too). Sections
- * other engine versions add are left alone here.
+ * lift a limit. Step kinds read their own sections (the llm kind's
+ * "llm", through its configure hook: kinds.c hands each kind its
+ * section, also when the file is absent, since the llm kind reads the
+ * environment too). Sections other engine versions add are left alone.
  */
 #include "engine_internal.h"
-#include "llm.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -34,17 +34,19 @@ static int read_int(const cJSON *obj, const char *key, int min, int *out,
   return 0;
 }
 
-int cairn__config_load(const char *home, cairn_limits *limits,
-                       cairn__llm_config **llm, char *err, size_t errlen) {
-  char path[4200];
+int cairn__config_load(const char *home, cairn_limits *limits, cJSON **doc,
+                       char *path, size_t pathlen, char *err,
+                       size_t errlen) {
+  cairn_limits ignored;
+  if (limits == NULL)
+    limits = &ignored;
   limits->max_fork_depth = 5;
   limits->max_forks_per_minute = 20;
-  if (llm)
-    *llm = NULL;
-  snprintf(path, sizeof path, "%s/config.json", home);
+  *doc = NULL;
+  snprintf(path, pathlen, "%s/config.json", home);
   FILE *f = fopen(path, "rb");
   if (f == NULL && errno == ENOENT)
-    return llm ? cairn__llm_config_parse(NULL, path, llm, err, errlen) : 0;
+    return 0;
   if (f == NULL) {
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
     return CAIRN_EIO;
@@ -54,15 +56,15 @@ int cairn__config_load(const char *home, cairn_limits *limits,
   fclose(f);
   buf[n] = '\0';
   const char *end = NULL;
-  cJSON *doc = cJSON_ParseWithOpts(buf, &end, 0);
-  if (!cJSON_IsObject(doc)) {
+  cJSON *d = cJSON_ParseWithOpts(buf, &end, 0);
+  if (!cJSON_IsObject(d)) {
     snprintf(err, errlen, "%s is not a JSON object (near byte %ld); fix it "
              "or remove it to use the defaults", path,
              end ? (long)(end - buf) : 0L);
-    cJSON_Delete(doc);
+    cJSON_Delete(d);
     return CAIRN_ECONFIG;
   }
-  const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "limits");
+  const cJSON *l = cJSON_GetObjectItemCaseSensitive(d, "limits");
   int rc = 0;
   if (l && !cJSON_IsObject(l)) {
     snprintf(err, errlen, "%s: limits must be an object", path);
@@ -74,10 +76,9 @@ int cairn__config_load(const char *home, cairn_limits *limits,
   if (rc == 0)
     rc = read_int(l, "max_forks_per_minute", 1,
                   &limits->max_forks_per_minute, path, err, errlen);
-  if (rc == 0 && llm)
-    rc = cairn__llm_config_parse(
-        cJSON_GetObjectItemCaseSensitive(doc, "llm"), path, llm, err,
-        errlen);
-  cJSON_Delete(doc);
+  if (rc)
+    cJSON_Delete(d);
+  else
+    *doc = d;
   return rc;
 }

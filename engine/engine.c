@@ -28,7 +28,6 @@
  * to owned runs: signals, cancel, terminate.
  */
 #include "engine_internal.h"
-#include "llm.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -158,8 +157,27 @@ const char *cairn_actor(void) {
 bool cairn__engine_is_native(void *ctx, const char *kind) {
   cairn_engine *e = ctx;
   cairn__native_kind *k = NULL;
-  HASH_FIND_STR(e->kinds, kind, k);
+  HASH_FIND_STR(e->natives, kind, k);
   return k != NULL;
+}
+
+/* ------------------------------------------- what kinds get (kind.h) */
+
+uv_loop_t *cairn__engine_loop(cairn_engine *e) { return &e->loop; }
+
+void **cairn__engine_slot(cairn_engine *e, int kind_id) {
+  return &e->kind_slots[(unsigned)kind_id % CAIRN__KIND_SLOTS];
+}
+
+bool cairn__engine_native(cairn_engine *e, const char *name,
+                          cairn_native_fn *fn, void **ctx) {
+  cairn__native_kind *k = NULL;
+  HASH_FIND_STR(e->natives, name, k);
+  if (k == NULL)
+    return false;
+  *fn = k->fn;
+  *ctx = k->ctx;
+  return true;
 }
 
 void cairn__engine_def_keep(cairn_engine *e, const char *hash,
@@ -708,11 +726,17 @@ int cairn_engine_open(const cairn_engine_options *o, cairn_engine **out,
   *out = NULL;
   if (e == NULL)
     return CAIRN_ENOMEM;
-  int rc = cairn__config_load(o->home, &e->limits, &e->llm, errbuf, errlen);
+  char path[4200];
+  cJSON *conf = NULL;
+  int rc = cairn__config_load(o->home, &e->limits, &conf, path, sizeof path,
+                              errbuf, errlen);
+  if (rc == 0)
+    rc = cairn__kinds_configure(e, conf, path, errbuf, errlen);
+  cJSON_Delete(conf);
   if (rc == 0)
     rc = cairn_journal_open(o->home, &jo, &e->j, errbuf, errlen);
   if (rc) {
-    cairn__llm_config_free(e->llm);
+    cairn__kinds_close(e);
     free(e);
     return rc;
   }
@@ -740,7 +764,7 @@ void cairn_engine_close(cairn_engine *e) {
   if (e == NULL)
     return;
   let_go_all(e);
-  cairn__http_close(e);
+  cairn__kinds_close(e); /* their handles close in the run below */
   uv_close((uv_handle_t *)&e->commit_check, NULL);
   uv_close((uv_handle_t *)&e->pending, NULL);
   uv_close((uv_handle_t *)&e->tick, NULL);
@@ -748,8 +772,8 @@ void cairn_engine_close(cairn_engine *e) {
   uv_run(&e->loop, UV_RUN_DEFAULT); /* closes finish, late threads return */
   uv_loop_close(&e->loop);
   cairn__native_kind *k, *kt;
-  HASH_ITER(hh, e->kinds, k, kt) {
-    HASH_DEL(e->kinds, k);
+  HASH_ITER(hh, e->natives, k, kt) {
+    HASH_DEL(e->natives, k);
     free(k->name);
     free(k);
   }
@@ -763,28 +787,27 @@ void cairn_engine_close(cairn_engine *e) {
   free(e->started);
   free(e->notes);
   free(e->note_strs);
-  cairn__llm_config_free(e->llm);
   cairn_journal_close(e->j);
   free(e);
 }
 
 int cairn_engine_register_kind(cairn_engine *e, const char *name,
                                cairn_native_fn fn, void *ctx) {
-  static const char *const builtin[] = {"exec", "http", "sleep", "wait",
-                                        "llm"};
+  static const char *const builtin[] = {"sleep", "wait"};
   cairn__native_kind *k = NULL;
   if (name == NULL || *name == '\0' || strlen(name) > 64 || fn == NULL) {
     cairn__engine_err(e, "a native kind needs a name of 1..64 bytes and a "
                          "function");
     return CAIRN_EINVAL;
   }
+  bool taken = cairn__kind_by_name(name) != NULL;
   for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
-    if (strcmp(name, builtin[i]) == 0) {
-      cairn__engine_err(e, "'%s' is a built-in kind; pick another name",
-                        name);
-      return CAIRN_ECONFLICT;
-    }
-  HASH_FIND_STR(e->kinds, name, k);
+    taken = taken || strcmp(name, builtin[i]) == 0;
+  if (taken) {
+    cairn__engine_err(e, "'%s' is a built-in kind; pick another name", name);
+    return CAIRN_ECONFLICT;
+  }
+  HASH_FIND_STR(e->natives, name, k);
   if (k) {
     cairn__engine_err(e, "kind '%s' is registered already", name);
     return CAIRN_ECONFLICT;
@@ -795,6 +818,6 @@ int cairn_engine_register_kind(cairn_engine *e, const char *name,
   }
   k->fn = fn;
   k->ctx = ctx;
-  HASH_ADD_KEYPTR(hh, e->kinds, k->name, strlen(k->name), k);
+  HASH_ADD_KEYPTR(hh, e->natives, k->name, strlen(k->name), k);
   return 0;
 }

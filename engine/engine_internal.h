@@ -4,80 +4,27 @@
  *   engine.c    the loop, group commit, leases, claiming and polling
  *   run.c       a run in memory: loading it from history, the scheduler,
  *               and what happens when a step ends
- *   kind_exec.c the exec step kind (uv_spawn)
- *   kind_http.c the http step kind
- *   kind_llm.c  the llm step kind (llm.h)
- *   http_client.c the HTTP client both use (libcurl multi on the loop)
- *   kind_native.c native step kinds on the thread pool
  *   control.c   signal, cancel, terminate: appends from any process
  *   start.c     registering definitions and starting runs
+ *   fork.c      reset, rerun, replay
+ *   config.c    $CAIRN_HOME/config.json
+ *   error.c     error names and messages
+ *
+ * The core reaches the workflow language through lang/definition.h and
+ * lang/template.h, and the step kinds only through kinds/kind.h (their
+ * table); docs/architecture.md draws the rooms.
  */
 #ifndef CAIRN_ENGINE_INTERNAL_H
 #define CAIRN_ENGINE_INTERNAL_H
 
 #include "definition.h"
+#include "kind.h"
 
 #include <cairn/cairn.h>
 #include <uthash.h>
 #include <uv.h>
 
 typedef struct cairn__run cairn__run;
-typedef struct cairn__attempt cairn__attempt;
-
-/* How an attempt ended, as a step kind reports it. */
-typedef struct cairn__outcome {
-  bool ok;
-  cJSON *output;         /* ok: the output (owned; NULL = null) */
-  const char *code;      /* failure: a short code ("exit_status") */
-  char *message;         /* failure: human text (owned) */
-  cJSON *details;        /* failure: structured details (owned; may be
-                            NULL) */
-  bool retryable;        /* failure: worth another attempt */
-  const char *meta;       /* ok: JSON for step.completed's meta (provider,
-                            model, usage), or NULL; borrowed until done */
-  int64_t retry_after_ms; /* failure: the service asked to wait this long
-                            (HTTP Retry-After); the retry waits at least
-                            that */
-} cairn__outcome;
-
-/* One attempt in flight: a request (STYLE.md §3), created by the engine
- * after step.started is durable, finished by the kind through
- * cairn__attempt_done, freed by the engine. */
-struct cairn__attempt {
-  cairn_engine *e;
-  cairn__run *run;          /* NULL once the run let go of it */
-  size_t step;              /* index in the definition */
-  uint32_t attempt;
-  cJSON *input;             /* rendered `with` (owned) */
-  int64_t started_us;
-  int64_t timeout_ms;       /* 0 = none */
-  char idem_key[96];        /* stable for (run, step) */
-  void *kind_data;          /* the kind's own state */
-  void (*cancel)(cairn__attempt *a); /* stop now; still calls done */
-  bool done;
-};
-
-/* Makes `o` a failure with `code` and a formatted message (replacing any
- * message it had). */
-void cairn__outcome_fail(cairn__outcome *o, const char *code, bool retryable,
-                         const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Reports the end of an attempt (on the loop thread, never from inside
- * the kind's start function). Consumes the outcome's owned fields. */
-void cairn__attempt_done(cairn__attempt *a, cairn__outcome *o);
-
-/* Step kinds. start returns 0 (done will be called) or an error (done
- * will not be called). */
-int cairn__exec_start(cairn__attempt *a);
-int cairn__http_start(cairn__attempt *a);
-int cairn__llm_start(cairn__attempt *a);
-/* Ends the engine's HTTP client (made by the first http step): what is
- * still in flight is cancelled and reported, curl is cleaned up and its
- * handles closed; the loop must run once more before uv_loop_close.
- * Call after every run has let go of its attempts. NULL client: no-op. */
-void cairn__http_close(cairn_engine *e);
-int cairn__native_start(cairn__attempt *a, cairn_native_fn fn, void *ctx);
 
 /* A step of a run in memory. */
 typedef struct cairn__step_state {
@@ -170,10 +117,10 @@ struct cairn_engine {
   char (*started)[CAIRN_RUN_ID_LEN + 1]; /* runs this engine started to
                                 execute itself, adopted when work begins */
   size_t n_started, cap_started;
-  cairn__native_kind *kinds;
+  cairn__native_kind *natives; /* registered C functions, by name */
   cairn__def_entry *defs;
-  struct cairn__http *http;  /* the HTTP client (kind_http.c), made by the
-                                first http step; NULL until then */
+  void *kind_slots[CAIRN__KIND_SLOTS]; /* each kind's shared state
+                                (kind.h: cairn__engine_slot), by kind id */
   uv_check_t commit_check;   /* commits what the turn produced */
   uv_idle_t pending;         /* active while a batch waits: the loop must
                                 not block in poll before committing it
@@ -195,20 +142,11 @@ struct cairn_engine {
   char **note_strs;
   size_t n_notes, cap_notes;
   cairn_limits limits;       /* from config.json */
-  struct cairn__llm_config *llm; /* config.json's "llm" and the
-                                environment (llm.h; owned) */
   char errmsg[512];
 };
 
-/* config.c: reads $CAIRN_HOME/config.json (defaults when absent). *llm
- * (may be NULL: not read) receives its "llm" section over the
- * environment; free it with cairn__llm_config_free. */
-int cairn__config_load(const char *home, cairn_limits *limits,
-                       struct cairn__llm_config **llm, char *err,
-                       size_t errlen);
-
-void cairn__engine_err(cairn_engine *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* config.c: cairn__config_load is declared in kind.h (kinds read their
+ * sections too). */
 
 /* Adds one event for `run` to this turn's batch. */
 int cairn__emit(cairn__run *run, const cairn_event *ev);

@@ -32,7 +32,6 @@
  * record land together or not at all.
  */
 #include "engine_internal.h"
-#include "llm.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -776,11 +775,12 @@ static int build(fork_ctx *c) {
   if ((rc = choose_kept(c)) != 0)
     return rc;
   plan_mutations(c);
-  /* The llm steps that will run must use models the policy allows. */
-  return cairn__llm_policy_check(c->e, c->edef, c->keep,
-                                 c->req->kind == CAIRN_FORK_RERUN_STEP
-                                     ? c->req->step
-                                     : NULL);
+  /* The steps that will run must pass their kinds' policies (llm steps:
+   * models the policy allows). */
+  return cairn__kinds_admit(c->e, c->edef, c->keep,
+                            c->req->kind == CAIRN_FORK_RERUN_STEP
+                                ? c->req->step
+                                : NULL);
 }
 
 static void fill_repeated(fork_ctx *c) {

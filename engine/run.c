@@ -806,9 +806,8 @@ static const cairn__retry_policy *policy_of(const cairn__run *run,
     return &run->def->default_retry;
   /* Without a policy: one attempt, except transient failures of calls to
    * other services, which get three retries. */
-  return sd->kind_id == CAIRN__KIND_HTTP || sd->kind_id == CAIRN__KIND_LLM
-             ? &transient
-             : &cairn__default_retry;
+  const cairn__kind *k = cairn__kind_by_id(sd->kind_id);
+  return k && k->transient_retries ? &transient : &cairn__default_retry;
 }
 
 /* Scores step i's new output with its `check` (a jq expression over
@@ -1000,24 +999,14 @@ void cairn__run_launch(cairn__run *run, size_t i, uint32_t attempt) {
   else
     snprintf(a->idem_key, sizeof a->idem_key, "%s:%s", run->run_id,
              sd->name);
+  snprintf(a->run_id, sizeof a->run_id, "%s", run->run_id);
+  snprintf(a->workflow_id, sizeof a->workflow_id, "%s", run->workflow_id);
+  a->sd = sd;
   st->inflight = a;
+  const cairn__kind *k = cairn__kind_by_id(sd->kind_id);
   int rc;
-  if (sd->kind_id == CAIRN__KIND_EXEC) {
-    rc = cairn__exec_start(a);
-  }
-  else if (sd->kind_id == CAIRN__KIND_HTTP) {
-    rc = cairn__http_start(a);
-  }
-  else if (sd->kind_id == CAIRN__KIND_LLM) {
-    rc = cairn__llm_start(a);
-  }
-  else if (sd->kind_id == CAIRN__KIND_NATIVE) {
-    cairn__native_kind *k = NULL;
-    HASH_FIND_STR(run->e->kinds, sd->kind, k);
-    rc = k ? cairn__native_start(a, k->fn, k->ctx) : CAIRN_ENOTFOUND;
-    if (k == NULL)
-      cairn__engine_err(run->e, "no native kind '%s' is registered in "
-                                "this process", sd->kind);
+  if (k && k->start) {
+    rc = k->start(a);
   }
   else {
     cairn__engine_err(run->e, "step kind '%s' is not available in this "

@@ -12,7 +12,6 @@
  * second (the workflow exists), which then reports the first's run.
  */
 #include "engine_internal.h"
-#include "llm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,8 +195,8 @@ int cairn_engine_start(cairn_engine *e, const cairn_start_request *req,
     rc = CAIRN_ENOMEM;
   if (rc == 0)
     rc = validate(e, json, strlen(json), &def);
-  if (rc == 0) /* models outside the llm policy: forbidden */
-    rc = cairn__llm_policy_check(e, def, NULL, NULL);
+  if (rc == 0) /* kinds' policies (models outside the llm policy) */
+    rc = cairn__kinds_admit(e, def, NULL, NULL);
   if (rc == 0) {
     if (req->workflow_id)
       snprintf(out->workflow_id, sizeof out->workflow_id, "%s",

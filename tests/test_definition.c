@@ -10,6 +10,7 @@
 #include "test.h"
 
 #include "definition.h"
+#include "kind.h" /* cairn__def_parse: the definition with the built-in kinds */
 
 /* `s` with every ' turned into ", in a static buffer. */
 static const char *J(const char *s) {

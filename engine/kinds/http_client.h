@@ -80,6 +80,12 @@ typedef void (*cairn__http_done_cb)(void *ctx, const cairn__http_result *r);
  * valid until cb returns. Returns 0 (cb will be called) or CAIRN_ENOMEM
  * (cb will not be called; the engine's errmsg says why).
  */
+/* Ends the engine's client (the http kind's close hook): what is still
+ * in flight is cancelled and reported, curl is cleaned up and its handles
+ * closed; the loop must run once more before uv_loop_close. No client:
+ * no-op. */
+void cairn__http_close(cairn_engine *e);
+
 int cairn__http_call(cairn_engine *e, const cairn__http_request *req,
                      cairn__http_done_cb cb, void *ctx,
                      cairn__http_xfer **out);

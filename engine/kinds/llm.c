@@ -1,5 +1,5 @@
 /*
- * kind_llm.c — the llm step kind: one model call per attempt, made
+ * llm.c — the llm step kind: one model call per attempt, made
  * through the engine's HTTP client (http_client.c), in the wire format
  * of the model's provider.
  *
@@ -57,8 +57,8 @@
  * scrubbed of the provider's key before it is reported, because a server
  * may echo what it got (an error page quoting the Authorization header).
  */
-#include "engine_internal.h"
 #include "http_client.h"
+#include "kind.h"
 #include "llm.h"
 
 #include <ctype.h>
@@ -604,7 +604,7 @@ static char *request_body(const llm_step *s) {
  * s->err say why nothing is sent) or CAIRN_ENOMEM. */
 static int setup(llm_step *s, cairn__http_request *q, char *url,
                  size_t url_len, cairn__http_header *hs) {
-  const cairn__llm_config *cfg = s->a->e->llm;
+  const cairn__llm_config *cfg = cairn__llm_config_of(s->a->e);
   char why[400];
   int rc = read_input(s);
   if (rc)
@@ -652,7 +652,75 @@ static int setup(llm_step *s, cairn__http_request *q, char *url,
   return 0;
 }
 
-int cairn__llm_start(cairn__attempt *a) {
+/* ------------------------------------------------- the step's `with` */
+
+/* An llm step's model: "PROVIDER:MODEL" with a known provider. */
+static int check_model(cairn__check *c, const cJSON *v, const char *path) {
+  char got[48];
+  const char *colon;
+  if (v == NULL)
+    return cairn__check_fail(c, "%s: missing; name the model as PROVIDER:MODEL, e.g. "
+                   "\"openai:gpt-4o-mini\"", path);
+  int rc = cairn__check_string(c, v, path, true, "PROVIDER:MODEL");
+  if (rc || cairn__check_is_template(v))
+    return rc;
+  colon = strchr(v->valuestring, ':');
+  if (colon == NULL || colon[1] == '\0' ||
+      !((colon - v->valuestring == 6 &&
+         strncmp(v->valuestring, "openai", 6) == 0) ||
+        (colon - v->valuestring == 9 &&
+         strncmp(v->valuestring, "anthropic", 9) == 0)))
+    return cairn__check_fail(c, "%s: %s is not PROVIDER:MODEL; the providers are openai "
+                   "(also for OpenAI-compatible servers) and anthropic, "
+                   "e.g. \"openai:gpt-4o-mini\"",
+                path, cairn__check_describe(v, got, sizeof got));
+  return 0;
+}
+
+static int check_with(cairn__check *c, const cJSON *w, const char *path) {
+  static const char *const known[] = {"model", "prompt", "system",
+                                      "temperature", "max_tokens", "json",
+                                      NULL};
+  const cJSON *t = cairn__check_field(w, "temperature"), *j = cairn__check_field(w, "json");
+  const cJSON *mt = cairn__check_field(w, "max_tokens"), *sys = cairn__check_field(w, "system");
+  char fp[160], got[48];
+  int64_t n;
+  int rc = cairn__check_fields(c, w, path, known,
+                        "an llm step takes model, prompt, system, "
+                        "temperature, max_tokens, json");
+  if (rc)
+    return rc;
+  snprintf(fp, sizeof fp, "%s.model", path);
+  if ((rc = check_model(c, cairn__check_field(w, "model"), fp)) != 0)
+    return rc;
+  snprintf(fp, sizeof fp, "%s.prompt", path);
+  if (cairn__check_field(w, "prompt") == NULL)
+    return cairn__check_fail(c, "%s: missing; give the prompt (a template)", fp);
+  if ((rc = cairn__check_string(c, cairn__check_field(w, "prompt"), fp, true, "the prompt")))
+    return rc;
+  snprintf(fp, sizeof fp, "%s.system", path);
+  if (sys && !cJSON_IsNull(sys) &&
+      (rc = cairn__check_string(c, sys, fp, false, "the system prompt")))
+    return rc;
+  snprintf(fp, sizeof fp, "%s.temperature", path);
+  if (t && !cairn__check_is_template(t) &&
+      (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 2))
+    return cairn__check_fail(c, "%s: %s is not a number from 0 to 2; give e.g. 0.2",
+                fp, cairn__check_describe(t, got, sizeof got));
+  snprintf(fp, sizeof fp, "%s.max_tokens", path);
+  if (mt && !cairn__check_is_template(mt) &&
+      (rc = cairn__check_int(c, mt, fp, 1, "the most tokens to generate", &n)))
+    return rc;
+  snprintf(fp, sizeof fp, "%s.json", path);
+  if (j && !cairn__check_is_template(j) && !cJSON_IsBool(j))
+    return cairn__check_fail(c, "%s: %s is not true or false", fp,
+                cairn__check_describe(j, got, sizeof got));
+  return 0;
+}
+
+/* ---------------------------------------------------------- attempts */
+
+static int start(cairn__attempt *a) {
   cairn__http_request q;
   cairn__http_header hs[4];
   char url[2200];
@@ -676,3 +744,15 @@ int cairn__llm_start(cairn__attempt *a) {
   a->cancel = cancel;
   return 0;
 }
+
+const cairn__kind cairn__kind_llm = {
+    .name = "llm",
+    .id = CAIRN__KIND_LLM,
+    .transient_retries = true,
+    .check_with = check_with,
+    .start = start,
+    .config_key = "llm",
+    .configure = cairn__llm_configure,
+    .admit = cairn__llm_policy_check,
+    .close = cairn__llm_close,
+};

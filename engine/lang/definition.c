@@ -58,22 +58,20 @@ typedef struct parser {
   cairn__def *d;
   const cJSON *steps;        /* the document's "steps" array */
   bool *implicit;            /* per step: needs came from its position */
-  cairn__native_kind_fn is_native;
-  void *native_ctx;
+  const cairn__kind_resolver *kinds;
   size_t cur;                /* step whose references are being checked;
                                 SIZE_MAX for `output` */
   bool *upstream;            /* per step: upstream of `cur` */
-  char *err;
-  size_t errlen;
+  cairn__check c;            /* where the first problem is written */
 } parser;
 
 static int fail(parser *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int fail(parser *p, const char *fmt, ...) {
-  if (p->err && p->errlen) {
+  if (p->c.err && p->c.errlen) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->err, p->errlen, fmt, ap);
+    vsnprintf(p->c.err, p->c.errlen, fmt, ap);
     va_end(ap);
   }
   return CAIRN_EINVAL;
@@ -82,102 +80,6 @@ static int fail(parser *p, const char *fmt, ...) {
 static int fail_nomem(parser *p) {
   fail(p, "definition: out of memory while parsing");
   return CAIRN_ENOMEM;
-}
-
-/* `v` as compact JSON for a message, shortened to fit `buf`. */
-static const char *describe(const cJSON *v, char *buf, size_t n) {
-  char *s = cJSON_PrintUnformatted(v);
-  if (s == NULL) {
-    snprintf(buf, n, "the value");
-    return buf;
-  }
-  if (strlen(s) < n)
-    snprintf(buf, n, "%s", s);
-  else
-    snprintf(buf, n, "%.*s...", (int)(n - 4), s);
-  cJSON_free(s);
-  return buf;
-}
-
-static const cJSON *field(const cJSON *obj, const char *key) {
-  return cJSON_GetObjectItemCaseSensitive(obj, key);
-}
-
-static bool is_template(const cJSON *v) {
-  return cJSON_IsString(v) && v->valuestring &&
-         strstr(v->valuestring, "{{") != NULL;
-}
-
-/* An integer that a double holds exactly. */
-static bool get_int(const cJSON *v, int64_t *out) {
-  if (!cJSON_IsNumber(v))
-    return false;
-  double x = v->valuedouble;
-  if (x != floor(x) || fabs(x) > 9007199254740992.0)
-    return false;
-  *out = (int64_t)x;
-  return true;
-}
-
-/* ---- field checks shared by every object cairn owns ---- */
-
-/* Refuses fields not in `known` (a NULL-terminated list, also spelled out
- * in `list` for the message) and fields given twice. */
-static int check_fields(parser *p, const cJSON *obj, const char *path,
-                        const char *const *known, const char *list) {
-  const cJSON *c;
-  cJSON_ArrayForEach(c, obj) {
-    const char *dot = path[0] ? "." : "";
-    size_t k = 0;
-    while (known[k] && strcmp(known[k], c->string) != 0)
-      k++;
-    if (known[k] == NULL)
-      return fail(p, "%s%s%s: unknown field; %s", path, dot, c->string,
-                  list);
-    for (const cJSON *e = obj->child; e != c; e = e->next) {
-      if (strcmp(e->string, c->string) == 0)
-        return fail(p, "%s%s%s: given twice; keep one", path, dot,
-                    c->string);
-    }
-  }
-  return 0;
-}
-
-static int check_int(parser *p, const cJSON *v, const char *path,
-                     int64_t min, const char *what, int64_t *out) {
-  char got[48];
-  if (!get_int(v, out) || *out < min)
-    return fail(p, "%s: %s is not an integer >= %lld; give %s", path,
-                describe(v, got, sizeof got), (long long)min, what);
-  return 0;
-}
-
-static int check_string(parser *p, const cJSON *v, const char *path,
-                        bool nonempty, const char *what) {
-  char got[48];
-  if (!cJSON_IsString(v) || (nonempty && v->valuestring[0] == '\0'))
-    return fail(p, "%s: %s is not %s; give %s", path,
-                describe(v, got, sizeof got),
-                nonempty ? "a non-empty string" : "a string", what);
-  return 0;
-}
-
-/* An object whose values are all strings (headers, env). */
-static int check_string_map(parser *p, const cJSON *v, const char *path) {
-  char got[48];
-  if (is_template(v))
-    return 0;
-  if (!cJSON_IsObject(v))
-    return fail(p, "%s: %s is not an object; give an object of strings, "
-                   "e.g. {\"NAME\": \"value\"}",
-                path, describe(v, got, sizeof got));
-  const cJSON *c;
-  cJSON_ArrayForEach(c, v) {
-    if (!cJSON_IsString(c))
-      return fail(p, "%s.%s: %s is not a string; quote it", path, c->string,
-                  describe(c, got, sizeof got));
-  }
-  return 0;
 }
 
 /* ---- names ---- */
@@ -207,223 +109,31 @@ static int check_name(parser *p, const cJSON *v, const char *path,
     return fail(p, "%s: missing; name the %s (" NAME_RULE ")", path, what);
   if (!cJSON_IsString(v) || !name_ok(v->valuestring))
     return fail(p, "%s: %s is not a valid %s name; " NAME_RULE, path,
-                describe(v, got, sizeof got), what);
+                cairn__check_describe(v, got, sizeof got), what);
   return 0;
 }
 
 /* ---- step kinds and their `with` ---- */
 
-static int check_command(parser *p, const cJSON *v, const char *path) {
-  char got[48];
-  char ep[192];
-  if (v == NULL)
-    return fail(p, "%s: missing; give the program and its arguments, e.g. "
-                   "[\"python3\", \"score.py\"]",
-                path);
-  if (cJSON_IsString(v) && v->valuestring[0])
-    return 0;
-  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
-    return fail(p, "%s: %s is not a non-empty array of strings or a "
-                   "non-empty string; give e.g. [\"python3\", \"score.py\"]",
-                path, describe(v, got, sizeof got));
-  int i = 0;
-  const cJSON *c;
-  cJSON_ArrayForEach(c, v) {
-    snprintf(ep, sizeof ep, "%s[%d]", path, i);
-    if (!cJSON_IsString(c))
-      return fail(p, "%s: %s is not a string; quote it", ep,
-                  describe(c, got, sizeof got));
-    if (i++ == 0 && c->valuestring[0] == '\0')
-      return fail(p, "%s: the program is empty; name the program to run",
-                  ep);
-  }
-  return 0;
-}
-
-static int with_exec(parser *p, const cJSON *w, const char *path) {
-  static const char *const known[] = {"command", "stdin", "env", "cwd",
-                                      NULL};
-  char fp[160];
-  int rc = check_fields(p, w, path, known,
-                        "an exec step takes command, stdin, env, cwd");
-  if (rc)
-    return rc;
-  snprintf(fp, sizeof fp, "%s.command", path);
-  rc = check_command(p, field(w, "command"), fp);
-  if (rc == 0 && field(w, "env")) {
-    snprintf(fp, sizeof fp, "%s.env", path);
-    rc = check_string_map(p, field(w, "env"), fp);
-  }
-  if (rc == 0 && field(w, "cwd")) {
-    snprintf(fp, sizeof fp, "%s.cwd", path);
-    rc = check_string(p, field(w, "cwd"), fp, true, "a directory");
-  }
-  return rc;
-}
-
-static int check_url(parser *p, const cJSON *v, const char *path) {
-  char got[48];
-  if (v == NULL)
-    return fail(p, "%s: missing; give the URL to call, e.g. "
-                   "\"https://api.example.com/items\"",
-                path);
-  int rc = check_string(p, v, path, true, "a URL");
-  if (rc || is_template(v))
-    return rc;
-  if (strncmp(v->valuestring, "http://", 7) != 0 &&
-      strncmp(v->valuestring, "https://", 8) != 0)
-    return fail(p, "%s: %s is not an http(s) URL; start it with https:// "
-                   "or http://",
-                path, describe(v, got, sizeof got));
-  return 0;
-}
-
-static int check_method(parser *p, const cJSON *v, const char *path) {
-  static const char *const methods[] = {"GET",    "POST", "PUT", "PATCH",
-                                        "DELETE", "HEAD", NULL};
-  char got[48];
-  if (is_template(v))
-    return 0;
-  for (size_t i = 0; cJSON_IsString(v) && methods[i]; i++) {
-    if (strcmp(v->valuestring, methods[i]) == 0)
-      return 0;
-  }
-  return fail(p, "%s: %s is not a method; use GET, POST, PUT, PATCH, "
-                 "DELETE or HEAD",
-              path, describe(v, got, sizeof got));
-}
-
-static bool status_ok(const cJSON *v) {
-  int64_t s;
-  return is_template(v) || (get_int(v, &s) && s >= 100 && s <= 599);
-}
-
-static int check_statuses(parser *p, const cJSON *v, const char *path) {
-  char got[48];
-  bool ok = status_ok(v);
-  if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) {
-    const cJSON *c;
-    ok = true;
-    cJSON_ArrayForEach(c, v) {
-      ok = ok && status_ok(c);
-    }
-  }
-  if (!ok)
-    return fail(p, "%s: %s is not an HTTP status or a non-empty array of "
-                   "them; give integers from 100 to 599, e.g. [200, 201]",
-                path, describe(v, got, sizeof got));
-  return 0;
-}
-
-static int with_http(parser *p, const cJSON *w, const char *path) {
-  static const char *const known[] = {"url",  "method",        "headers",
-                                      "body", "expect_status", NULL};
-  char fp[160];
-  int rc = check_fields(p, w, path, known,
-                        "an http step takes url, method, headers, body, "
-                        "expect_status");
-  if (rc)
-    return rc;
-  snprintf(fp, sizeof fp, "%s.url", path);
-  rc = check_url(p, field(w, "url"), fp);
-  if (rc == 0 && field(w, "method")) {
-    snprintf(fp, sizeof fp, "%s.method", path);
-    rc = check_method(p, field(w, "method"), fp);
-  }
-  if (rc == 0 && field(w, "headers")) {
-    snprintf(fp, sizeof fp, "%s.headers", path);
-    rc = check_string_map(p, field(w, "headers"), fp);
-  }
-  if (rc == 0 && field(w, "expect_status")) {
-    snprintf(fp, sizeof fp, "%s.expect_status", path);
-    rc = check_statuses(p, field(w, "expect_status"), fp);
-  }
-  return rc;
-}
-
-/* An llm step's model: "PROVIDER:MODEL" with a known provider. */
-static int check_model(parser *p, const cJSON *v, const char *path) {
-  char got[48];
-  const char *colon;
-  if (v == NULL)
-    return fail(p, "%s: missing; name the model as PROVIDER:MODEL, e.g. "
-                   "\"openai:gpt-4o-mini\"", path);
-  int rc = check_string(p, v, path, true, "PROVIDER:MODEL");
-  if (rc || is_template(v))
-    return rc;
-  colon = strchr(v->valuestring, ':');
-  if (colon == NULL || colon[1] == '\0' ||
-      !((colon - v->valuestring == 6 &&
-         strncmp(v->valuestring, "openai", 6) == 0) ||
-        (colon - v->valuestring == 9 &&
-         strncmp(v->valuestring, "anthropic", 9) == 0)))
-    return fail(p, "%s: %s is not PROVIDER:MODEL; the providers are openai "
-                   "(also for OpenAI-compatible servers) and anthropic, "
-                   "e.g. \"openai:gpt-4o-mini\"",
-                path, describe(v, got, sizeof got));
-  return 0;
-}
-
-static int with_llm(parser *p, const cJSON *w, const char *path) {
-  static const char *const known[] = {"model", "prompt", "system",
-                                      "temperature", "max_tokens", "json",
-                                      NULL};
-  const cJSON *t = field(w, "temperature"), *j = field(w, "json");
-  const cJSON *mt = field(w, "max_tokens"), *sys = field(w, "system");
-  char fp[160], got[48];
-  int64_t n;
-  int rc = check_fields(p, w, path, known,
-                        "an llm step takes model, prompt, system, "
-                        "temperature, max_tokens, json");
-  if (rc)
-    return rc;
-  snprintf(fp, sizeof fp, "%s.model", path);
-  if ((rc = check_model(p, field(w, "model"), fp)) != 0)
-    return rc;
-  snprintf(fp, sizeof fp, "%s.prompt", path);
-  if (field(w, "prompt") == NULL)
-    return fail(p, "%s: missing; give the prompt (a template)", fp);
-  if ((rc = check_string(p, field(w, "prompt"), fp, true, "the prompt")))
-    return rc;
-  snprintf(fp, sizeof fp, "%s.system", path);
-  if (sys && !cJSON_IsNull(sys) &&
-      (rc = check_string(p, sys, fp, false, "the system prompt")))
-    return rc;
-  snprintf(fp, sizeof fp, "%s.temperature", path);
-  if (t && !is_template(t) &&
-      (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 2))
-    return fail(p, "%s: %s is not a number from 0 to 2; give e.g. 0.2",
-                fp, describe(t, got, sizeof got));
-  snprintf(fp, sizeof fp, "%s.max_tokens", path);
-  if (mt && !is_template(mt) &&
-      (rc = check_int(p, mt, fp, 1, "the most tokens to generate", &n)))
-    return rc;
-  snprintf(fp, sizeof fp, "%s.json", path);
-  if (j && !is_template(j) && !cJSON_IsBool(j))
-    return fail(p, "%s: %s is not true or false", fp,
-                describe(j, got, sizeof got));
-  return 0;
-}
-
 static int check_until(parser *p, const cJSON *v, const char *path) {
   char got[48];
   int64_t ms;
-  if (is_template(v) || (get_int(v, &ms) && ms >= 0))
+  if (cairn__check_is_template(v) || (cairn__check_get_int(v, &ms) && ms >= 0))
     return 0;
   if (cJSON_IsString(v) && cairn__rfc3339_ms(v->valuestring, &ms) == 0)
     return 0;
   return fail(p, "%s: %s is not an RFC 3339 time or milliseconds since the "
                  "epoch; write e.g. \"2030-01-02T15:04:05Z\"",
-              path, describe(v, got, sizeof got));
+              path, cairn__check_describe(v, got, sizeof got));
 }
 
 static int with_sleep(parser *p, const cJSON *w, const char *path) {
   static const char *const known[] = {"duration_ms", "until", NULL};
-  const cJSON *dur = field(w, "duration_ms");
-  const cJSON *until = field(w, "until");
+  const cJSON *dur = cairn__check_field(w, "duration_ms");
+  const cJSON *until = cairn__check_field(w, "until");
   char fp[160];
   int64_t ms;
-  int rc = check_fields(p, w, path, known,
+  int rc = cairn__check_fields(&p->c, w, path, known,
                         "a sleep step takes duration_ms or until");
   if (rc)
     return rc;
@@ -438,18 +148,18 @@ static int with_sleep(parser *p, const cJSON *w, const char *path) {
     return check_until(p, until, fp);
   }
   snprintf(fp, sizeof fp, "%s.duration_ms", path);
-  if (is_template(dur))
+  if (cairn__check_is_template(dur))
     return 0;
-  return check_int(p, dur, fp, 0, "milliseconds, e.g. 60000", &ms);
+  return cairn__check_int(&p->c, dur, fp, 0, "milliseconds, e.g. 60000", &ms);
 }
 
 static int with_wait(parser *p, const cJSON *w, const char *path) {
   static const char *const known[] = {"signal", "timeout_ms", NULL};
-  const cJSON *sig = field(w, "signal");
-  const cJSON *tmo = field(w, "timeout_ms");
+  const cJSON *sig = cairn__check_field(w, "signal");
+  const cJSON *tmo = cairn__check_field(w, "timeout_ms");
   char fp[160];
   int64_t ms;
-  int rc = check_fields(p, w, path, known,
+  int rc = cairn__check_fields(&p->c, w, path, known,
                         "a wait step takes signal, timeout_ms");
   if (rc)
     return rc;
@@ -458,41 +168,45 @@ static int with_wait(parser *p, const cJSON *w, const char *path) {
     return fail(p, "%s: missing; name the signal the step waits for, e.g. "
                    "\"approved\"",
                 fp);
-  rc = check_string(p, sig, fp, true, "the signal's name");
-  if (rc || tmo == NULL || is_template(tmo))
+  rc = cairn__check_string(&p->c, sig, fp, true, "the signal's name");
+  if (rc || tmo == NULL || cairn__check_is_template(tmo))
     return rc;
   snprintf(fp, sizeof fp, "%s.timeout_ms", path);
-  return check_int(p, tmo, fp, 0, "milliseconds, e.g. 3600000", &ms);
+  return cairn__check_int(&p->c, tmo, fp, 0, "milliseconds, e.g. 3600000", &ms);
 }
 
 typedef int (*with_check_fn)(parser *p, const cJSON *w, const char *path);
 
+/* The kinds the language itself runs: durable timers and signal waits
+ * are made of the journal's own events. Every other kind comes from the
+ * caller's resolver (the engine's kind table and native kinds). */
 static const struct builtin_kind {
   const char *name;
   cairn__kind_id id;
   with_check_fn check;
 } builtin_kinds[] = {
-    {"exec", CAIRN__KIND_EXEC, with_exec},
-    {"http", CAIRN__KIND_HTTP, with_http},
-    {"llm", CAIRN__KIND_LLM, with_llm},
     {"sleep", CAIRN__KIND_SLEEP, with_sleep},
     {"wait", CAIRN__KIND_WAIT, with_wait},
 };
 
-#define KIND_RULE                                                          \
-  "use exec, http, llm, sleep, wait or a registered native kind"
+#define KIND_RULE_NONE "use sleep or wait"
+
+static const char *kind_rule(const parser *p) {
+  return p->kinds && p->kinds->rule ? p->kinds->rule : KIND_RULE_NONE;
+}
 
 /* Sets the step's kind and checks its `with` (already an object). */
 static int parse_kind(parser *p, cairn__step_def *s, const cJSON *kind,
                       size_t i) {
   char path[64];
   char got[48];
+  cairn__with_check_fn check = NULL;
   snprintf(path, sizeof path, "steps[%zu].kind", i);
   if (kind == NULL)
-    return fail(p, "%s: missing; " KIND_RULE, path);
+    return fail(p, "%s: missing; %s", path, kind_rule(p));
   if (!cJSON_IsString(kind) || kind->valuestring[0] == '\0')
-    return fail(p, "%s: %s is not a kind; " KIND_RULE, path,
-                describe(kind, got, sizeof got));
+    return fail(p, "%s: %s is not a kind; %s", path,
+                cairn__check_describe(kind, got, sizeof got), kind_rule(p));
   s->kind = strdup(kind->valuestring);
   if (s->kind == NULL)
     return fail_nomem(p);
@@ -503,11 +217,11 @@ static int parse_kind(parser *p, cairn__step_def *s, const cJSON *kind,
       return builtin_kinds[k].check(p, s->with, path);
     }
   }
-  if (p->is_native == NULL || !p->is_native(p->native_ctx, s->kind))
-    return fail(p, "steps[%zu].kind: unknown kind %s; " KIND_RULE, i,
-                describe(kind, got, sizeof got));
-  s->kind_id = CAIRN__KIND_NATIVE;
-  return 0;
+  if (p->kinds == NULL ||
+      !p->kinds->resolve(p->kinds->ctx, s->kind, &s->kind_id, &check))
+    return fail(p, "steps[%zu].kind: unknown kind %s; %s", i,
+                cairn__check_describe(kind, got, sizeof got), kind_rule(p));
+  return check ? check(&p->c, s->with, path) : 0;
 }
 
 /* ---- policies ---- */
@@ -524,36 +238,36 @@ static int parse_retry(parser *p, const cJSON *v, const char *path,
   if (!cJSON_IsObject(v))
     return fail(p, "%s: %s is not an object; give e.g. "
                    "{\"max_attempts\": 3}",
-                path, describe(v, got, sizeof got));
-  int rc = check_fields(p, v, path, known,
+                path, cairn__check_describe(v, got, sizeof got));
+  int rc = cairn__check_fields(&p->c, v, path, known,
                         "retry takes max_attempts, initial_delay_ms, "
                         "backoff, max_delay_ms");
-  const cJSON *f = field(v, "max_attempts");
+  const cJSON *f = cairn__check_field(v, "max_attempts");
   snprintf(fp, sizeof fp, "%s.max_attempts", path);
   if (rc == 0 && f) {
-    rc = check_int(p, f, fp, 1, "the number of attempts in all, e.g. 3", &n);
+    rc = cairn__check_int(&p->c, f, fp, 1, "the number of attempts in all, e.g. 3", &n);
     if (rc == 0 && n > UINT32_MAX)
       rc = fail(p, "%s: %lld is too many; give at most %u", fp,
                 (long long)n, UINT32_MAX);
     if (rc == 0)
       r->max_attempts = (uint32_t)n;
   }
-  f = field(v, "initial_delay_ms");
+  f = cairn__check_field(v, "initial_delay_ms");
   snprintf(fp, sizeof fp, "%s.initial_delay_ms", path);
   if (rc == 0 && f)
-    rc = check_int(p, f, fp, 0, "milliseconds, e.g. 200",
+    rc = cairn__check_int(&p->c, f, fp, 0, "milliseconds, e.g. 200",
                    &r->initial_delay_ms);
-  f = field(v, "max_delay_ms");
+  f = cairn__check_field(v, "max_delay_ms");
   snprintf(fp, sizeof fp, "%s.max_delay_ms", path);
   if (rc == 0 && f)
-    rc = check_int(p, f, fp, 0, "milliseconds (0 = no cap), e.g. 10000",
+    rc = cairn__check_int(&p->c, f, fp, 0, "milliseconds (0 = no cap), e.g. 10000",
                    &r->max_delay_ms);
-  f = field(v, "backoff");
+  f = cairn__check_field(v, "backoff");
   snprintf(fp, sizeof fp, "%s.backoff", path);
   if (rc == 0 && f && (!cJSON_IsNumber(f) || !(f->valuedouble >= 1.0)))
     rc = fail(p, "%s: %s is not a number >= 1; give the factor between "
                  "delays, e.g. 2",
-              fp, describe(f, got, sizeof got));
+              fp, cairn__check_describe(f, got, sizeof got));
   if (rc == 0 && f)
     r->backoff = f->valuedouble;
   return rc;
@@ -569,16 +283,16 @@ static int parse_defaults(parser *p, const cJSON *v) {
   if (!cJSON_IsObject(v))
     return fail(p, "defaults: %s is not an object; give e.g. "
                    "{\"timeout_ms\": 30000}",
-                describe(v, got, sizeof got));
-  int rc = check_fields(p, v, "defaults", known,
+                cairn__check_describe(v, got, sizeof got));
+  int rc = cairn__check_fields(&p->c, v, "defaults", known,
                         "defaults takes retry, timeout_ms");
-  if (rc == 0 && field(v, "retry")) {
+  if (rc == 0 && cairn__check_field(v, "retry")) {
     d->has_default_retry = true;
-    rc = parse_retry(p, field(v, "retry"), "defaults.retry",
+    rc = parse_retry(p, cairn__check_field(v, "retry"), "defaults.retry",
                      &d->default_retry);
   }
-  if (rc == 0 && field(v, "timeout_ms"))
-    rc = check_int(p, field(v, "timeout_ms"), "defaults.timeout_ms", 0,
+  if (rc == 0 && cairn__check_field(v, "timeout_ms"))
+    rc = cairn__check_int(&p->c, cairn__check_field(v, "timeout_ms"), "defaults.timeout_ms", 0,
                    "milliseconds per attempt (0 = none), e.g. 30000",
                    &d->default_timeout_ms);
   return rc;
@@ -623,7 +337,7 @@ static int parse_step_with(parser *p, cairn__step_def *s, const cJSON *v,
   if (!cJSON_IsObject(v))
     return fail(p, "steps[%zu].with: %s is not an object; give the step's "
                    "inputs as an object",
-                i, describe(v, got, sizeof got));
+                i, cairn__check_describe(v, got, sizeof got));
   s->with = (cJSON *)v;
   return 0;
 }
@@ -634,14 +348,14 @@ static int parse_step_with(parser *p, cairn__step_def *s, const cJSON *v,
 static int parse_check(parser *p, cairn__step_def *s, const cJSON *step,
                        size_t i) {
   char path[64], got[48];
-  const cJSON *v = field(step, "check");
-  const cJSON *ar = field(step, "auto_rerun");
+  const cJSON *v = cairn__check_field(step, "check");
+  const cJSON *ar = cairn__check_field(step, "auto_rerun");
   int rc = 0;
   if (v) {
     if (!cJSON_IsString(v) || v->valuestring[0] == '\0')
       return fail(p, "steps[%zu].check: %s is not a jq expression; give "
                      "one as a string, e.g. \".output.score >= 0.8\"",
-                  i, describe(v, got, sizeof got));
+                  i, cairn__check_describe(v, got, sizeof got));
     size_t n = strlen(v->valuestring) + 8;
     char *t = malloc(n);
     if (t == NULL)
@@ -650,20 +364,20 @@ static int parse_check(parser *p, cairn__step_def *s, const cJSON *step,
     cJSON *wrapped = cJSON_CreateString(t);
     free(t);
     snprintf(path, sizeof path, "steps[%zu].check", i);
-    rc = cairn__tmpl_compile(wrapped, path, &s->check_tmpl, p->err,
-                             p->errlen);
+    rc = cairn__tmpl_compile(wrapped, path, &s->check_tmpl, p->c.err,
+                             p->c.errlen);
     cJSON_Delete(wrapped);
     if (rc)
       return rc;
   }
   if (ar == NULL)
     return 0;
-  const cJSON *below = field(ar, "below"), *max = field(ar, "max");
+  const cJSON *below = cairn__check_field(ar, "below"), *max = cairn__check_field(ar, "max");
   if (!cJSON_IsObject(ar))
     return fail(p, "steps[%zu].auto_rerun: %s is not an object; give "
                    "{\"below\": 0.9, \"max\": 3}",
-                i, describe(ar, got, sizeof got));
-  if (v == NULL && field(step, "evaluator") == NULL)
+                i, cairn__check_describe(ar, got, sizeof got));
+  if (v == NULL && cairn__check_field(step, "evaluator") == NULL)
     return fail(p, "steps[%zu].auto_rerun: needs a check (or an evaluator "
                    "step) to score its attempts", i);
   if (!cJSON_IsNumber(below) || below->valuedouble <= 0 ||
@@ -674,7 +388,7 @@ static int parse_check(parser *p, cairn__step_def *s, const cJSON *step,
   snprintf(path, sizeof path, "steps[%zu].auto_rerun.max", i);
   if (max == NULL)
     return fail(p, "%s: give how many times to run again, e.g. 3", path);
-  if ((rc = check_int(p, max, path, 1, "reruns, at least 1", &m)) != 0)
+  if ((rc = cairn__check_int(&p->c, max, path, 1, "reruns, at least 1", &m)) != 0)
     return rc;
   s->rerun_below = below->valuedouble;
   s->rerun_max = (uint32_t)m;
@@ -691,32 +405,32 @@ static int parse_step_policy(parser *p, cairn__step_def *s,
   int rc = 0;
   s->retry = p->d->default_retry;
   s->timeout_ms = p->d->default_timeout_ms;
-  v = field(step, "retry");
+  v = cairn__check_field(step, "retry");
   if (v) {
     snprintf(path, sizeof path, "steps[%zu].retry", i);
     s->has_retry = true;
     rc = parse_retry(p, v, path, &s->retry);
   }
-  v = field(step, "timeout_ms");
+  v = cairn__check_field(step, "timeout_ms");
   snprintf(path, sizeof path, "steps[%zu].timeout_ms", i);
   if (rc == 0 && v)
-    rc = check_int(p, v, path, 0,
+    rc = cairn__check_int(&p->c, v, path, 0,
                    "milliseconds per attempt (0 = none), e.g. 30000",
                    &s->timeout_ms);
-  v = field(step, "mutates");
+  v = cairn__check_field(step, "mutates");
   if (rc == 0 && v && !cJSON_IsBool(v))
     rc = fail(p, "steps[%zu].mutates: %s is not a boolean; give true or "
                  "false",
-              i, describe(v, got, sizeof got));
+              i, cairn__check_describe(v, got, sizeof got));
   s->mutates = cJSON_IsTrue(v);
-  v = field(step, "description");
+  v = cairn__check_field(step, "description");
   snprintf(path, sizeof path, "steps[%zu].description", i);
   if (rc == 0 && v)
-    rc = check_string(p, v, path, false, "a sentence about the step");
-  v = field(step, "replay");
+    rc = cairn__check_string(&p->c, v, path, false, "a sentence about the step");
+  v = cairn__check_field(step, "replay");
   if (rc == 0 && v && !cJSON_IsObject(v))
     rc = fail(p, "steps[%zu].replay: %s is not an object", i,
-              describe(v, got, sizeof got));
+              cairn__check_describe(v, got, sizeof got));
   if (rc == 0)
     rc = parse_check(p, s, step, i);
   return rc;
@@ -730,23 +444,23 @@ static int parse_step(parser *p, size_t i, const cJSON *step) {
   if (!cJSON_IsObject(step))
     return fail(p, "%s: %s is not an object; give each step as "
                    "{\"name\": ..., \"kind\": ..., \"with\": {...}}",
-                path, describe(step, got, sizeof got));
-  int rc = check_fields(p, step, path, step_fields,
+                path, cairn__check_describe(step, got, sizeof got));
+  int rc = cairn__check_fields(&p->c, step, path, step_fields,
                         "a step's fields are name, kind, with, needs, retry, "
                         "timeout_ms, mutates, description, replay, check, "
                         "auto_rerun, evaluator");
   if (rc == 0)
-    rc = parse_step_name(p, s, field(step, "name"), i);
+    rc = parse_step_name(p, s, cairn__check_field(step, "name"), i);
   if (rc == 0)
-    rc = parse_step_with(p, s, field(step, "with"), i);
+    rc = parse_step_with(p, s, cairn__check_field(step, "with"), i);
   if (rc == 0)
-    rc = parse_kind(p, s, field(step, "kind"), i);
+    rc = parse_kind(p, s, cairn__check_field(step, "kind"), i);
   if (rc == 0)
     rc = parse_step_policy(p, s, step, i);
   snprintf(path, sizeof path, "steps[%zu].with", i);
   if (rc == 0)
-    rc = cairn__tmpl_compile(s->with, path, &s->with_tmpl, p->err,
-                             p->errlen);
+    rc = cairn__tmpl_compile(s->with, path, &s->with_tmpl, p->c.err,
+                             p->c.errlen);
   return rc;
 }
 
@@ -759,7 +473,7 @@ static int resolve_need(parser *p, size_t i, const cJSON *v, size_t k) {
   snprintf(path, sizeof path, "steps[%zu].needs[%zu]", i, k);
   if (!cJSON_IsString(v))
     return fail(p, "%s: %s is not a step name; give the name as a string",
-                path, describe(v, got, sizeof got));
+                path, cairn__check_describe(v, got, sizeof got));
   int idx = cairn__def_step_index(p->d, v->valuestring);
   if (idx < 0)
     return fail(p, "%s: unknown step \"%s\"; name a step defined in steps",
@@ -779,7 +493,7 @@ static int resolve_need(parser *p, size_t i, const cJSON *v, size_t k) {
 
 static int resolve_needs(parser *p, size_t i) {
   cairn__step_def *s = &p->d->steps[i];
-  const cJSON *needs = field(cJSON_GetArrayItem(p->steps, (int)i), "needs");
+  const cJSON *needs = cairn__check_field(cJSON_GetArrayItem(p->steps, (int)i), "needs");
   char got[48];
   if (needs == NULL) {
     p->implicit[i] = i > 0;
@@ -794,7 +508,7 @@ static int resolve_needs(parser *p, size_t i) {
   if (!cJSON_IsArray(needs))
     return fail(p, "steps[%zu].needs: %s is not an array; list step names, "
                    "e.g. [\"fetch\"], or [] for a step that needs none",
-                i, describe(needs, got, sizeof got));
+                i, cairn__check_describe(needs, got, sizeof got));
   size_t n = (size_t)cJSON_GetArraySize(needs);
   s->needs = malloc((n ? n : 1) * sizeof *s->needs);
   if (s->needs == NULL)
@@ -1010,32 +724,32 @@ static int parse_top(parser *p) {
   if (!cJSON_IsObject(doc))
     return fail(p, "definition: %s is not an object; write "
                    "{\"name\": ..., \"steps\": [...]}",
-                describe(doc, got, sizeof got));
-  int rc = check_fields(p, doc, "", known,
+                cairn__check_describe(doc, got, sizeof got));
+  int rc = cairn__check_fields(&p->c, doc, "", known,
                         "a definition's fields are name, description, "
                         "defaults, steps, output");
   if (rc == 0)
-    rc = check_name(p, field(doc, "name"), "name", "workflow");
-  if (rc == 0 && field(doc, "description"))
-    rc = check_string(p, field(doc, "description"), "description", false,
+    rc = check_name(p, cairn__check_field(doc, "name"), "name", "workflow");
+  if (rc == 0 && cairn__check_field(doc, "description"))
+    rc = cairn__check_string(&p->c, cairn__check_field(doc, "description"), "description", false,
                       "a sentence about the workflow");
   if (rc == 0)
-    rc = parse_defaults(p, field(doc, "defaults"));
+    rc = parse_defaults(p, cairn__check_field(doc, "defaults"));
   if (rc)
     return rc;
-  p->d->name = strdup(field(doc, "name")->valuestring);
+  p->d->name = strdup(cairn__check_field(doc, "name")->valuestring);
   return p->d->name ? 0 : fail_nomem(p);
 }
 
 static int parse_steps(parser *p) {
-  const cJSON *steps = field(p->d->doc, "steps");
+  const cJSON *steps = cairn__check_field(p->d->doc, "steps");
   char got[48];
   if (steps == NULL)
     return fail(p, "steps: missing; list the workflow's steps in an array");
   if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) == 0)
     return fail(p, "steps: %s is not a non-empty array; give at least one "
                    "step",
-                describe(steps, got, sizeof got));
+                cairn__check_describe(steps, got, sizeof got));
   size_t n = (size_t)cJSON_GetArraySize(steps);
   p->steps = steps;
   p->d->steps = calloc(n, sizeof *p->d->steps);
@@ -1054,7 +768,7 @@ static int parse_steps(parser *p) {
 }
 
 static const cJSON *step_json(parser *p, size_t i) {
-  return cJSON_GetArrayItem(field(p->d->doc, "steps"), (int)i);
+  return cJSON_GetArrayItem(cairn__check_field(p->d->doc, "steps"), (int)i);
 }
 
 /* An evaluator is a step that scores another: it must need that step (its
@@ -1064,7 +778,7 @@ static int check_evaluators(parser *p) {
   cairn__def *d = p->d;
   for (size_t i = 0; i < d->n_steps; i++) {
     cairn__step_def *s = &d->steps[i];
-    const cJSON *ev = field(step_json(p, i), "evaluator");
+    const cJSON *ev = cairn__check_field(step_json(p, i), "evaluator");
     s->evaluator = -1;
     if (ev == NULL)
       continue;
@@ -1093,10 +807,10 @@ static int parse_graph(parser *p) {
     rc = resolve_needs(p, i);
   if (rc == 0)
     rc = check_cycles(p);
-  const cJSON *output = field(p->d->doc, "output");
+  const cJSON *output = cairn__check_field(p->d->doc, "output");
   if (rc == 0 && output)
-    rc = cairn__tmpl_compile(output, "output", &p->d->output_tmpl, p->err,
-                             p->errlen);
+    rc = cairn__tmpl_compile(output, "output", &p->d->output_tmpl, p->c.err,
+                             p->c.errlen);
   if (rc == 0)
     rc = check_refs(p);
   if (rc == 0)
@@ -1104,15 +818,14 @@ static int parse_graph(parser *p) {
   return rc;
 }
 
-int cairn__def_parse(const char *json, size_t len,
-                     cairn__native_kind_fn is_native, void *ctx,
-                     cairn__def **out, char *err, size_t errlen) {
+int cairn__def_parse_with(const char *json, size_t len,
+                          const cairn__kind_resolver *kinds, cairn__def **out,
+                          char *err, size_t errlen) {
   def_owner *o = calloc(1, sizeof *o);
   if (o == NULL)
     return CAIRN_ENOMEM;
-  parser p = {.o = o, .d = &o->def, .is_native = is_native,
-              .native_ctx = ctx, .cur = SIZE_MAX, .err = err,
-              .errlen = errlen};
+  parser p = {.o = o, .d = &o->def, .kinds = kinds, .cur = SIZE_MAX,
+              .c = {.err = err, .errlen = errlen}};
   int rc = parse_json(&p, json ? json : "", json ? len : 0);
   if (rc == 0)
     rc = parse_top(&p);

@@ -24,7 +24,7 @@
  */
 #include "http_client.h"
 
-#include "engine_internal.h"
+#include "kind.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -193,7 +193,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud,
   if (s == NULL) {
     if ((s = calloc(1, sizeof *s)) == NULL)
       return -1;
-    if (uv_poll_init_socket(&h->e->loop, &s->poll, fd) != 0) {
+    if (uv_poll_init_socket(cairn__engine_loop(h->e), &s->poll, fd) != 0) {
       free(s);
       return -1;
     }
@@ -234,9 +234,12 @@ static void curl_init(void) {
   curl_init_rc = curl_global_init(CURL_GLOBAL_ALL);
 }
 
+/* The client lives in the http kind's slot of the engine, whichever kind
+ * made the first call; the http kind's close hook ends it. */
 static cairn__http *client_of(cairn_engine *e) {
-  if (e->http)
-    return e->http;
+  void **slot = cairn__engine_slot(e, CAIRN__KIND_HTTP);
+  if (*slot)
+    return *slot;
   uv_once(&curl_once, curl_init);
   if (curl_init_rc != CURLE_OK) {
     cairn__engine_err(e, "cannot start libcurl: %s",
@@ -254,12 +257,12 @@ static cairn__http *client_of(cairn_engine *e) {
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-  uv_timer_init(&e->loop, &h->timer);
-  uv_idle_init(&e->loop, &h->reap);
+  uv_timer_init(cairn__engine_loop(e), &h->timer);
+  uv_idle_init(cairn__engine_loop(e), &h->reap);
   h->timer.data = h;
   h->reap.data = h;
   h->open = 2;
-  e->http = h;
+  *slot = h;
   return h;
 }
 
@@ -601,7 +604,8 @@ static void on_client_closed(uv_handle_t *handle) {
 }
 
 void cairn__http_close(cairn_engine *e) {
-  cairn__http *h = e->http;
+  void **slot = cairn__engine_slot(e, CAIRN__KIND_HTTP);
+  cairn__http *h = *slot;
   if (h == NULL)
     return;
   while (h->active)
@@ -614,7 +618,7 @@ void cairn__http_close(cairn_engine *e) {
   while (h->socks)
     sock_close(h->socks);
   uv_timer_stop(&h->timer);
-  e->http = NULL;
+  *slot = NULL;
   uv_close((uv_handle_t *)&h->timer, on_client_closed);
   uv_close((uv_handle_t *)&h->reap, on_client_closed);
 }

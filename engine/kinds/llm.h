@@ -1,8 +1,9 @@
 /*
- * llm.h — what the llm step kind shares with the rest of the engine:
- * its settings (config.json's "llm" section over the environment), the
- * model policy, and prices (llm_config.c); the kind itself is
- * kind_llm.c, started through cairn__llm_start (engine_internal.h).
+ * llm.h — the llm step kind's own header, shared by its two files: the
+ * kind (llm.c: the wire formats, attempts) and its settings
+ * (llm_config.c: config.json's "llm" section over the environment, the
+ * model policy, and prices). The core never includes it: it reaches the
+ * kind through its table entry (kind.h).
  *
  * A model is named "PROVIDER:MODEL" ("openai:gpt-4o-mini",
  * "anthropic:claude-sonnet-4-5"); the provider picks the wire format
@@ -12,7 +13,7 @@
 #ifndef CAIRN_ENGINE_LLM_H
 #define CAIRN_ENGINE_LLM_H
 
-#include "definition.h"
+#include "kind.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -74,6 +75,14 @@ int cairn__llm_config_parse(const cJSON *section, const char *path,
                             size_t errlen);
 /* NULL is a no-op. */
 void cairn__llm_config_free(cairn__llm_config *c);
+
+/* The engine's settings (NULL before its kind hooks ran), and the hooks
+ * of the kind's table entry: configure (config.json's "llm" section),
+ * close (frees them). */
+const cairn__llm_config *cairn__llm_config_of(cairn_engine *e);
+int cairn__llm_configure(cairn_engine *e, const cJSON *section,
+                         const char *path, char *err, size_t errlen);
+void cairn__llm_close(cairn_engine *e);
 
 /* Whether the policy allows `model` ("PROVIDER:MODEL"). When it does
  * not, msg says so, naming the model, the rule and the config file. */

@@ -46,6 +46,7 @@
 #ifndef CAIRN_ENGINE_DEFINITION_H
 #define CAIRN_ENGINE_DEFINITION_H
 
+#include "check.h"
 #include "template.h"
 
 #include <stdbool.h>
@@ -114,18 +115,34 @@ typedef struct cairn__def {
 /* The policy of a step when neither it nor `defaults` gives one. */
 extern const cairn__retry_policy cairn__default_retry;
 
-/* Answers whether `kind` is a registered native kind. */
-typedef bool (*cairn__native_kind_fn)(void *ctx, const char *kind);
+/* Checks the `with` of a step of some kind; 0, or CAIRN_EINVAL with the
+ * problem written through c. */
+typedef int (*cairn__with_check_fn)(cairn__check *c, const cJSON *with,
+                                    const char *path);
+
+/* The kinds a definition may use besides sleep and wait, which the
+ * language knows itself. The engine's resolver reads its kind table and
+ * its registered native kinds (engine/kinds/kind.h). */
+typedef struct cairn__kind_resolver {
+  void *ctx;
+  /* true when `kind` exists: *id and *check (NULL: its `with` is the
+   * implementation's own and is not checked). */
+  bool (*resolve)(void *ctx, const char *kind, int *id,
+                  cairn__with_check_fn *check);
+  /* The rule an unknown kind's message ends with ("use exec, http, ..."). */
+  const char *rule;
+} cairn__kind_resolver;
 
 /*
- * Parses and validates a definition. `is_native` (may be NULL) is asked
- * about kinds that are not built in. Returns 0 and *out (free with
+ * Parses and validates a definition whose kinds `kinds` (may be NULL:
+ * only sleep and wait) resolves. Returns 0 and *out (free with
  * cairn__def_free), or CAIRN_EINVAL with "PATH: problem; fix" in err, or
- * CAIRN_ENOMEM.
+ * CAIRN_ENOMEM. The engine's cairn__def_parse (kinds/kind.h) calls this
+ * with its kind table.
  */
-int cairn__def_parse(const char *json, size_t len,
-                     cairn__native_kind_fn is_native, void *ctx,
-                     cairn__def **out, char *err, size_t errlen);
+int cairn__def_parse_with(const char *json, size_t len,
+                          const cairn__kind_resolver *kinds, cairn__def **out,
+                          char *err, size_t errlen);
 void cairn__def_free(cairn__def *d);
 
 /* The step named `name`, or NULL. */

@@ -1,5 +1,5 @@
 /*
- * kind_http.c — the http step kind: one HTTP request per attempt, made
+ * http.c — the http step kind: one HTTP request per attempt, made
  * through the engine's HTTP client (http_client.c: libcurl's multi
  * interface on the engine's libuv loop).
  *
@@ -46,8 +46,8 @@
  * through a call made without a request, so every end arrives on a later
  * turn than the start, through the same callback.
  */
-#include "engine_internal.h"
 #include "http_client.h"
+#include "kind.h"
 
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -384,7 +384,91 @@ static int setup(http_step *s, cairn__http_request *q) {
   return 0;
 }
 
-int cairn__http_start(cairn__attempt *a) {
+/* ------------------------------------------------- the step's `with` */
+
+static int check_url(cairn__check *c, const cJSON *v, const char *path) {
+  char got[48];
+  if (v == NULL)
+    return cairn__check_fail(c, "%s: missing; give the URL to call, e.g. "
+                   "\"https://api.example.com/items\"",
+                path);
+  int rc = cairn__check_string(c, v, path, true, "a URL");
+  if (rc || cairn__check_is_template(v))
+    return rc;
+  if (strncmp(v->valuestring, "http://", 7) != 0 &&
+      strncmp(v->valuestring, "https://", 8) != 0)
+    return cairn__check_fail(c, "%s: %s is not an http(s) URL; start it with https:// "
+                   "or http://",
+                path, cairn__check_describe(v, got, sizeof got));
+  return 0;
+}
+
+static int check_method(cairn__check *c, const cJSON *v, const char *path) {
+  static const char *const methods[] = {"GET",    "POST", "PUT", "PATCH",
+                                        "DELETE", "HEAD", NULL};
+  char got[48];
+  if (cairn__check_is_template(v))
+    return 0;
+  for (size_t i = 0; cJSON_IsString(v) && methods[i]; i++) {
+    if (strcmp(v->valuestring, methods[i]) == 0)
+      return 0;
+  }
+  return cairn__check_fail(c, "%s: %s is not a method; use GET, POST, PUT, PATCH, "
+                 "DELETE or HEAD",
+              path, cairn__check_describe(v, got, sizeof got));
+}
+
+static bool status_ok(const cJSON *v) {
+  int64_t s;
+  return cairn__check_is_template(v) || (cairn__check_get_int(v, &s) && s >= 100 && s <= 599);
+}
+
+static int check_statuses(cairn__check *c, const cJSON *v, const char *path) {
+  char got[48];
+  bool ok = status_ok(v);
+  if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) {
+    const cJSON *st;
+    ok = true;
+    cJSON_ArrayForEach(st, v) {
+      ok = ok && status_ok(st);
+    }
+  }
+  if (!ok)
+    return cairn__check_fail(c, "%s: %s is not an HTTP status or a non-empty array of "
+                   "them; give integers from 100 to 599, e.g. [200, 201]",
+                path, cairn__check_describe(v, got, sizeof got));
+  return 0;
+}
+
+static int check_with(cairn__check *c, const cJSON *w, const char *path) {
+  static const char *const known[] = {"url",  "method",        "headers",
+                                      "body", "expect_status", NULL};
+  char fp[160];
+  int rc = cairn__check_fields(c, w, path, known,
+                        "an http step takes url, method, headers, body, "
+                        "expect_status");
+  if (rc)
+    return rc;
+  snprintf(fp, sizeof fp, "%s.url", path);
+  rc = check_url(c, cairn__check_field(w, "url"), fp);
+  if (rc == 0 && cairn__check_field(w, "method")) {
+    snprintf(fp, sizeof fp, "%s.method", path);
+    rc = check_method(c, cairn__check_field(w, "method"), fp);
+  }
+  if (rc == 0 && cairn__check_field(w, "headers")) {
+    snprintf(fp, sizeof fp, "%s.headers", path);
+    rc = cairn__check_string_map(c, cairn__check_field(w, "headers"), fp);
+  }
+  if (rc == 0 && cairn__check_field(w, "expect_status")) {
+    snprintf(fp, sizeof fp, "%s.expect_status", path);
+    rc = check_statuses(c, cairn__check_field(w, "expect_status"), fp);
+  }
+  return rc;
+}
+
+/* ---------------------------------------------------------- attempts */
+
+static int start(cairn__attempt *a) {
   cairn__http_request q;
   http_step *s = calloc(1, sizeof *s);
   if (s == NULL) {
@@ -406,3 +490,12 @@ int cairn__http_start(cairn__attempt *a) {
   a->cancel = cancel;
   return 0;
 }
+
+const cairn__kind cairn__kind_http = {
+    .name = "http",
+    .id = CAIRN__KIND_HTTP,
+    .transient_retries = true,
+    .check_with = check_with,
+    .start = start,
+    .close = cairn__http_close, /* the client the http and llm kinds share */
+};

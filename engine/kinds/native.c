@@ -1,5 +1,5 @@
 /*
- * kind_native.c — native step kinds: C functions registered by an
+ * native.c — native step kinds: C functions registered by an
  * embedder, run on libuv's thread pool so they may block.
  *
  * The call's strings are copied into the request, because the run (and
@@ -9,7 +9,7 @@
  * passes, the attempt fails with code "timeout" at once, and whatever the
  * function returns later is dropped.
  */
-#include "engine_internal.h"
+#include "kind.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +104,14 @@ static void cancel(cairn__attempt *a) {
   uv_cancel((uv_req_t *)&q->work); /* only if not started yet */
 }
 
-int cairn__native_start(cairn__attempt *a, cairn_native_fn fn, void *ctx) {
+static int start(cairn__attempt *a) {
+  cairn_native_fn fn;
+  void *ctx;
+  if (!cairn__engine_native(a->e, a->sd->kind, &fn, &ctx)) {
+    cairn__engine_err(a->e, "no native kind '%s' is registered in this "
+                            "process", a->sd->kind);
+    return CAIRN_ENOTFOUND;
+  }
   native_req *q = calloc(1, sizeof *q);
   if (q == NULL)
     return CAIRN_ENOMEM;
@@ -112,9 +119,9 @@ int cairn__native_start(cairn__attempt *a, cairn_native_fn fn, void *ctx) {
   q->fn = fn;
   q->ctx = ctx;
   q->attempt = a->attempt;
-  q->run_id = strdup(a->run->run_id);
-  q->workflow_id = strdup(a->run->workflow_id);
-  q->step = strdup(a->run->def->steps[a->step].name);
+  q->run_id = strdup(a->run_id);
+  q->workflow_id = strdup(a->workflow_id);
+  q->step = strdup(a->sd->name);
   q->input = cJSON_PrintUnformatted(a->input);
   snprintf(q->idem, sizeof q->idem, "%s", a->idem_key);
   if (!q->run_id || !q->workflow_id || !q->step || !q->input) {
@@ -124,15 +131,24 @@ int cairn__native_start(cairn__attempt *a, cairn_native_fn fn, void *ctx) {
   q->work.data = q;
   a->kind_data = q;
   a->cancel = cancel;
-  int rc = uv_queue_work(&a->e->loop, &q->work, work_cb, after_cb);
+  int rc = uv_queue_work(cairn__engine_loop(a->e), &q->work, work_cb, after_cb);
   if (rc) {
     free_req(q);
     return CAIRN_EIO;
   }
   if (a->timeout_ms > 0 && (q->timer = malloc(sizeof *q->timer)) != NULL) {
-    uv_timer_init(&a->e->loop, q->timer);
+    uv_timer_init(cairn__engine_loop(a->e), q->timer);
     q->timer->data = q;
     uv_timer_start(q->timer, on_timeout, (uint64_t)a->timeout_ms, 0);
   }
   return 0;
 }
+
+/* Every C function registered with cairn_engine_register_kind: its `with`
+ * is the function's own business (not checked), and it needs nothing of
+ * config.json. */
+const cairn__kind cairn__kind_native = {
+    .name = NULL,
+    .id = CAIRN__KIND_NATIVE,
+    .start = start,
+};

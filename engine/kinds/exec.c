@@ -1,5 +1,5 @@
 /*
- * kind_exec.c — the exec step kind: run a program (uv_spawn).
+ * exec.c — the exec step kind: run a program (uv_spawn).
  *
  *   with.command   ["prog", "arg", ...] (no shell) or "a shell command"
  *                  (run by /bin/sh -c)
@@ -23,7 +23,7 @@
  * when every handle is closed: the state is freed there and the engine is
  * told then, never from inside cairn__exec_start.
  */
-#include "engine_internal.h"
+#include "kind.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -285,9 +285,9 @@ static char **make_env(const cairn__attempt *a, const cJSON *extra) {
   }
   char num[16];
   snprintf(num, sizeof num, "%u", a->attempt);
-  v[k++] = env_entry("CAIRN_RUN_ID", a->run->run_id);
-  v[k++] = env_entry("CAIRN_WORKFLOW_ID", a->run->workflow_id);
-  v[k++] = env_entry("CAIRN_STEP", a->run->def->steps[a->step].name);
+  v[k++] = env_entry("CAIRN_RUN_ID", a->run_id);
+  v[k++] = env_entry("CAIRN_WORKFLOW_ID", a->workflow_id);
+  v[k++] = env_entry("CAIRN_STEP", a->sd->name);
   v[k++] = env_entry("CAIRN_ATTEMPT", num);
   v[k++] = env_entry("CAIRN_IDEMPOTENCY_KEY", a->idem_key);
   const cJSON *it;
@@ -306,8 +306,60 @@ static char *stdin_text(const cJSON *in) {
   return cJSON_PrintUnformatted(in);
 }
 
-int cairn__exec_start(cairn__attempt *a) {
-  uv_loop_t *loop = &a->e->loop;
+/* ------------------------------------------------- the step's `with` */
+
+static int check_command(cairn__check *c, const cJSON *v, const char *path) {
+  char got[48];
+  char ep[192];
+  if (v == NULL)
+    return cairn__check_fail(c, "%s: missing; give the program and its arguments, e.g. "
+                   "[\"python3\", \"score.py\"]",
+                path);
+  if (cJSON_IsString(v) && v->valuestring[0])
+    return 0;
+  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
+    return cairn__check_fail(c, "%s: %s is not a non-empty array of strings or a "
+                   "non-empty string; give e.g. [\"python3\", \"score.py\"]",
+                path, cairn__check_describe(v, got, sizeof got));
+  int i = 0;
+  const cJSON *arg;
+  cJSON_ArrayForEach(arg, v) {
+    snprintf(ep, sizeof ep, "%s[%d]", path, i);
+    if (!cJSON_IsString(arg))
+      return cairn__check_fail(c, "%s: %s is not a string; quote it", ep,
+                  cairn__check_describe(arg, got, sizeof got));
+    if (i++ == 0 && arg->valuestring[0] == '\0')
+      return cairn__check_fail(c, "%s: the program is empty; name the program to run",
+                  ep);
+  }
+  return 0;
+}
+
+static int check_with(cairn__check *c, const cJSON *w, const char *path) {
+  static const char *const known[] = {"command", "stdin", "env", "cwd",
+                                      NULL};
+  char fp[160];
+  int rc = cairn__check_fields(c, w, path, known,
+                        "an exec step takes command, stdin, env, cwd");
+  if (rc)
+    return rc;
+  snprintf(fp, sizeof fp, "%s.command", path);
+  rc = check_command(c, cairn__check_field(w, "command"), fp);
+  if (rc == 0 && cairn__check_field(w, "env")) {
+    snprintf(fp, sizeof fp, "%s.env", path);
+    rc = cairn__check_string_map(c, cairn__check_field(w, "env"), fp);
+  }
+  if (rc == 0 && cairn__check_field(w, "cwd")) {
+    snprintf(fp, sizeof fp, "%s.cwd", path);
+    rc = cairn__check_string(c, cairn__check_field(w, "cwd"), fp, true, "a directory");
+  }
+  return rc;
+}
+
+/* ---------------------------------------------------------- attempts */
+
+static int start(cairn__attempt *a) {
+  uv_loop_t *loop = cairn__engine_loop(a->e);
   exec_state *s = calloc(1, sizeof *s);
   if (s == NULL)
     return CAIRN_ENOMEM;
@@ -364,3 +416,10 @@ int cairn__exec_start(cairn__attempt *a) {
     uv_timer_start(&s->timer, on_timeout, (uint64_t)a->timeout_ms, 0);
   return 0;
 }
+
+const cairn__kind cairn__kind_exec = {
+    .name = "exec",
+    .id = CAIRN__KIND_EXEC,
+    .check_with = check_with,
+    .start = start,
+};

@@ -18,7 +18,7 @@
  * (OPENAI_BASE_URL, OPENAI_API_KEY, ANTHROPIC_BASE_URL,
  * ANTHROPIC_API_KEY) wins over the file, so a key can stay out of it.
  * Keys live only in this struct: they are sent in request headers and
- * never recorded (kind_llm.c redacts them from what a server echoes).
+ * never recorded (llm.c redacts them from what a server echoes).
  *
  * The policy is deny-by-rule: without allowed_models every model of a
  * provider that is not blocked is allowed; with it, a model must match
@@ -32,7 +32,7 @@
  * unknown provider, a pattern that is not PROVIDER:MODEL. A typo that
  * silently lifted a policy would be worse than a refusal to start.
  */
-#include "engine_internal.h"
+#include "kind.h"
 #include "llm.h"
 
 #include <stdarg.h>
@@ -380,14 +380,15 @@ bool cairn__llm_allowed(const cairn__llm_config *c, const char *model,
 int cairn__llm_policy_check(cairn_engine *e, const cairn__def *d,
                             const bool *skip, const char *only) {
   char msg[700];
-  for (size_t i = 0; e->llm && i < d->n_steps; i++) {
+  const cairn__llm_config *c = cairn__llm_config_of(e);
+  for (size_t i = 0; c && i < d->n_steps; i++) {
     const cairn__step_def *sd = &d->steps[i];
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(sd->with, "model");
     if (sd->kind_id != CAIRN__KIND_LLM || (skip && skip[i]) ||
         (only && strcmp(only, sd->name) != 0) || !cJSON_IsString(m) ||
         strstr(m->valuestring, "{{"))
       continue;
-    if (!cairn__llm_allowed(e->llm, m->valuestring, msg, sizeof msg)) {
+    if (!cairn__llm_allowed(c, m->valuestring, msg, sizeof msg)) {
       cairn__engine_err(e, "step %s: %s", sd->name, msg);
       return CAIRN_EFORBIDDEN;
     }
@@ -405,11 +406,41 @@ const cairn__llm_price *cairn__llm_price_of(const cairn__llm_config *c,
   return NULL;
 }
 
+/* ------------------------------------------------ the engine's settings */
+
+const cairn__llm_config *cairn__llm_config_of(cairn_engine *e) {
+  return *cairn__engine_slot(e, CAIRN__KIND_LLM);
+}
+
+int cairn__llm_configure(cairn_engine *e, const cJSON *section,
+                         const char *path, char *err, size_t errlen) {
+  cairn__llm_config *c = NULL;
+  int rc = cairn__llm_config_parse(section, path, &c, err, errlen);
+  if (rc == 0) {
+    void **slot = cairn__engine_slot(e, CAIRN__KIND_LLM);
+    cairn__llm_config_free(*slot);
+    *slot = c;
+  }
+  return rc;
+}
+
+void cairn__llm_close(cairn_engine *e) {
+  void **slot = cairn__engine_slot(e, CAIRN__KIND_LLM);
+  cairn__llm_config_free(*slot);
+  *slot = NULL;
+}
+
 int cairn_config_llm_price(const char *home, const char *model,
                            cairn_llm_price *out, char *err, size_t errlen) {
-  cairn_limits limits;
+  char path[4200];
+  cJSON *doc = NULL;
   cairn__llm_config *c = NULL;
-  int rc = cairn__config_load(home, &limits, &c, err, errlen);
+  int rc = cairn__config_load(home, NULL, &doc, path, sizeof path, err,
+                              errlen);
+  if (rc == 0)
+    rc = cairn__llm_config_parse(
+        cJSON_GetObjectItemCaseSensitive(doc, "llm"), path, &c, err, errlen);
+  cJSON_Delete(doc);
   if (rc)
     return rc;
   const cairn__llm_price *p = cairn__llm_price_of(c, model);
