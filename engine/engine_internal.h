@@ -17,8 +17,8 @@
 #ifndef CAIRN_ENGINE_INTERNAL_H
 #define CAIRN_ENGINE_INTERNAL_H
 
-#include "definition.h"
-#include "kind.h"
+#include "lang/definition.h"
+#include "kinds/kind.h"
 
 #include <cairn/cairn.h>
 #include <uthash.h>

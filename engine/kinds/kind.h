@@ -28,7 +28,7 @@
 #ifndef CAIRN_ENGINE_KIND_H
 #define CAIRN_ENGINE_KIND_H
 
-#include "definition.h"
+#include "lang/definition.h"
 
 #include <cairn/cairn.h>
 #include <cjson/cJSON.h>
