@@ -11,17 +11,21 @@
 
 #include <string.h>
 
-extern const cairn__kind cairn__kind_exec;
-extern const cairn__kind cairn__kind_http;
-extern const cairn__kind cairn__kind_llm;
-extern const cairn__kind cairn__kind_native;
+/* The kinds: X(NAME) stands for the entry `cairn__kind_NAME` that the
+ * file NAME.c defines. A new kind is one more line. */
+#define CAIRN__KINDS(X)                                                    \
+  X(exec)                                                                  \
+  X(http)                                                                  \
+  X(llm)                                                                   \
+  X(native)
 
-static const cairn__kind *const table[] = {
-    &cairn__kind_exec,
-    &cairn__kind_http,
-    &cairn__kind_llm,
-    &cairn__kind_native,
-};
+#define DECLARE(name) extern const cairn__kind cairn__kind_##name;
+CAIRN__KINDS(DECLARE)
+#undef DECLARE
+
+#define ENTRY(name) &cairn__kind_##name,
+static const cairn__kind *const table[] = {CAIRN__KINDS(ENTRY)};
+#undef ENTRY
 
 #define N_KINDS (sizeof table / sizeof table[0])
 
