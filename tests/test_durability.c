@@ -188,8 +188,9 @@ TEST(reopen_after_kill_allows_appending_again) {
   size_t adopted = 0;
   for (size_t b = 0; b < next.n_rep; b++)
     for (int k = 0; k < next.rep[b].n_ops; k++)
-      for (size_t i = 0; i < n; i++)
-        adopted += strcmp(next.rep[b].ops[k].run_id, ids[i]) == 0;
+      for (size_t i = 0; i < n; i++) /* run ids: CAIRN_RUN_ID_LEN chars */
+        adopted += memcmp(next.rep[b].ops[k].run_id, ids[i],
+                          CAIRN_RUN_ID_LEN) == 0;
   CHECK(adopted > 0, "The new writer appended to runs the killed one "
                      "left running.");
   jw_writer_free(&killed);
