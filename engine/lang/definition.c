@@ -50,6 +50,8 @@ const cairn__retry_policy cairn__default_retry = {
 typedef struct def_owner {
   cairn__def def;    /* first, so cairn__def_free can cast back */
   cJSON *empty_with; /* the `{}` that steps without `with` point at */
+  cairn__tmpl_set *tmpls; /* every template of the definition, compiled
+                             as one jq program after the last pass */
 } def_owner;
 
 /* One parse in progress. */
@@ -364,8 +366,8 @@ static int parse_check(parser *p, cairn__step_def *s, const cJSON *step,
     cJSON *wrapped = cJSON_CreateString(t);
     free(t);
     snprintf(path, sizeof path, "steps[%zu].check", i);
-    rc = cairn__tmpl_compile(wrapped, path, &s->check_tmpl, p->c.err,
-                             p->c.errlen);
+    rc = cairn__tmpl_compile_in(p->o->tmpls, wrapped, path, &s->check_tmpl,
+                                p->c.err, p->c.errlen);
     cJSON_Delete(wrapped);
     if (rc)
       return rc;
@@ -459,8 +461,8 @@ static int parse_step(parser *p, size_t i, const cJSON *step) {
     rc = parse_step_policy(p, s, step, i);
   snprintf(path, sizeof path, "steps[%zu].with", i);
   if (rc == 0)
-    rc = cairn__tmpl_compile(s->with, path, &s->with_tmpl, p->c.err,
-                             p->c.errlen);
+    rc = cairn__tmpl_compile_in(p->o->tmpls, s->with, path, &s->with_tmpl,
+                                p->c.err, p->c.errlen);
   return rc;
 }
 
@@ -809,8 +811,8 @@ static int parse_graph(parser *p) {
     rc = check_cycles(p);
   const cJSON *output = cairn__check_field(p->d->doc, "output");
   if (rc == 0 && output)
-    rc = cairn__tmpl_compile(output, "output", &p->d->output_tmpl, p->c.err,
-                             p->c.errlen);
+    rc = cairn__tmpl_compile_in(p->o->tmpls, output, "output",
+                                &p->d->output_tmpl, p->c.err, p->c.errlen);
   if (rc == 0)
     rc = check_refs(p);
   if (rc == 0)
@@ -826,13 +828,20 @@ int cairn__def_parse_with(const char *json, size_t len,
     return CAIRN_ENOMEM;
   parser p = {.o = o, .d = &o->def, .kinds = kinds, .cur = SIZE_MAX,
               .c = {.err = err, .errlen = errlen}};
-  int rc = parse_json(&p, json ? json : "", json ? len : 0);
+  int rc = cairn__tmpl_set_new(&o->tmpls);
+  if (rc) {
+    free(o);
+    return rc;
+  }
+  rc = parse_json(&p, json ? json : "", json ? len : 0);
   if (rc == 0)
     rc = parse_top(&p);
   if (rc == 0)
     rc = parse_steps(&p);
   if (rc == 0)
     rc = parse_graph(&p);
+  if (rc == 0) /* every template, as one jq program */
+    rc = cairn__tmpl_set_build(o->tmpls, err, errlen);
   free(p.implicit);
   if (rc) {
     cairn__def_free(&o->def);
@@ -858,6 +867,7 @@ void cairn__def_free(cairn__def *d) {
   free(d->name);
   cJSON_Delete(d->doc);
   cJSON_Delete(o->empty_with);
+  cairn__tmpl_set_free(o->tmpls);
   free(o);
 }
 

@@ -3,9 +3,20 @@
  *
  * Compiling walks the JSON value in pre-order and turns every string
  * that holds `{{` into a *slot*: the string split into *parts*, each
- * literal text or a template. Each distinct expression text is compiled
- * once into its own jq_state (an *expr*), shared by every part that
- * spells it the same way. Rendering walks the same value in the same
+ * literal text or a template. Each distinct expression text is an
+ * *expr* of a *set*, shared by every part that spells it the same way;
+ * a definition keeps one set for all its templates, and the set is
+ * compiled once, into one jq program:
+ *
+ *   def env: {}; {} as $ENV | .[0] as $__cairn_i | .[1] |
+ *     if $__cairn_i == 0 then (EXPR0
+ *     ) elif $__cairn_i == 1 then (EXPR1
+ *     ) ... else empty end
+ *
+ * run with [index, context] as its input. (The newline before each `)`
+ * ends a `#` comment an expression may close with.) When that program
+ * does not compile, each expression is compiled alone, in order, to name
+ * the first one at fault, exactly as if it had been compiled alone. Rendering walks the same value in the same
  * order, builds a new tree, and consumes one slot per templated string,
  * so the slots need no pointers into the tree.
  *
@@ -22,9 +33,10 @@
  * every double exactly, where cJSON's printer rounds integers above 2^52
  * (shared/notes/deps.md).
  *
- * Cost: libjq 1.6 parses its builtin library on every jq_compile, so
- * one expression costs about 16 ms to compile and keeps about 17 KiB
- * (unused builtins are dropped); rendering one template over that
+ * Cost: libjq 1.6 parses its builtin library on every jq_compile, about
+ * 16 ms, whatever the program: hence one program per set, not one per
+ * expression (a ten-step definition took 160 ms to load before, one
+ * compile now); it keeps about 17 KiB (unused builtins are dropped); rendering one template over that
  * context about 260 us, nearly all of it the context conversion, which
  * is done once per render however many templates the value holds.
  *
@@ -36,9 +48,10 @@
  * or data files. The module search path is empty as well: libjq 1.6
  * aborts the process on `import` when it is unset.
  *
- * Alternatives rejected: one jq program for the whole value (one error
- * would hide which string failed, and the value's shape would have to be
- * rebuilt in jq); compiling per render (16 ms each, above).
+ * Alternatives rejected: one jq program that builds the whole value (the
+ * value's shape would have to be rebuilt in jq, and a failing string
+ * could not be named); one jq_state per expression (16 ms each to
+ * compile, above); compiling per render (the same, per run).
  */
 #include "template.h"
 
@@ -62,13 +75,25 @@ static const char SANDBOX[] = "def env: {}; {} as $ENV | ";
 
 typedef struct tmpl_expr {
   char *src;    /* the expression, trimmed, as written */
-  jq_state *jq; /* compiled; reused by every render */
+  char *path;   /* where it was first seen, for messages */
+  char *text;   /* its first template as written ("{{ .x }}") */
 } tmpl_expr;
+
+/* Expressions compiled together (see the design comment). */
+struct cairn__tmpl_set {
+  tmpl_expr *exprs; /* distinct expressions, by index */
+  size_t n_exprs;
+  size_t cap_exprs;
+  jq_state *jq;     /* the program, once built; NULL before or when there
+                       are no expressions */
+  bool built;
+  int refs;         /* the set's owner and every template using it */
+};
 
 typedef struct tmpl_part {
   size_t off;   /* byte offset into the slot's text */
   size_t len;   /* bytes: the literal, or the whole "{{ ... }}" */
-  long expr;    /* index into cairn__tmpl.exprs; -1 for literal text */
+  long expr;    /* index into the set's exprs; -1 for literal text */
 } tmpl_part;
 
 typedef struct tmpl_slot {
@@ -84,9 +109,7 @@ struct cairn__tmpl {
   tmpl_slot *slots; /* templated strings, in pre-order */
   size_t n_slots;
   size_t cap_slots;
-  tmpl_expr *exprs; /* distinct expressions */
-  size_t n_exprs;
-  size_t cap_exprs;
+  cairn__tmpl_set *set; /* its expressions (a reference) */
 };
 
 /* A growable byte buffer, always NUL-terminated once used. */
@@ -404,23 +427,18 @@ static jv no_input(jq_state *jq, void *data) {
   return jv_invalid_with_msg(jv_string("templates have no further input"));
 }
 
-/* Compiles `src` into *out. CAIRN_EINVAL with jq's complaint in `msg`. */
-static int jq_compile_sandboxed(const char *src, jq_state **out,
-                                compile_msg *msg) {
-  char *program = NULL;
-  if (asprintf(&program, "%s%s", SANDBOX, src) < 0)
-    return CAIRN_ENOMEM;
+/* Compiles a whole program into *out. CAIRN_EINVAL with jq's complaint
+ * in `msg`. */
+static int jq_compile_program(const char *program, jq_state **out,
+                              compile_msg *msg) {
   jq_state *jq = jq_init();
-  if (jq == NULL) {
-    free(program);
+  if (jq == NULL)
     return CAIRN_ENOMEM;
-  }
   jq_set_attr(jq, jv_string("JQ_LIBRARY_PATH"), jv_array());
   jq_set_input_cb(jq, no_input, NULL);
   jq_set_error_cb(jq, keep_first_error, msg);
   int ok = jq_compile(jq, program);
   jq_set_error_cb(jq, ignore_error, NULL);
-  free(program);
   if (!ok) {
     jq_teardown(&jq);
     if (!msg->set)
@@ -431,37 +449,139 @@ static int jq_compile_sandboxed(const char *src, jq_state **out,
   return 0;
 }
 
-/* The index of expression `src` (len bytes), compiling it the first time
- * it is seen. `tmpl_text` is the template as written, for messages. */
+/* Compiles expression `src` alone, sandboxed, into *out. */
+static int jq_compile_sandboxed(const char *src, jq_state **out,
+                                compile_msg *msg) {
+  char *program = NULL;
+  if (asprintf(&program, "%s%s", SANDBOX, src) < 0)
+    return CAIRN_ENOMEM;
+  int rc = jq_compile_program(program, out, msg);
+  free(program);
+  return rc;
+}
+
+/* The index of expression `src` (len bytes) in the set, adding it the
+ * first time it is seen; it compiles when the set is built.
+ * `tmpl_text` is the template as written, for messages. */
 static int expr_intern(cairn__tmpl *t, const char *src, size_t len,
                        const char *path, const char *tmpl_text,
                        size_t tmpl_len, long *idx, char *err, size_t errlen) {
-  for (size_t i = 0; i < t->n_exprs; i++) {
-    if (strlen(t->exprs[i].src) == len &&
-        memcmp(t->exprs[i].src, src, len) == 0) {
+  cairn__tmpl_set *set = t->set;
+  (void)err;
+  (void)errlen;
+  for (size_t i = 0; i < set->n_exprs; i++) {
+    if (strlen(set->exprs[i].src) == len &&
+        memcmp(set->exprs[i].src, src, len) == 0) {
       *idx = (long)i;
       return 0;
     }
   }
-  if (grow((void **)&t->exprs, &t->cap_exprs, t->n_exprs, sizeof *t->exprs))
+  if (grow((void **)&set->exprs, &set->cap_exprs, set->n_exprs,
+           sizeof *set->exprs))
     return CAIRN_ENOMEM;
-  tmpl_expr *e = &t->exprs[t->n_exprs];
-  compile_msg msg = {.set = false};
-  e->src = strndup(src, len);
-  if (e->src == NULL)
-    return CAIRN_ENOMEM;
-  int rc = jq_compile_sandboxed(e->src, &e->jq, &msg);
-  if (rc) {
+  tmpl_expr *e = &set->exprs[set->n_exprs];
+  *e = (tmpl_expr){.src = strndup(src, len), .path = strdup(path),
+                   .text = strndup(tmpl_text, tmpl_len)};
+  if (e->src == NULL || e->path == NULL || e->text == NULL) {
     free(e->src);
-    if (rc == CAIRN_EINVAL)
-      set_err(err, errlen,
-              "%s%stemplate '%.*s' does not compile: %s; fix the jq "
-              "expression",
-              path, sep(path), (int)tmpl_len, tmpl_text, msg.text);
+    free(e->path);
+    free(e->text);
+    return CAIRN_ENOMEM;
+  }
+  set->built = false;
+  *idx = (long)set->n_exprs++;
+  return 0;
+}
+
+/* ---- sets ---- */
+
+int cairn__tmpl_set_new(cairn__tmpl_set **out) {
+  cairn__tmpl_set *set = calloc(1, sizeof *set);
+  if (set == NULL)
+    return CAIRN_ENOMEM;
+  set->refs = 1;
+  *out = set;
+  return 0;
+}
+
+void cairn__tmpl_set_free(cairn__tmpl_set *set) {
+  if (set == NULL || --set->refs > 0)
+    return;
+  for (size_t i = 0; i < set->n_exprs; i++) {
+    free(set->exprs[i].src);
+    free(set->exprs[i].path);
+    free(set->exprs[i].text);
+  }
+  if (set->jq)
+    jq_teardown(&set->jq);
+  free(set->exprs);
+  free(set);
+}
+
+/* The whole program of the set (see the design comment). */
+static char *set_program(const cairn__tmpl_set *set) {
+  tbuf b = {0};
+  int rc = tbuf_add(&b, SANDBOX, strlen(SANDBOX));
+  static const char head[] = ".[0] as $__cairn_i | .[1] | ";
+  if (rc == 0)
+    rc = tbuf_add(&b, head, sizeof head - 1);
+  for (size_t i = 0; rc == 0 && i < set->n_exprs; i++) {
+    char branch[64];
+    int n = snprintf(branch, sizeof branch, "%s $__cairn_i == %zu then (",
+                     i ? "\n) elif" : "if", i);
+    rc = tbuf_add(&b, branch, (size_t)n);
+    if (rc == 0)
+      rc = tbuf_add(&b, set->exprs[i].src, strlen(set->exprs[i].src));
+  }
+  static const char tail[] = "\n) else empty end";
+  if (rc == 0)
+    rc = tbuf_add(&b, tail, sizeof tail - 1);
+  if (rc) {
+    free(b.p);
+    return NULL;
+  }
+  return b.p;
+}
+
+int cairn__tmpl_set_build(cairn__tmpl_set *set, char *err, size_t errlen) {
+  if (set->built)
+    return 0;
+  if (set->jq)
+    jq_teardown(&set->jq);
+  if (set->n_exprs == 0) {
+    set->built = true;
+    return 0;
+  }
+  char *program = set_program(set);
+  if (program == NULL)
+    return CAIRN_ENOMEM;
+  compile_msg msg = {.set = false};
+  int rc = jq_compile_program(program, &set->jq, &msg);
+  free(program);
+  if (rc != CAIRN_EINVAL) {
+    set->built = rc == 0;
     return rc;
   }
-  *idx = (long)t->n_exprs++;
-  return 0;
+  /* Name the expression at fault: the first that does not compile alone. */
+  for (size_t i = 0; i < set->n_exprs; i++) {
+    jq_state *one = NULL;
+    compile_msg m1 = {.set = false};
+    rc = jq_compile_sandboxed(set->exprs[i].src, &one, &m1);
+    if (rc == 0) {
+      jq_teardown(&one);
+      continue;
+    }
+    if (rc == CAIRN_EINVAL)
+      set_err(err, errlen,
+              "%s%stemplate '%s' does not compile: %s; fix the jq "
+              "expression",
+              set->exprs[i].path, sep(set->exprs[i].path),
+              set->exprs[i].text, m1.text);
+    return rc;
+  }
+  set_err(err, errlen, "templates do not compile together: %s; check that "
+                       "each template's parentheses match", msg.text);
+  return CAIRN_EINVAL;
 }
 
 static int slot_add_part(tmpl_slot *s, size_t *cap, size_t off, size_t len,
@@ -580,12 +700,15 @@ static int compile_node(cairn__tmpl *t, const cJSON *v, const char *path,
   return 0;
 }
 
-int cairn__tmpl_compile(const cJSON *value, const char *path,
-                        cairn__tmpl **out, char *err, size_t errlen) {
+int cairn__tmpl_compile_in(cairn__tmpl_set *set, const cJSON *value,
+                           const char *path, cairn__tmpl **out, char *err,
+                           size_t errlen) {
   cairn__tmpl *t = calloc(1, sizeof *t);
   if (t == NULL)
     return CAIRN_ENOMEM;
   int rc = CAIRN_ENOMEM;
+  t->set = set;
+  set->refs++;
   t->value = value ? cJSON_Duplicate(value, 1) : cJSON_CreateNull();
   if (t->value == NULL)
     goto out_free_tmpl;
@@ -603,17 +726,28 @@ out_free_tmpl:
   return rc;
 }
 
+int cairn__tmpl_compile(const cJSON *value, const char *path,
+                        cairn__tmpl **out, char *err, size_t errlen) {
+  cairn__tmpl_set *set;
+  int rc = cairn__tmpl_set_new(&set);
+  if (rc)
+    return rc;
+  rc = cairn__tmpl_compile_in(set, value, path, out, err, errlen);
+  if (rc == 0 && (rc = cairn__tmpl_set_build(set, err, errlen)) != 0) {
+    cairn__tmpl_free(*out);
+    *out = NULL;
+  }
+  cairn__tmpl_set_free(set); /* the template keeps its reference */
+  return rc;
+}
+
 void cairn__tmpl_free(cairn__tmpl *t) {
   if (t == NULL)
     return;
   for (size_t i = 0; i < t->n_slots; i++)
     slot_free(&t->slots[i]);
-  for (size_t i = 0; i < t->n_exprs; i++) {
-    free(t->exprs[i].src);
-    jq_teardown(&t->exprs[i].jq);
-  }
+  cairn__tmpl_set_free(t->set);
   free(t->slots);
-  free(t->exprs);
   cJSON_Delete(t->value);
   free(t);
 }
@@ -708,7 +842,8 @@ int cairn__tmpl_step_refs(const cairn__tmpl *t, cairn__tmpl_ref_cb cb,
     for (size_t k = 0; k < s->n_parts; k++) {
       if (s->parts[k].expr < 0)
         continue;
-      int rc = expr_refs(t->exprs[s->parts[k].expr].src, s->path, cb, ctx);
+      int rc = expr_refs(t->set->exprs[s->parts[k].expr].src, s->path, cb,
+                         ctx);
       if (rc)
         return rc;
     }
@@ -730,8 +865,9 @@ typedef struct render {
  * when it has none. */
 static int eval_part(render *r, const tmpl_slot *s, const tmpl_part *p,
                      jv *out) {
-  jq_state *jq = r->t->exprs[p->expr].jq;
-  jq_start(jq, jv_copy(r->ctx), 0);
+  jq_state *jq = r->t->set->jq;
+  jv in = jv_array_set(jv_array(), 0, jv_number((double)p->expr));
+  jq_start(jq, jv_array_set(in, 1, jv_copy(r->ctx)), 0);
   jv v = jq_next(jq);
   if (jv_is_valid(v)) {
     *out = v;
@@ -866,7 +1002,7 @@ int cairn__tmpl_render(cairn__tmpl *t, const cJSON *context, cJSON **out,
     *out = cJSON_Duplicate(t->value, 1);
     rc = *out ? 0 : CAIRN_ENOMEM;
   }
-  else {
+  else if ((rc = cairn__tmpl_set_build(t->set, err, errlen)) == 0) {
     render r = {.t = t, .err = err, .errlen = errlen};
     rc = json_to_jv(context, 0, &r.ctx);
     if (rc) {

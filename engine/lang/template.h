@@ -62,6 +62,26 @@ int cairn__tmpl_compile(const cJSON *value, const char *path,
                         cairn__tmpl **out, char *err, size_t errlen);
 void cairn__tmpl_free(cairn__tmpl *t);
 
+/*
+ * A set of templates compiled together: libjq spends about 16 ms on its
+ * builtins for every program, so a definition puts all its templates in
+ * one set and pays that once. cairn__tmpl_compile_in checks a value's
+ * templates and adds their expressions to `set` without compiling them;
+ * cairn__tmpl_set_build compiles the set (again only after new
+ * expressions), reporting the first expression that does not compile as
+ * cairn__tmpl_compile would. A template renders only from a built set
+ * (render builds it when needed). Each template holds a reference to its
+ * set; cairn__tmpl_set_free drops the caller's (NULL: no-op), and the set
+ * goes with the last reference.
+ */
+typedef struct cairn__tmpl_set cairn__tmpl_set;
+int cairn__tmpl_set_new(cairn__tmpl_set **out);
+void cairn__tmpl_set_free(cairn__tmpl_set *set);
+int cairn__tmpl_compile_in(cairn__tmpl_set *set, const cJSON *value,
+                           const char *path, cairn__tmpl **out, char *err,
+                           size_t errlen);
+int cairn__tmpl_set_build(cairn__tmpl_set *set, char *err, size_t errlen);
+
 /* Whether the value holds at least one template. A value without
  * templates renders as a copy of itself. */
 bool cairn__tmpl_has_templates(const cairn__tmpl *t);
