@@ -4,7 +4,7 @@
 # something is missing.
 set -euo pipefail
 
-pkgs=(gcc make cmake pkg-config clang libclang-rt-14-dev
+pkgs=(gcc make cmake pkg-config clang libclang-rt-14-dev llvm
       liblmdb-dev libmsgpack-dev libuv1-dev libcurl4-openssl-dev
       libcjson-dev libjq-dev libssl-dev uthash-dev jq libmicrohttpd-dev curl)
 
