@@ -47,6 +47,8 @@ typedef struct pstep {
   uint32_t done_seq;    /* its visible completion in the parent, 0: none */
   uint64_t out_run;     /* where the original step.completed lives */
   uint32_t out_seq;
+  uint32_t attempts;    /* attempts started */
+  uint32_t ok_attempt;  /* the visible one, 0: none */
   bool reused;
 } pstep;
 
@@ -107,6 +109,8 @@ static int on_step(void *p, const cairn_step_view *v) {
   s->status = v->status;
   s->out_run = v->out_run;
   s->out_seq = v->out_seq;
+  s->attempts = v->attempts;
+  s->ok_attempt = v->ok_attempt;
   s->reused = v->reused;
   /* Where the parent's history shows the step done: its own completion,
    * or the step.reused event (its first). */
@@ -402,6 +406,97 @@ static int apply_overrides(fork_ctx *c) {
     cJSON_AddItemToArray(list, cJSON_CreateString(c->req->overrides[i]));
   }
   return 0;
+}
+
+/* ------------------------------------------- single-step reruns carried */
+
+/* A replay of the parent as it is (its own snapshot) keeps what a
+ * single-step rerun changed: a step whose visible output came from an
+ * attempt of `rerun --step X --prompt ...` (or --param, --model) replays
+ * with that rerun's `with`, since that is what made the output the parent
+ * shows. Found by reading the parent's step.rerun_requested events, only
+ * when some step's visible attempt is not its first; the `with` active
+ * when the visible attempt started wins. Recorded in the origin as
+ * "carried": {STEP: RERUN_SEQ}. Explicit overrides apply on top. */
+typedef struct carried {
+  const char *step;   /* a parent step's name */
+  uint32_t ok_attempt;
+  cJSON *pending;     /* the latest rerun's `with` (owned) */
+  uint32_t pending_seq;
+  cJSON *chosen;      /* active when the visible attempt started (owned) */
+  uint32_t chosen_seq;
+} carried;
+
+static void carry_event(carried *cs, size_t n, const cairn_event *ev) {
+  for (size_t i = 0; i < n; i++) {
+    carried *k = &cs[i];
+    if (ev->step.len != strlen(k->step) ||
+        memcmp(ev->step.ptr, k->step, ev->step.len) != 0)
+      continue;
+    if (ev->type == CAIRN_EV_STEP_RERUN_REQUESTED) {
+      cJSON *meta = cJSON_ParseWithLength(ev->meta.ptr, ev->meta.len);
+      cJSON_Delete(k->pending);
+      k->pending = cJSON_DetachItemFromObjectCaseSensitive(meta, "with");
+      k->pending_seq = ev->seq;
+      cJSON_Delete(meta);
+    }
+    else if (ev->type == CAIRN_EV_STEP_STARTED &&
+             ev->attempt == k->ok_attempt) {
+      cJSON_Delete(k->chosen);
+      k->chosen = k->pending ? cJSON_Duplicate(k->pending, 1) : NULL;
+      k->chosen_seq = k->pending_seq;
+    }
+  }
+}
+
+static int carry_apply(fork_ctx *c, carried *cs, size_t n) {
+  cJSON *list = NULL;
+  for (size_t i = 0; i < n; i++) {
+    cJSON *s = step_obj(c->def, cs[i].step);
+    if (cs[i].chosen == NULL || s == NULL)
+      continue;
+    cJSON_DeleteItemFromObjectCaseSensitive(s, "with");
+    cJSON_AddItemToObject(s, "with", cs[i].chosen);
+    cs[i].chosen = NULL;
+    if (list == NULL)
+      list = cJSON_AddObjectToObject(c->origin, "carried");
+    cJSON_AddNumberToObject(list, cs[i].step, cs[i].chosen_seq);
+  }
+  return 0;
+}
+
+static int carry_reruns(fork_ctx *c) {
+  carried *cs = calloc(c->n_steps ? c->n_steps : 1, sizeof *cs);
+  size_t n = 0;
+  if (cs == NULL)
+    return CAIRN_ENOMEM;
+  for (size_t i = 0; i < c->n_steps; i++)
+    if (c->steps[i].ok_attempt > 1 && !c->steps[i].reused)
+      cs[n++] = (carried){.step = c->steps[i].name,
+                          .ok_attempt = c->steps[i].ok_attempt};
+  int rc = 0;
+  cairn_history *it = NULL;
+  if (n > 0)
+    rc = cairn_reader_history(c->r, c->parent.key, 1, &it);
+  cairn_event ev;
+  while (it && rc == 0 && (rc = cairn_history_next(it, &ev)) == 1) {
+    rc = 0;
+    if (ev.type == CAIRN_EV_STEP_RERUN_REQUESTED ||
+        ev.type == CAIRN_EV_STEP_STARTED)
+      carry_event(cs, n, &ev);
+  }
+  cairn_history_close(it);
+  if (rc < 0)
+    rc = fail(c, rc, "reading the history of run %s: %s", c->parent.run_id,
+              cairn_journal_errmsg(c->e->j));
+  else if (n > 0)
+    rc = carry_apply(c, cs, n);
+  for (size_t i = 0; i < n; i++) {
+    cJSON_Delete(cs[i].pending);
+    cJSON_Delete(cs[i].chosen);
+  }
+  free(cs);
+  return rc;
 }
 
 /* ----------------------------------------------------------- renames */
@@ -757,6 +852,11 @@ static int build(fork_ctx *c) {
   if ((c->def = cJSON_Parse(c->base_json)) == NULL)
     return fail(c, CAIRN_EINVAL, "the replay definition is not valid JSON");
   c->origin = cJSON_CreateObject();
+  bool as_recorded = c->req->definition == NULL ||
+                     strcmp(c->req->definition, "original") == 0;
+  if (c->req->kind == CAIRN_FORK_REPLAY && as_recorded &&
+      (rc = carry_reruns(c)) != 0)
+    return rc;
   if ((rc = apply_overrides(c)) != 0)
     return rc;
   char *json = cJSON_PrintUnformatted(c->def);
