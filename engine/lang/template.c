@@ -543,6 +543,59 @@ static char *set_program(const cairn__tmpl_set *set) {
   return b.p;
 }
 
+/* Whether the brackets of expression `src` balance outside string
+ * literals and comments, never closing one it did not open: then it
+ * cannot close the `(` of its branch in the set's program, and compiles
+ * there exactly when it compiles alone. A string's `\(...)` counts as
+ * code, as in jq. */
+static bool brackets_balance(const char *src) {
+  char stack[64];          /* open brackets; in_str[d]: depth d is a
+                              string's \( interpolation */
+  bool in_str[64] = {false};
+  size_t d = 0;
+  bool str = false;
+  for (const char *p = src; *p; p++) {
+    if (str) {
+      if (*p == '\\' && p[1] == '(') {
+        if (d == sizeof stack)
+          return false;
+        in_str[d] = true;
+        stack[d++] = '(';
+        str = false;
+        p++;
+      }
+      else if (*p == '\\' && p[1]) {
+        p++;
+      }
+      else if (*p == '"') {
+        str = false;
+      }
+      continue;
+    }
+    if (*p == '"') {
+      str = true;
+    }
+    else if (*p == '#') {
+      while (p[1] && p[1] != '\n')
+        p++;
+    }
+    else if (*p == '(' || *p == '[' || *p == '{') {
+      if (d == sizeof stack)
+        return false;
+      in_str[d] = false;
+      stack[d++] = *p;
+    }
+    else if (*p == ')' || *p == ']' || *p == '}') {
+      char want = *p == ')' ? '(' : *p == ']' ? '[' : '{';
+      if (d == 0 || stack[d - 1] != want)
+        return false;
+      d--;
+      str = in_str[d]; /* the end of an interpolation: back in its string */
+    }
+  }
+  return d == 0 && !str;
+}
+
 int cairn__tmpl_set_build(cairn__tmpl_set *set, char *err, size_t errlen) {
   if (set->built)
     return 0;
@@ -552,15 +605,21 @@ int cairn__tmpl_set_build(cairn__tmpl_set *set, char *err, size_t errlen) {
     set->built = true;
     return 0;
   }
-  char *program = set_program(set);
-  if (program == NULL)
-    return CAIRN_ENOMEM;
+  bool balanced = true;
+  for (size_t i = 0; i < set->n_exprs; i++)
+    balanced = balanced && brackets_balance(set->exprs[i].src);
   compile_msg msg = {.set = false};
-  int rc = jq_compile_program(program, &set->jq, &msg);
-  free(program);
-  if (rc != CAIRN_EINVAL) {
-    set->built = rc == 0;
-    return rc;
+  int rc = CAIRN_EINVAL;
+  if (balanced) {
+    char *program = set_program(set);
+    if (program == NULL)
+      return CAIRN_ENOMEM;
+    rc = jq_compile_program(program, &set->jq, &msg);
+    free(program);
+    if (rc != CAIRN_EINVAL) {
+      set->built = rc == 0;
+      return rc;
+    }
   }
   /* Name the expression at fault: the first that does not compile alone. */
   for (size_t i = 0; i < set->n_exprs; i++) {
@@ -579,8 +638,16 @@ int cairn__tmpl_set_build(cairn__tmpl_set *set, char *err, size_t errlen) {
               set->exprs[i].text, m1.text);
     return rc;
   }
-  set_err(err, errlen, "templates do not compile together: %s; check that "
-                       "each template's parentheses match", msg.text);
+  for (size_t i = 0; i < set->n_exprs; i++)
+    if (!brackets_balance(set->exprs[i].src)) {
+      set_err(err, errlen, "%s%stemplate '%s' does not compile: its "
+              "brackets do not match; fix the jq expression",
+              set->exprs[i].path, sep(set->exprs[i].path),
+              set->exprs[i].text);
+      return CAIRN_EINVAL;
+    }
+  set_err(err, errlen, "templates do not compile together: %s",
+          msg.set ? msg.text : "jq refused them");
   return CAIRN_EINVAL;
 }
 
