@@ -10,7 +10,9 @@
  *   fold.c       the run lifecycle: events folded into views
  *   ids.c        UUIDv7, SHA-256, canonical JSON, byte order helpers
  *   batch.c      building a batch (backend-neutral)
- *   lmdb_*.c     the LMDB backend: the only files that include lmdb.h
+ *   journal.c    the public functions, dispatched to the backend
+ *                (backend.h: the interface every backend implements)
+ *   lmdb/        the LMDB backend: the only files that include lmdb.h
  */
 #ifndef CAIRN_JOURNAL_INTERNAL_H
 #define CAIRN_JOURNAL_INTERNAL_H

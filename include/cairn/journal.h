@@ -4,8 +4,8 @@
  * The journal is the append-only store of every run's history plus the
  * indexes and views derived from it (docs/storage.md). It speaks only
  * cairn's own types: no storage-engine type appears here, so the embedded
- * LMDB backend (journal/lmdb_*.c) and a later PostgreSQL backend implement
- * the same contract.
+ * LMDB backend (journal/lmdb/, behind journal/backend.h) and a later
+ * PostgreSQL backend implement the same contract.
  *
  * Model
  *   - A run is identified by its run id (UUIDv7 text, 36 chars) and, inside

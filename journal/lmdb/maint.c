@@ -1,5 +1,5 @@
 /*
- * lmdb_maint.c — verify, rebuild-views and stats.
+ * lmdb/maint.c — verify, rebuild-views and stats.
  *
  * verify reads one snapshot and, for every run record, re-derives what
  * the journal claims: the history decodes, seqs run 1..last_seq without
@@ -58,7 +58,7 @@ static bool fold_history(vctx *v, uint64_t key, cairn__fold *f,
   MDB_val k = {cairn__event_key(kb, key, 0), kb}, val;
   bool ok = true;
   *last = 0;
-  if (mdb_cursor_open(v->txn, v->j->events, &cur) != 0)
+  if (mdb_cursor_open(v->txn, LJ(v->j)->events, &cur) != 0)
     return false;
   for (int rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); rc == 0;
        rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
@@ -164,7 +164,7 @@ static void check_views(vctx *v, uint64_t key, cairn__fold *f) {
   unsigned char kb[8];
   cairn__put_be64(kb, key);
   MDB_val k = {8, kb}, val;
-  if (mdb_cursor_open(v->txn, v->j->views, &cur) != 0)
+  if (mdb_cursor_open(v->txn, LJ(v->j)->views, &cur) != 0)
     return;
   for (int rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); rc == 0;
        rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
@@ -199,7 +199,7 @@ static void check_indexes(vctx *v, const cairn__run_rec *r) {
   uint64_t current, *runs = NULL;
   size_t n = 0, cap = 0;
   bool listed = false;
-  if (mdb_get(v->txn, v->j->workflows, &k, &val) == 0 &&
+  if (mdb_get(v->txn, LJ(v->j)->workflows, &k, &val) == 0 &&
       cairn__wf_rec_decode(val.mv_data, val.mv_size, &current, &runs, &n,
                            &cap) == 0)
     for (size_t i = 0; i < n; i++)
@@ -212,7 +212,7 @@ static void check_indexes(vctx *v, const cairn__run_rec *r) {
   sk[0] = (unsigned char)r->info.status;
   cairn__put_be64(sk + 1, r->info.key);
   MDB_val s = {9, sk};
-  if (mdb_get(v->txn, v->j->by_status, &s, &val) != 0)
+  if (mdb_get(v->txn, LJ(v->j)->by_status, &s, &val) != 0)
     problem(v, 0, "the status index does not list this run as %s",
             cairn_run_status_name(r->info.status));
 }
@@ -242,7 +242,7 @@ static void verify_run(vctx *v, const cairn__run_rec *r) {
   cairn__fold_free(&f);
 }
 
-int cairn_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx,
+int cairn__lmdb_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx,
                          cairn_verify_stats *stats) {
   vctx v = {.j = j, .cb = cb, .cb_ctx = ctx};
   MDB_cursor *cur;
@@ -250,12 +250,12 @@ int cairn_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx,
   MDB_stat es;
   uint64_t sum_last = 0;
   cairn_reader *r;
-  int rc = cairn_reader_begin(j, &r);
+  int rc = cairn__lmdb_reader_begin(j, &r);
   if (rc)
     return rc;
-  v.txn = r->txn;
-  if ((rc = mdb_cursor_open(v.txn, j->runs, &cur)) != 0) {
-    cairn_reader_end(r);
+  v.txn = LR(r)->txn;
+  if ((rc = mdb_cursor_open(v.txn, LJ(j)->runs, &cur)) != 0) {
+    cairn__lmdb_reader_end(r);
     return cairn__mdb_err(j, rc, "listing runs");
   }
   for (rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
@@ -276,12 +276,12 @@ int cairn_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx,
   v.run_key = 0;
   v.run_id = NULL;
   v.told = 0;
-  if (mdb_stat(v.txn, j->events, &es) == 0 && es.ms_entries != sum_last)
+  if (mdb_stat(v.txn, LJ(j)->events, &es) == 0 && es.ms_entries != sum_last)
     problem(&v, 0, "the journal holds %zu events but its runs account for "
             "%llu: %s", es.ms_entries, (unsigned long long)sum_last,
             es.ms_entries > sum_last ? "some events belong to no run"
                                      : "some events are missing");
-  cairn_reader_end(r);
+  cairn__lmdb_reader_end(r);
   if (stats)
     *stats = v.st;
   return v.st.problems ? CAIRN_ECORRUPT : 0;
@@ -298,7 +298,7 @@ static int rebuild_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
   MDB_cursor *cur;
   unsigned char kb[8];
   MDB_val k = {8, kb}, val;
-  int rc = mdb_cursor_open(txn, j->views, &cur);
+  int rc = mdb_cursor_open(txn, LJ(j)->views, &cur);
   if (rc)
     return cairn__mdb_err(j, rc, "clearing views");
   cairn__put_be64(kb, c->key);
@@ -334,16 +334,16 @@ static int rebuild_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
   return rc;
 }
 
-int cairn_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs) {
+int cairn__lmdb_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs) {
   uint64_t *keys = NULL;
   size_t n = 0, cap = 0;
   cairn_reader *r;
   MDB_cursor *cur;
   MDB_val k, val;
-  int rc = cairn_reader_begin(j, &r);
+  int rc = cairn__lmdb_reader_begin(j, &r);
   if (rc)
     return rc;
-  if ((rc = mdb_cursor_open(r->txn, j->runs, &cur)) == 0) {
+  if ((rc = mdb_cursor_open(LR(r)->txn, LJ(j)->runs, &cur)) == 0) {
     for (rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
       if (k.mv_size != 8)
@@ -353,7 +353,7 @@ int cairn_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs) {
         uint64_t *g = realloc(keys, cap * sizeof *g);
         if (g == NULL) {
           mdb_cursor_close(cur);
-          cairn_reader_end(r);
+          cairn__lmdb_reader_end(r);
           free(keys);
           return CAIRN_ENOMEM;
         }
@@ -363,7 +363,7 @@ int cairn_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs) {
     }
     mdb_cursor_close(cur);
   }
-  cairn_reader_end(r);
+  cairn__lmdb_reader_end(r);
   rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
     rebuild_ctx c = {keys[i]};
@@ -377,27 +377,27 @@ int cairn_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs) {
 
 /* -------------------------------------------------------------- stats */
 
-int cairn_journal_stats_get(cairn_journal *j, cairn_journal_stats *out) {
+int cairn__lmdb_journal_stats_get(cairn_journal *j, cairn_journal_stats *out) {
   cairn_reader *r;
   MDB_stat st;
   MDB_envinfo info;
   MDB_cursor *cur;
   MDB_val k, val;
   memset(out, 0, sizeof *out);
-  int rc = cairn_reader_begin(j, &r);
+  int rc = cairn__lmdb_reader_begin(j, &r);
   if (rc)
     return rc;
   struct {
     MDB_dbi dbi;
     uint64_t *count;
-  } dbs[] = {{j->runs, &out->runs},       {j->workflows, &out->workflows},
-             {j->events, &out->events},   {j->defs, &out->definitions},
-             {j->audit, &out->audit_records}, {j->views, &out->view_records}};
+  } dbs[] = {{LJ(j)->runs, &out->runs},       {LJ(j)->workflows, &out->workflows},
+             {LJ(j)->events, &out->events},   {LJ(j)->defs, &out->definitions},
+             {LJ(j)->audit, &out->audit_records}, {LJ(j)->views, &out->view_records}};
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
-    if (mdb_stat(r->txn, dbs[i].dbi, &st) == 0)
+    if (mdb_stat(LR(r)->txn, dbs[i].dbi, &st) == 0)
       *dbs[i].count = st.ms_entries;
   out->schema = CAIRN_JOURNAL_SCHEMA;
-  if (mdb_cursor_open(r->txn, j->by_status, &cur) == 0) {
+  if (mdb_cursor_open(LR(r)->txn, LJ(j)->by_status, &cur) == 0) {
     for (rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
       unsigned s = *(unsigned char *)k.mv_data;
@@ -406,17 +406,17 @@ int cairn_journal_stats_get(cairn_journal *j, cairn_journal_stats *out) {
     }
     mdb_cursor_close(cur);
   }
-  if (mdb_cursor_open(r->txn, j->events, &cur) == 0) {
+  if (mdb_cursor_open(LR(r)->txn, LJ(j)->events, &cur) == 0) {
     for (rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT))
       out->event_bytes += val.mv_size;
     mdb_cursor_close(cur);
   }
-  mdb_env_stat(j->env, &st);
-  mdb_env_info(j->env, &info);
+  mdb_env_stat(LJ(j)->env, &st);
+  mdb_env_info(LJ(j)->env, &info);
   out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
   out->map_bytes = info.me_mapsize;
-  cairn_reader_end(r);
+  cairn__lmdb_reader_end(r);
   char path[4096];
   struct stat fs;
   snprintf(path, sizeof path, "%s/data.mdb", j->home);

@@ -1,5 +1,5 @@
 /*
- * lmdb_lease.c — run leases: who may execute a run.
+ * lmdb/lease.c — run leases: who may execute a run.
  *
  * A lease is (owner, expiry) in the run record. Claiming, renewing and
  * releasing are write transactions, so they serialize with every append
@@ -42,7 +42,7 @@ static int put_rec(cairn_journal *j, MDB_txn *txn, const cairn__run_rec *r) {
     return rc;
   cairn__put_be64(kb, r->info.key);
   MDB_val k = {8, kb}, v = {n, buf};
-  rc = mdb_put(txn, j->runs, &k, &v, 0);
+  rc = mdb_put(txn, LJ(j)->runs, &k, &v, 0);
   free(buf);
   return cairn__mdb_err(j, rc, "writing a lease");
 }
@@ -81,7 +81,7 @@ static int claim_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
   c->n = 0;
   if (c->only)
     return c->max ? claim_one(j, txn, c, c->only, now) : 0;
-  int rc = mdb_cursor_open(txn, j->by_status, &cur);
+  int rc = mdb_cursor_open(txn, LJ(j)->by_status, &cur);
   if (rc)
     return cairn__mdb_err(j, rc, "listing running runs");
   MDB_val k = {1, kb}, v;
@@ -108,7 +108,7 @@ static int check_owner(cairn_journal *j, const char *owner) {
   return CAIRN_EINVAL;
 }
 
-int cairn_journal_claim_runs(cairn_journal *j, const char *owner,
+int cairn__lmdb_journal_claim_runs(cairn_journal *j, const char *owner,
                              int64_t lease_ms, cairn_owner_dead_cb dead,
                              void *ctx, uint64_t only, uint64_t *out,
                              size_t max, size_t *n) {
@@ -157,7 +157,7 @@ static int renew_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
   return 0;
 }
 
-int cairn_journal_renew_leases(cairn_journal *j, const char *owner,
+int cairn__lmdb_journal_renew_leases(cairn_journal *j, const char *owner,
                                int64_t lease_ms, const uint64_t *keys,
                                size_t n, uint64_t *lost, size_t *n_lost) {
   renew_ctx c = {owner, lease_ms, keys, n, lost, 0};
@@ -173,7 +173,7 @@ int cairn_journal_renew_leases(cairn_journal *j, const char *owner,
   return rc;
 }
 
-int cairn_journal_release_leases(cairn_journal *j, const char *owner,
+int cairn__lmdb_journal_release_leases(cairn_journal *j, const char *owner,
                                  const uint64_t *keys, size_t n) {
   renew_ctx c = {owner, 0, keys, n, NULL, 0};
   int rc = check_owner(j, owner);

@@ -1,6 +1,12 @@
 /*
  * lmdb_internal.h — the LMDB backend's private state. Included only by
- * journal/lmdb_*.c: these are the only files that see lmdb.h.
+ * the files of journal/lmdb/, the only files that see lmdb.h:
+ *   env.c    opening, map growth, the write transaction, key builders, and
+ *            the ops table (cairn__lmdb_ops, backend.h)
+ *   read.c   readers: runs, histories, views, definitions, audit
+ *   write.c  a batch's commit: events, records, indexes, the fold's views
+ *   lease.c  claims, renewals, releases
+ *   maint.c  verify, rebuild-views, stats
  *
  * Databases (one LMDB environment in $CAIRN_HOME; keys big-endian so byte
  * order is numeric order; layout in docs/storage.md):
@@ -27,7 +33,7 @@
 #ifndef CAIRN_LMDB_INTERNAL_H
 #define CAIRN_LMDB_INTERNAL_H
 
-#include "internal.h"
+#include "../backend.h"
 
 #include <lmdb.h>
 
@@ -40,22 +46,34 @@ enum { VIEW_RUN = 0, VIEW_STEP = 1, VIEW_ATTEMPT = 2 };
 /* The longest requests key: namespace, NUL, request id. */
 #define CAIRN__REQUEST_KEY_MAX (CAIRN_NAMESPACE_MAX + 1 + CAIRN__REQUEST_ID_MAX)
 
-struct cairn_journal {
+/* The LMDB journal: the neutral handle first (backend.h). */
+typedef struct cairn__lmdb {
+  cairn_journal base;
   MDB_env *env;
   MDB_dbi events, runs, run_ids, workflows, defs, names, by_status, views,
       audit, requests, def_state, def_names, mappings, audit_by_action, meta;
-  char *home;
-  bool read_only;
-  int open_readers;  /* readers of this handle not yet ended */
-  char errmsg[512];
-};
+} cairn__lmdb;
 
-struct cairn_reader {
-  cairn_journal *j;
+typedef struct cairn__lmdb_reader {
+  cairn_reader base;
   MDB_txn *txn;
   uint64_t *wf_runs; /* buffer behind cairn_workflow_info.runs */
   size_t wf_cap;
-};
+} cairn__lmdb_reader;
+
+typedef struct cairn__lmdb_history {
+  cairn_history base;
+  MDB_cursor *cur;
+  uint64_t key;
+  uint32_t next; /* expected seq */
+  bool started, done;
+} cairn__lmdb_history;
+
+/* From the neutral handles to the backend's own (they are the same
+ * objects: the neutral struct is the first member). */
+#define LJ(j) ((cairn__lmdb *)(j))
+#define LR(r) ((cairn__lmdb_reader *)(r))
+#define LH(it) ((cairn__lmdb_history *)(it))
 
 /* Translates an LMDB return code, recording `what` failed in errmsg:
  * MDB_NOTFOUND -> CAIRN_ENOTFOUND, MDB_MAP_FULL -> CAIRN_EFULL (the
@@ -103,5 +121,42 @@ void cairn__lmdb_loader_init(cairn__lmdb_loader *l, cairn__fold_loader *fl);
 
 /* Writes every dirty view record of `f`. */
 int cairn__fold_flush(cairn_journal *j, MDB_txn *txn, cairn__fold *f);
+
+/* The operations of cairn__lmdb_ops (backend.h), each with the contract
+ * of the public function of the same name (include/cairn/journal.h). */
+int cairn__lmdb_journal_open(const char *home, const cairn_journal_options *opts, cairn_journal **out, char *errbuf, size_t errlen);
+void cairn__lmdb_journal_close(cairn_journal *j);
+int cairn__lmdb_reader_begin(cairn_journal *j, cairn_reader **out);
+void cairn__lmdb_reader_end(cairn_reader *r);
+int cairn__lmdb_reader_run_by_key(cairn_reader *r, uint64_t key, cairn_run_info *out);
+int cairn__lmdb_reader_run_by_id(cairn_reader *r, const char *run_id, cairn_run_info *out);
+int cairn__lmdb_reader_event(cairn_reader *r, uint64_t key, uint32_t seq, cairn_event *out);
+int cairn__lmdb_reader_resolve(cairn_reader *r, const cairn_event *ev, cairn_event *out);
+int cairn__lmdb_reader_history(cairn_reader *r, uint64_t key, uint32_t from_seq, cairn_history **out);
+int cairn__lmdb_history_next(cairn_history *it, cairn_event *ev);
+void cairn__lmdb_history_close(cairn_history *it);
+int cairn__lmdb_reader_workflow(cairn_reader *r, const char *ns, const char *workflow_id, cairn_workflow_info *out);
+int cairn__lmdb_reader_runs(cairn_reader *r, const cairn_run_filter *f, cairn_run_info *out, size_t cap, size_t *n);
+int cairn__lmdb_reader_definition(cairn_reader *r, const char *hash, cairn_str *json);
+int cairn__lmdb_reader_definition_version(cairn_reader *r, const char *ns, const char *name, uint32_t version, char hash_out[CAIRN_HASH_HEX_LEN + 1], uint32_t *n_versions);
+int cairn__lmdb_reader_definition_names(cairn_reader *r, const char *ns, cairn_def_name_cb cb, void *ctx);
+int cairn__lmdb_reader_definition_state(cairn_reader *r, const char *ns, const char *name, cairn_definition_state *out);
+int cairn__lmdb_reader_definition_of_hash(cairn_reader *r, const char *hash, char *ns_out, char *name, uint32_t *version);
+int cairn__lmdb_reader_mapping(cairn_reader *r, const char *from_hash, const char *to_hash, cairn_str *json);
+int cairn__lmdb_reader_audit_count(cairn_reader *r, const char *ns, const char *action, int64_t since_us, uint64_t max, uint64_t *count, int64_t *oldest_us);
+int cairn__lmdb_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb, void *ctx);
+int cairn__lmdb_reader_audit_backwards(cairn_reader *r, uint64_t down_to, cairn_audit_cb cb, void *ctx);
+int cairn__lmdb_reader_request(cairn_reader *r, const char *ns, const char *request_id, cairn_audit_record *out);
+int cairn__lmdb_reader_run_view(cairn_reader *r, uint64_t key, cairn_run_view *out);
+int cairn__lmdb_reader_step_view(cairn_reader *r, uint64_t key, const char *step, cairn_step_view *out);
+int cairn__lmdb_reader_steps(cairn_reader *r, uint64_t key, cairn_step_cb cb, void *ctx);
+int cairn__lmdb_reader_attempts(cairn_reader *r, uint64_t key, const char *step, cairn_attempt_cb cb, void *ctx);
+int cairn__lmdb_journal_claim_runs(cairn_journal *j, const char *owner, int64_t lease_ms, cairn_owner_dead_cb dead, void *ctx, uint64_t only, uint64_t *out, size_t max, size_t *n);
+int cairn__lmdb_journal_renew_leases(cairn_journal *j, const char *owner, int64_t lease_ms, const uint64_t *keys, size_t n, uint64_t *lost, size_t *n_lost);
+int cairn__lmdb_journal_release_leases(cairn_journal *j, const char *owner, const uint64_t *keys, size_t n);
+int cairn__lmdb_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx, cairn_verify_stats *stats);
+int cairn__lmdb_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs);
+int cairn__lmdb_journal_stats_get(cairn_journal *j, cairn_journal_stats *out);
+int cairn__lmdb_commit(cairn_batch *b);
 
 #endif /* CAIRN_LMDB_INTERNAL_H */

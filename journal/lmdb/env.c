@@ -1,5 +1,5 @@
 /*
- * lmdb_env.c — opening the LMDB environment, schema checks, and the write
+ * lmdb/env.c — opening the LMDB environment, schema checks, and the write
  * transaction loop that grows the map.
  *
  * Map growth: LMDB reports MDB_MAP_FULL from mdb_put or mdb_txn_commit,
@@ -27,19 +27,6 @@
 #define DEFAULT_MAP_BYTES ((size_t)64 << 20)
 /* Growth stops at 1 TiB; past it the journal reports CAIRN_EFULL. */
 #define MAX_MAP_BYTES ((size_t)1 << 40)
-
-void cairn__journal_set_err(cairn_journal *j, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(j->errmsg, sizeof j->errmsg, fmt, ap);
-  va_end(ap);
-}
-
-const char *cairn_journal_errmsg(const cairn_journal *j) {
-  return j ? j->errmsg : "";
-}
-
-const char *cairn_journal_home(const cairn_journal *j) { return j->home; }
 
 int cairn__mdb_err(cairn_journal *j, int rc, const char *what) {
   switch (rc) {
@@ -141,14 +128,14 @@ static int open_dbis(cairn_journal *j, MDB_txn *txn, unsigned flags) {
   struct {
     const char *name;
     MDB_dbi *dbi;
-  } dbs[] = {{"events", &j->events},       {"runs", &j->runs},
-             {"run_ids", &j->run_ids},     {"workflows", &j->workflows},
-             {"definitions", &j->defs},    {"names", &j->names},
-             {"by_status", &j->by_status}, {"views", &j->views},
-             {"audit", &j->audit},         {"requests", &j->requests},
-             {"def_state", &j->def_state}, {"def_names", &j->def_names},
-             {"mappings", &j->mappings},
-             {"audit_by_action", &j->audit_by_action}};
+  } dbs[] = {{"events", &LJ(j)->events},       {"runs", &LJ(j)->runs},
+             {"run_ids", &LJ(j)->run_ids},     {"workflows", &LJ(j)->workflows},
+             {"definitions", &LJ(j)->defs},    {"names", &LJ(j)->names},
+             {"by_status", &LJ(j)->by_status}, {"views", &LJ(j)->views},
+             {"audit", &LJ(j)->audit},         {"requests", &LJ(j)->requests},
+             {"def_state", &LJ(j)->def_state}, {"def_names", &LJ(j)->def_names},
+             {"mappings", &LJ(j)->mappings},
+             {"audit_by_action", &LJ(j)->audit_by_action}};
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
     int rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi);
     if (rc == MDB_NOTFOUND) { /* read-only, and an older build wrote it */
@@ -168,7 +155,7 @@ static int open_dbis(cairn_journal *j, MDB_txn *txn, unsigned flags) {
 /* Reads the schema version (0 when the journal is new). */
 static int read_schema(cairn_journal *j, MDB_txn *txn, uint32_t *schema) {
   MDB_val k = {6, "schema"}, v;
-  int rc = mdb_get(txn, j->meta, &k, &v);
+  int rc = mdb_get(txn, LJ(j)->meta, &k, &v);
   *schema = 0;
   if (rc == MDB_NOTFOUND)
     return 0;
@@ -186,15 +173,15 @@ static int setup(cairn_journal *j, char *errbuf, size_t errlen) {
   MDB_txn *txn;
   uint32_t schema = 0;
   unsigned flags = j->read_only ? MDB_RDONLY : 0;
-  int rc = mdb_txn_begin(j->env, NULL, flags, &txn);
+  int rc = mdb_txn_begin(LJ(j)->env, NULL, flags, &txn);
   while (rc == MDB_MAP_RESIZED) {
     /* Another process grew the map since our mdb_env_open read it. */
-    if ((rc = mdb_env_set_mapsize(j->env, 0)) == 0)
-      rc = mdb_txn_begin(j->env, NULL, flags, &txn);
+    if ((rc = mdb_env_set_mapsize(LJ(j)->env, 0)) == 0)
+      rc = mdb_txn_begin(LJ(j)->env, NULL, flags, &txn);
   }
   if (rc)
     return cairn__mdb_err(j, rc, "starting the first transaction");
-  rc = mdb_dbi_open(txn, "meta", j->read_only ? 0 : MDB_CREATE, &j->meta);
+  rc = mdb_dbi_open(txn, "meta", j->read_only ? 0 : MDB_CREATE, &LJ(j)->meta);
   if (rc == MDB_NOTFOUND) {
     mdb_txn_abort(txn);
     cairn__fmt(errbuf, errlen, "%s holds no cairn journal yet; run a "
@@ -219,7 +206,7 @@ static int setup(cairn_journal *j, char *errbuf, size_t errlen) {
     unsigned char be[4];
     cairn__put_be32(be, CAIRN_JOURNAL_SCHEMA);
     MDB_val k = {6, "schema"}, v = {4, be};
-    rc = cairn__mdb_err(j, mdb_put(txn, j->meta, &k, &v, 0),
+    rc = cairn__mdb_err(j, mdb_put(txn, LJ(j)->meta, &k, &v, 0),
                         "writing the schema version");
   }
   if (rc) {
@@ -229,7 +216,7 @@ static int setup(cairn_journal *j, char *errbuf, size_t errlen) {
   return cairn__mdb_err(j, mdb_txn_commit(txn), "creating the journal");
 }
 
-int cairn_journal_open(const char *home, const cairn_journal_options *opts,
+int cairn__lmdb_journal_open(const char *home, const cairn_journal_options *opts,
                        cairn_journal **out, char *errbuf, size_t errlen) {
   cairn_journal_options o = {0};
   int rc;
@@ -252,21 +239,22 @@ int cairn_journal_open(const char *home, const cairn_journal_options *opts,
                home, strerror(errno));
     return CAIRN_EIO;
   }
-  cairn_journal *j = calloc(1, sizeof *j);
+  cairn_journal *j = calloc(1, sizeof(cairn__lmdb));
   if (j == NULL || (j->home = strdup(home)) == NULL) {
     free(j);
     return CAIRN_ENOMEM;
   }
+  j->ops = &cairn__lmdb_ops;
   j->read_only = o.read_only;
   unsigned flags = MDB_NOTLS | (o.no_sync ? MDB_NOSYNC : 0) |
                    (o.read_only ? MDB_RDONLY : 0);
-  if ((rc = mdb_env_create(&j->env)) != 0 ||
+  if ((rc = mdb_env_create(&LJ(j)->env)) != 0 ||
       /* 14 named databases (lmdb_internal.h), room for 2 more. */
-      (rc = mdb_env_set_maxdbs(j->env, 16)) != 0 ||
-      (rc = mdb_env_set_mapsize(j->env, o.initial_map_bytes
+      (rc = mdb_env_set_maxdbs(LJ(j)->env, 16)) != 0 ||
+      (rc = mdb_env_set_mapsize(LJ(j)->env, o.initial_map_bytes
                                             ? o.initial_map_bytes
                                             : DEFAULT_MAP_BYTES)) != 0 ||
-      (rc = mdb_env_open(j->env, home, flags, 0644)) != 0) {
+      (rc = mdb_env_open(LJ(j)->env, home, flags, 0644)) != 0) {
     cairn__fmt(errbuf, errlen, "cannot open journal in %s: %s%s", home,
                mdb_strerror(rc),
                rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH
@@ -275,39 +263,39 @@ int cairn_journal_open(const char *home, const cairn_journal_options *opts,
     rc = rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH ? CAIRN_ECORRUPT
          : rc == ENOENT                                  ? CAIRN_ENOTFOUND
                                                          : CAIRN_EIO;
-    cairn_journal_close(j);
+    cairn__lmdb_journal_close(j);
     return rc;
   }
   /* LMDB 0.9.24 leaves the data file's descriptor inheritable: a child
    * spawned by the engine must not hold the journal open. */
   int fd;
-  if (mdb_env_get_fd(j->env, &fd) == 0 && fd >= 0)
+  if (mdb_env_get_fd(LJ(j)->env, &fd) == 0 && fd >= 0)
     fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
   int dead = 0;
-  mdb_reader_check(j->env, &dead); /* free slots of killed readers */
+  mdb_reader_check(LJ(j)->env, &dead); /* free slots of killed readers */
   rc = setup(j, errbuf, errlen);
   if (rc) {
     if (errbuf && errlen && errbuf[0] == '\0')
       cairn__fmt(errbuf, errlen, "%s", j->errmsg);
-    cairn_journal_close(j);
+    cairn__lmdb_journal_close(j);
     return rc;
   }
   *out = j;
   return 0;
 }
 
-void cairn_journal_close(cairn_journal *j) {
+void cairn__lmdb_journal_close(cairn_journal *j) {
   if (j == NULL)
     return;
-  if (j->env)
-    mdb_env_close(j->env);
+  if (LJ(j)->env)
+    mdb_env_close(LJ(j)->env);
   free(j->home);
   free(j);
 }
 
 static int grow(cairn_journal *j) {
   MDB_envinfo info;
-  mdb_env_info(j->env, &info);
+  mdb_env_info(LJ(j)->env, &info);
   if (j->open_readers > 0) {
     cairn__journal_set_err(j, "the journal's map (%zu bytes) is full and "
                               "cannot grow while this process has %d open "
@@ -322,7 +310,7 @@ static int grow(cairn_journal *j) {
                            info.me_mapsize);
     return CAIRN_EFULL;
   }
-  int rc = mdb_env_set_mapsize(j->env, info.me_mapsize * 2);
+  int rc = mdb_env_set_mapsize(LJ(j)->env, info.me_mapsize * 2);
   return rc ? cairn__mdb_err(j, rc, "growing the journal's map") : 0;
 }
 
@@ -333,10 +321,10 @@ int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx) {
   }
   for (;;) {
     MDB_txn *txn;
-    int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
+    int rc = mdb_txn_begin(LJ(j)->env, NULL, 0, &txn);
     if (rc == MDB_MAP_RESIZED) {
       /* Another process grew the map: adopt its size and begin again. */
-      if ((rc = mdb_env_set_mapsize(j->env, 0)) != 0)
+      if ((rc = mdb_env_set_mapsize(LJ(j)->env, 0)) != 0)
         return cairn__mdb_err(j, rc, "adopting the journal's new size");
       continue;
     }
@@ -353,3 +341,41 @@ int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx) {
       return rc;
   }
 }
+
+const cairn__journal_ops cairn__lmdb_ops = {
+    .name = "lmdb",
+    .open = cairn__lmdb_journal_open,
+    .close = cairn__lmdb_journal_close,
+    .reader_begin = cairn__lmdb_reader_begin,
+    .reader_end = cairn__lmdb_reader_end,
+    .run_by_key = cairn__lmdb_reader_run_by_key,
+    .run_by_id = cairn__lmdb_reader_run_by_id,
+    .event = cairn__lmdb_reader_event,
+    .resolve = cairn__lmdb_reader_resolve,
+    .history = cairn__lmdb_reader_history,
+    .history_next = cairn__lmdb_history_next,
+    .history_close = cairn__lmdb_history_close,
+    .workflow = cairn__lmdb_reader_workflow,
+    .runs = cairn__lmdb_reader_runs,
+    .definition = cairn__lmdb_reader_definition,
+    .definition_version = cairn__lmdb_reader_definition_version,
+    .definition_names = cairn__lmdb_reader_definition_names,
+    .definition_state = cairn__lmdb_reader_definition_state,
+    .definition_of_hash = cairn__lmdb_reader_definition_of_hash,
+    .mapping = cairn__lmdb_reader_mapping,
+    .audit_count = cairn__lmdb_reader_audit_count,
+    .audit = cairn__lmdb_reader_audit,
+    .audit_backwards = cairn__lmdb_reader_audit_backwards,
+    .request = cairn__lmdb_reader_request,
+    .run_view = cairn__lmdb_reader_run_view,
+    .step_view = cairn__lmdb_reader_step_view,
+    .steps = cairn__lmdb_reader_steps,
+    .attempts = cairn__lmdb_reader_attempts,
+    .claim_runs = cairn__lmdb_journal_claim_runs,
+    .renew_leases = cairn__lmdb_journal_renew_leases,
+    .release_leases = cairn__lmdb_journal_release_leases,
+    .verify = cairn__lmdb_journal_verify,
+    .rebuild_views = cairn__lmdb_journal_rebuild_views,
+    .stats_get = cairn__lmdb_journal_stats_get,
+    .commit = cairn__lmdb_commit,
+};

@@ -1,5 +1,5 @@
 /*
- * lmdb_write.c — applying a batch in one LMDB write transaction.
+ * lmdb/write.c — applying a batch in one LMDB write transaction.
  *
  * Group commit: a batch's operations (runs created, events appended,
  * definitions stored, paused or deleted, mappings saved, audit records)
@@ -33,7 +33,7 @@ static int load_step(void *ctx, uint64_t run, cairn_str name,
   if (!l->from_views)
     return CAIRN_ENOTFOUND;
   MDB_val k = {cairn__view_key(kb, run, VIEW_STEP, name, 0), kb}, v;
-  int rc = mdb_get(l->txn, l->j->views, &k, &v);
+  int rc = mdb_get(l->txn, LJ(l->j)->views, &k, &v);
   if (rc)
     return cairn__mdb_err(l->j, rc, "reading a step view");
   if (cairn__step_view_decode(v.mv_data, v.mv_size, out) != 0) {
@@ -60,7 +60,7 @@ static int check_ref(void *ctx, const cairn_event *ev, uint64_t *src,
   if (rc)
     return rc;
   MDB_val k = {cairn__event_key(kb, *src, ev->ref_seq), kb}, v;
-  rc = mdb_get(l->txn, l->j->events, &k, &v);
+  rc = mdb_get(l->txn, LJ(l->j)->events, &k, &v);
   if (rc == MDB_NOTFOUND) {
     cairn__fmt(why, whylen, "the source event (run %.*s, seq %u) does not "
                "exist", (int)ev->ref_run.len, ev->ref_run.ptr, ev->ref_seq);
@@ -92,7 +92,7 @@ int cairn__get_run(cairn_journal *j, MDB_txn *txn, uint64_t run,
   unsigned char kb[8];
   cairn__put_be64(kb, run);
   MDB_val k = {8, kb}, v;
-  int rc = mdb_get(txn, j->runs, &k, &v);
+  int rc = mdb_get(txn, LJ(j)->runs, &k, &v);
   if (rc == MDB_NOTFOUND) {
     cairn__journal_set_err(j, "no run has key %llu; an index points at a "
                               "run that is gone: run `cairn journal verify`",
@@ -112,7 +112,7 @@ int cairn__get_run(cairn_journal *j, MDB_txn *txn, uint64_t run,
 int cairn__get_run_key(cairn_journal *j, MDB_txn *txn, cairn_str run_id,
                        uint64_t *key) {
   MDB_val k = {run_id.len, (void *)run_id.ptr}, v;
-  int rc = mdb_get(txn, j->run_ids, &k, &v);
+  int rc = mdb_get(txn, LJ(j)->run_ids, &k, &v);
   if (rc == MDB_NOTFOUND) {
     cairn__journal_set_err(j, "no run has id %.*s; check the id (run ids "
                               "are printed when a run starts)",
@@ -156,7 +156,7 @@ int cairn__fold_flush(cairn_journal *j, MDB_txn *txn, cairn__fold *f) {
       size_t kn = cairn__view_key(kb, f->run, VIEW_ATTEMPT, s->v.name,
                                   s->att[i].v.attempt);
       rc = cairn__attempt_view_encode(&s->att[i].v, &buf, &n);
-      if ((rc = put_encoded(j, txn, j->views, kb, kn, buf, n, rc)) != 0)
+      if ((rc = put_encoded(j, txn, LJ(j)->views, kb, kn, buf, n, rc)) != 0)
         return rc;
       s->att[i].dirty = false;
     }
@@ -164,7 +164,7 @@ int cairn__fold_flush(cairn_journal *j, MDB_txn *txn, cairn__fold *f) {
       continue;
     size_t kn = cairn__view_key(kb, f->run, VIEW_STEP, s->v.name, 0);
     rc = cairn__step_view_encode(&s->v, &buf, &n);
-    if ((rc = put_encoded(j, txn, j->views, kb, kn, buf, n, rc)) != 0)
+    if ((rc = put_encoded(j, txn, LJ(j)->views, kb, kn, buf, n, rc)) != 0)
       return rc;
     s->dirty = false;
   }
@@ -172,7 +172,7 @@ int cairn__fold_flush(cairn_journal *j, MDB_txn *txn, cairn__fold *f) {
     return 0;
   size_t kn = cairn__view_key(kb, f->run, VIEW_RUN, (cairn_str){NULL, 0}, 0);
   rc = cairn__run_view_encode(&f->v, &buf, &n);
-  if ((rc = put_encoded(j, txn, j->views, kb, kn, buf, n, rc)) != 0)
+  if ((rc = put_encoded(j, txn, LJ(j)->views, kb, kn, buf, n, rc)) != 0)
     return rc;
   f->v_dirty = false;
   return 0;
@@ -208,7 +208,7 @@ static int meta_counter(cairn_journal *j, MDB_txn *txn, const char *name,
                         uint64_t *value) {
   MDB_val k = {strlen(name), (void *)name}, v;
   unsigned char be[8];
-  int rc = mdb_get(txn, j->meta, &k, &v);
+  int rc = mdb_get(txn, LJ(j)->meta, &k, &v);
   *value = 1;
   if (rc == 0 && v.mv_size == 8)
     *value = cairn__get_be64(v.mv_data);
@@ -217,7 +217,7 @@ static int meta_counter(cairn_journal *j, MDB_txn *txn, const char *name,
   cairn__put_be64(be, *value + 1);
   v.mv_size = 8;
   v.mv_data = be;
-  return cairn__mdb_err(j, mdb_put(txn, j->meta, &k, &v, 0),
+  return cairn__mdb_err(j, mdb_put(txn, LJ(j)->meta, &k, &v, 0),
                         "writing a counter");
 }
 
@@ -228,7 +228,7 @@ static int put_run_rec(cairn_journal *j, MDB_txn *txn,
   size_t n = 0;
   cairn__put_be64(kb, r->info.key);
   int rc = cairn__run_rec_encode(r, &buf, &n);
-  return put_encoded(j, txn, j->runs, kb, 8, buf, n, rc);
+  return put_encoded(j, txn, LJ(j)->runs, kb, 8, buf, n, rc);
 }
 
 static int status_index(cairn_journal *j, MDB_txn *txn, int status,
@@ -237,8 +237,8 @@ static int status_index(cairn_journal *j, MDB_txn *txn, int status,
   kb[0] = (unsigned char)status;
   cairn__put_be64(kb + 1, run);
   MDB_val k = {9, kb}, v = {0, ""};
-  int rc = add ? mdb_put(txn, j->by_status, &k, &v, 0)
-               : mdb_del(txn, j->by_status, &k, NULL);
+  int rc = add ? mdb_put(txn, LJ(j)->by_status, &k, &v, 0)
+               : mdb_del(txn, LJ(j)->by_status, &k, NULL);
   return cairn__mdb_err(j, rc == MDB_NOTFOUND ? 0 : rc,
                         "updating the status index");
 }
@@ -282,7 +282,7 @@ static int touch_run(commit_ctx *c, MDB_txn *txn, uint64_t key,
   unsigned char kb[9];
   MDB_val k = {cairn__view_key(kb, key, VIEW_RUN, (cairn_str){NULL, 0}, 0),
                kb}, v;
-  int vrc = rc ? rc : mdb_get(txn, j->views, &k, &v);
+  int vrc = rc ? rc : mdb_get(txn, LJ(j)->views, &k, &v);
   if (rc == 0 && vrc == 0) {
     cairn_run_view view;
     if (cairn__run_view_decode(v.mv_data, v.mv_size, &view) != 0) {
@@ -329,7 +329,7 @@ static int append_events(commit_ctx *c, MDB_txn *txn, cairn__op *op,
     }
     unsigned char kb[12];
     MDB_val k = {cairn__event_key(kb, key, seq), kb}, v = {p->len, p->buf};
-    rc = mdb_put(txn, j->events, &k, &v, MDB_NOOVERWRITE);
+    rc = mdb_put(txn, LJ(j)->events, &k, &v, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
       cairn__journal_set_err(j, "run %s: event %u exists although the run "
                                 "record ends at %u; run `cairn journal "
@@ -353,7 +353,7 @@ static int add_to_workflow(cairn_journal *j, MDB_txn *txn, cairn__op *op,
   uint64_t current = 0, *runs = NULL;
   size_t n = 0, cap = 0;
   char *buf = NULL;
-  int rc = mdb_get(txn, j->workflows, &k, &v);
+  int rc = mdb_get(txn, LJ(j)->workflows, &k, &v);
   if (rc == 0 && cairn__wf_rec_decode(v.mv_data, v.mv_size, &current, &runs,
                                       &n, &cap) != 0) {
     free(runs);
@@ -382,7 +382,7 @@ static int add_to_workflow(cairn_journal *j, MDB_txn *txn, cairn__op *op,
   size_t len = 0;
   rc = cairn__wf_rec_encode(current, runs, n, &buf, &len);
   free(runs);
-  return put_encoded(j, txn, j->workflows, kb, k.mv_size, buf, len, rc);
+  return put_encoded(j, txn, LJ(j)->workflows, kb, k.mv_size, buf, len, rc);
 }
 
 static int create_run(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
@@ -417,7 +417,7 @@ static int create_run(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
   unsigned char kb[8];
   cairn__put_be64(kb, key);
   MDB_val k = {CAIRN_RUN_ID_LEN, op->run_id}, v = {8, kb};
-  if ((rc = cairn__mdb_err(j, mdb_put(txn, j->run_ids, &k, &v, 0),
+  if ((rc = cairn__mdb_err(j, mdb_put(txn, LJ(j)->run_ids, &k, &v, 0),
                            "indexing a run id")) != 0)
     return rc;
   cairn__run_rec r = {0};
@@ -446,7 +446,7 @@ static int add_registration(cairn_journal *j, MDB_txn *txn,
                         {op->name, strlen(op->name)}, op->version};
   char *buf = NULL;
   size_t n = 0;
-  int rc = mdb_get(txn, j->def_names, &k, &v);
+  int rc = mdb_get(txn, LJ(j)->def_names, &k, &v);
   if (rc && rc != MDB_NOTFOUND)
     return cairn__mdb_err(j, rc, "reading a definition's names");
   rc = cairn__def_regs_append(rc ? NULL : v.mv_data, v.mv_size, &reg, &buf,
@@ -456,14 +456,14 @@ static int add_registration(cairn_journal *j, MDB_txn *txn,
                            op->def_hash);
     return CAIRN_ECORRUPT;
   }
-  return put_encoded(j, txn, j->def_names, op->def_hash, CAIRN_HASH_HEX_LEN,
+  return put_encoded(j, txn, LJ(j)->def_names, op->def_hash, CAIRN_HASH_HEX_LEN,
                      buf, n, rc);
 }
 
 static int put_definition(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
   MDB_val k = {CAIRN_HASH_HEX_LEN, op->def_hash}, v = {op->json_len,
                                                       op->json};
-  int rc = mdb_put(txn, j->defs, &k, &v, MDB_NOOVERWRITE);
+  int rc = mdb_put(txn, LJ(j)->defs, &k, &v, MDB_NOOVERWRITE);
   if (rc && rc != MDB_KEYEXIST)
     return cairn__mdb_err(j, rc, "storing a definition");
   op->version = 0;
@@ -473,7 +473,7 @@ static int put_definition(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
   k.mv_size = cairn__name_key(kb, op->ns, op->name);
   k.mv_data = kb;
   uint32_t count = 0;
-  rc = mdb_get(txn, j->names, &k, &v);
+  rc = mdb_get(txn, LJ(j)->names, &k, &v);
   if (rc == 0 && cairn__names_rec_count(v.mv_data, v.mv_size, &count) != 0) {
     cairn__journal_set_err(j, "the version list of %s is damaged", op->name);
     return CAIRN_ECORRUPT;
@@ -498,7 +498,7 @@ static int put_definition(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
   rc = cairn__names_rec_encode((const char(*)[CAIRN_HASH_HEX_LEN + 1])hashes,
                                count + 1, &buf, &n);
   free(hashes);
-  rc = put_encoded(j, txn, j->names, kb, k.mv_size, buf, n, rc);
+  rc = put_encoded(j, txn, LJ(j)->names, kb, k.mv_size, buf, n, rc);
   return rc ? rc : add_registration(j, txn, op);
 }
 
@@ -517,7 +517,7 @@ static int request_used(cairn_journal *j, MDB_txn *txn,
     return CAIRN_ECORRUPT;
   }
   memcpy(kb, seq->mv_data, 8);
-  if (mdb_get(txn, j->audit, &k, &v) != 0 ||
+  if (mdb_get(txn, LJ(j)->audit, &k, &v) != 0 ||
       cairn__audit_decode(v.mv_data, v.mv_size, &first) != 0)
     memset(&first, 0, sizeof first);
   if (first.action.ptr == NULL)
@@ -548,7 +548,7 @@ static int put_request(cairn_journal *j, MDB_txn *txn,
   cairn__put_be64(seq, a->seq);
   MDB_val k = {cairn__request_key(kb, a->ns, a->request_id), kb},
           v = {8, seq};
-  int rc = mdb_put(txn, j->requests, &k, &v, MDB_NOOVERWRITE);
+  int rc = mdb_put(txn, LJ(j)->requests, &k, &v, MDB_NOOVERWRITE);
   if (rc == MDB_KEYEXIST)
     return request_used(j, txn, a, &v); /* v: the existing value */
   return cairn__mdb_err(j, rc, "indexing a request id");
@@ -563,7 +563,7 @@ static int index_action(cairn_journal *j, MDB_txn *txn,
   if (n == 0)
     return 0; /* an action name too long to index: never counted */
   MDB_val k = {n, kb}, v = {0, ""};
-  return cairn__mdb_err(j, mdb_put(txn, j->audit_by_action, &k, &v, 0),
+  return cairn__mdb_err(j, mdb_put(txn, LJ(j)->audit_by_action, &k, &v, 0),
                         "indexing an audit record");
 }
 
@@ -578,7 +578,7 @@ static int put_audit(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
     return rc;
   cairn__put_be64(kb, op->audit.seq);
   rc = cairn__audit_encode(&op->audit, &buf, &n);
-  rc = put_encoded(j, txn, j->audit, kb, 8, buf, n, rc);
+  rc = put_encoded(j, txn, LJ(j)->audit, kb, 8, buf, n, rc);
   return rc ? rc : index_action(j, txn, &op->audit);
 }
 
@@ -590,7 +590,7 @@ static int count_versions(cairn_journal *j, MDB_txn *txn,
                           const cairn__op *op, uint32_t *count) {
   unsigned char kb[CAIRN__NAME_KEY_MAX];
   MDB_val k = {cairn__name_key(kb, op->ns, op->name), kb}, v;
-  int rc = mdb_get(txn, j->names, &k, &v);
+  int rc = mdb_get(txn, LJ(j)->names, &k, &v);
   if (rc == MDB_NOTFOUND) {
     cairn__journal_set_err(j, "no definition is named %s in namespace %s; "
                               "it has no version to %s",
@@ -645,7 +645,7 @@ static int change_def_state(cairn_journal *j, MDB_txn *txn,
     return CAIRN_ENOTFOUND;
   }
   MDB_val k = {cairn__name_key(kb, op->ns, op->name), kb}, v;
-  rc = mdb_get(txn, j->def_state, &k, &v);
+  rc = mdb_get(txn, LJ(j)->def_state, &k, &v);
   if (rc == 0)
     rc = cairn__def_state_decode(v.mv_data, v.mv_size, &paused, &deleted,
                                  &n, &cap);
@@ -672,7 +672,7 @@ static int change_def_state(cairn_journal *j, MDB_txn *txn,
   size_t len = 0;
   rc = cairn__def_state_encode(paused, deleted, n, &buf, &len);
   free(deleted);
-  return put_encoded(j, txn, j->def_state, kb, k.mv_size, buf, len, rc);
+  return put_encoded(j, txn, LJ(j)->def_state, kb, k.mv_size, buf, len, rc);
 }
 
 static int put_mapping(cairn_journal *j, MDB_txn *txn, const cairn__op *op) {
@@ -680,7 +680,7 @@ static int put_mapping(cairn_journal *j, MDB_txn *txn, const cairn__op *op) {
   memcpy(kb, op->def_hash, CAIRN_HASH_HEX_LEN);
   memcpy(kb + CAIRN_HASH_HEX_LEN, op->to_hash, CAIRN_HASH_HEX_LEN);
   MDB_val k = {sizeof kb, kb}, v = {op->json_len, op->json};
-  return cairn__mdb_err(j, mdb_put(txn, j->mappings, &k, &v, 0),
+  return cairn__mdb_err(j, mdb_put(txn, LJ(j)->mappings, &k, &v, 0),
                         "saving a mapping");
 }
 
@@ -754,7 +754,7 @@ static int commit_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
   return rc;
 }
 
-int cairn__backend_commit(cairn_batch *b) {
+int cairn__lmdb_commit(cairn_batch *b) {
   commit_ctx c = {.b = b};
   cairn__lmdb_loader_init(&c.loader, &c.fl);
   b->j->errmsg[0] = '\0';

@@ -1,5 +1,5 @@
 /*
- * lmdb_read.c — read snapshots: runs, histories, workflows, definitions
+ * lmdb/read.c — read snapshots: runs, histories, workflows, definitions
  * (their versions, state, names and mappings), audit records, request ids
  * and views.
  *
@@ -13,14 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cairn_reader_begin(cairn_journal *j, cairn_reader **out) {
-  cairn_reader *r = calloc(1, sizeof *r);
+int cairn__lmdb_reader_begin(cairn_journal *j, cairn_reader **out) {
+  cairn_reader *r = calloc(1, sizeof(cairn__lmdb_reader));
   if (r == NULL)
     return CAIRN_ENOMEM;
   r->j = j;
   for (;;) {
-    int rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, &r->txn);
-    if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(j->env, 0) == 0)
+    int rc = mdb_txn_begin(LJ(j)->env, NULL, MDB_RDONLY, &LR(r)->txn);
+    if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(LJ(j)->env, 0) == 0)
       continue;
     if (rc) {
       free(r);
@@ -33,25 +33,25 @@ int cairn_reader_begin(cairn_journal *j, cairn_reader **out) {
   return 0;
 }
 
-void cairn_reader_end(cairn_reader *r) {
+void cairn__lmdb_reader_end(cairn_reader *r) {
   if (r == NULL)
     return;
-  mdb_txn_abort(r->txn);
+  mdb_txn_abort(LR(r)->txn);
   r->j->open_readers--;
-  free(r->wf_runs);
+  free(LR(r)->wf_runs);
   free(r);
 }
 
-int cairn_reader_run_by_key(cairn_reader *r, uint64_t key,
+int cairn__lmdb_reader_run_by_key(cairn_reader *r, uint64_t key,
                             cairn_run_info *out) {
   cairn__run_rec rec;
-  int rc = cairn__get_run(r->j, r->txn, key, &rec);
+  int rc = cairn__get_run(r->j, LR(r)->txn, key, &rec);
   if (rc == 0)
     *out = rec.info;
   return rc;
 }
 
-int cairn_reader_run_by_id(cairn_reader *r, const char *run_id,
+int cairn__lmdb_reader_run_by_id(cairn_reader *r, const char *run_id,
                            cairn_run_info *out) {
   uint64_t key;
   if (run_id == NULL || strlen(run_id) != CAIRN_RUN_ID_LEN) {
@@ -59,9 +59,9 @@ int cairn_reader_run_by_id(cairn_reader *r, const char *run_id,
                                  "UUID)", run_id ? run_id : "");
     return CAIRN_ENOTFOUND;
   }
-  int rc = cairn__get_run_key(r->j, r->txn,
+  int rc = cairn__get_run_key(r->j, LR(r)->txn,
                               (cairn_str){run_id, CAIRN_RUN_ID_LEN}, &key);
-  return rc ? rc : cairn_reader_run_by_key(r, key, out);
+  return rc ? rc : cairn__lmdb_reader_run_by_key(r, key, out);
 }
 
 static int decode_at(cairn_journal *j, uint64_t key, uint32_t seq,
@@ -82,11 +82,11 @@ static int decode_at(cairn_journal *j, uint64_t key, uint32_t seq,
   return rc;
 }
 
-int cairn_reader_event(cairn_reader *r, uint64_t key, uint32_t seq,
+int cairn__lmdb_reader_event(cairn_reader *r, uint64_t key, uint32_t seq,
                        cairn_event *out) {
   unsigned char kb[12];
   MDB_val k = {cairn__event_key(kb, key, seq), kb}, v;
-  int rc = mdb_get(r->txn, r->j->events, &k, &v);
+  int rc = mdb_get(LR(r)->txn, LJ(r->j)->events, &k, &v);
   if (rc == MDB_NOTFOUND) {
     cairn__journal_set_err(r->j, "run key %llu has no event %u",
                            (unsigned long long)key, seq);
@@ -97,16 +97,16 @@ int cairn_reader_event(cairn_reader *r, uint64_t key, uint32_t seq,
   return decode_at(r->j, key, seq, &v, out);
 }
 
-int cairn_reader_resolve(cairn_reader *r, const cairn_event *ev,
+int cairn__lmdb_reader_resolve(cairn_reader *r, const cairn_event *ev,
                          cairn_event *out) {
   uint64_t key;
   if (ev->type != CAIRN_EV_STEP_REUSED) {
     *out = *ev;
     return 0;
   }
-  int rc = cairn__get_run_key(r->j, r->txn, ev->ref_run, &key);
+  int rc = cairn__get_run_key(r->j, LR(r)->txn, ev->ref_run, &key);
   if (rc == 0)
-    rc = cairn_reader_event(r, key, ev->ref_seq, out);
+    rc = cairn__lmdb_reader_event(r, key, ev->ref_seq, out);
   if (rc == 0 && out->type != CAIRN_EV_STEP_COMPLETED) {
     cairn__journal_set_err(r->j, "a step.reused references run %.*s seq "
                                  "%u, which is %s, not a step.completed",
@@ -119,72 +119,66 @@ int cairn_reader_resolve(cairn_reader *r, const cairn_event *ev,
 
 /* ------------------------------------------------------------ history */
 
-struct cairn_history {
-  cairn_reader *r;
-  MDB_cursor *cur;
-  uint64_t key;
-  uint32_t next; /* expected seq */
-  bool started, done;
-};
 
-int cairn_reader_history(cairn_reader *r, uint64_t key, uint32_t from_seq,
+
+int cairn__lmdb_reader_history(cairn_reader *r, uint64_t key, uint32_t from_seq,
                          cairn_history **out) {
-  cairn_history *it = calloc(1, sizeof *it);
+  cairn_history *it = calloc(1, sizeof(cairn__lmdb_history));
   if (it == NULL)
     return CAIRN_ENOMEM;
-  int rc = mdb_cursor_open(r->txn, r->j->events, &it->cur);
+  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->events, &LH(it)->cur);
   if (rc) {
     free(it);
     return cairn__mdb_err(r->j, rc, "opening a history");
   }
   it->r = r;
-  it->key = key;
-  it->next = from_seq ? from_seq : 1;
+  LH(it)->key = key;
+  LH(it)->next = from_seq ? from_seq : 1;
   *out = it;
   return 0;
 }
 
-int cairn_history_next(cairn_history *it, cairn_event *ev) {
+int cairn__lmdb_history_next(cairn_history *it, cairn_event *ev) {
   unsigned char kb[12];
   MDB_val k, v;
   int rc;
-  if (it->done)
+  if (LH(it)->done)
     return 0;
-  if (!it->started) {
-    k.mv_size = cairn__event_key(kb, it->key, it->next);
+  if (!LH(it)->started) {
+    k.mv_size = cairn__event_key(kb, LH(it)->key, LH(it)->next);
     k.mv_data = kb;
-    rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
-    it->started = true;
+    rc = mdb_cursor_get(LH(it)->cur, &k, &v, MDB_SET_RANGE);
+    LH(it)->started = true;
   }
   else {
-    rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+    rc = mdb_cursor_get(LH(it)->cur, &k, &v, MDB_NEXT);
   }
   if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size != 12 ||
                                          cairn__get_be64(k.mv_data) !=
-                                             it->key))) {
-    it->done = true;
+                                             LH(it)->key))) {
+    LH(it)->done = true;
     return 0;
   }
   if (rc)
     return cairn__mdb_err(it->r->j, rc, "reading a history");
   uint32_t seq = cairn__get_be32((unsigned char *)k.mv_data + 8);
-  if (seq != it->next) {
+  if (seq != LH(it)->next) {
     cairn__journal_set_err(it->r->j, "run key %llu: history has a gap: seq "
                                      "%u follows seq %u; run `cairn journal "
                                      "verify`",
-                           (unsigned long long)it->key, seq, it->next - 1);
-    it->done = true;
+                           (unsigned long long)LH(it)->key, seq, LH(it)->next - 1);
+    LH(it)->done = true;
     return CAIRN_ECORRUPT;
   }
-  rc = decode_at(it->r->j, it->key, seq, &v, ev);
-  it->next = seq + 1;
+  rc = decode_at(it->r->j, LH(it)->key, seq, &v, ev);
+  LH(it)->next = seq + 1;
   return rc ? rc : 1;
 }
 
-void cairn_history_close(cairn_history *it) {
+void cairn__lmdb_history_close(cairn_history *it) {
   if (it == NULL)
     return;
-  mdb_cursor_close(it->cur);
+  mdb_cursor_close(LH(it)->cur);
   free(it);
 }
 
@@ -195,14 +189,14 @@ static bool name_fits(const char *ns, const char *id) {
          strlen(id) <= CAIRN_WORKFLOW_ID_MAX;
 }
 
-int cairn_reader_workflow(cairn_reader *r, const char *ns,
+int cairn__lmdb_reader_workflow(cairn_reader *r, const char *ns,
                           const char *workflow_id, cairn_workflow_info *out) {
   unsigned char kb[CAIRN__NAME_KEY_MAX];
   ns = ns ? ns : "default";
   if (!name_fits(ns, workflow_id))
     return CAIRN_ENOTFOUND;
   MDB_val k = {cairn__name_key(kb, ns, workflow_id), kb}, v;
-  int rc = mdb_get(r->txn, r->j->workflows, &k, &v);
+  int rc = mdb_get(LR(r)->txn, LJ(r->j)->workflows, &k, &v);
   if (rc == MDB_NOTFOUND) {
     cairn__journal_set_err(r->j, "no workflow has id %s in namespace %s",
                            workflow_id, ns);
@@ -211,14 +205,14 @@ int cairn_reader_workflow(cairn_reader *r, const char *ns,
   if (rc)
     return cairn__mdb_err(r->j, rc, "reading a workflow");
   size_t n = 0;
-  if (cairn__wf_rec_decode(v.mv_data, v.mv_size, &out->current, &r->wf_runs,
-                           &n, &r->wf_cap) != 0) {
+  if (cairn__wf_rec_decode(v.mv_data, v.mv_size, &out->current, &LR(r)->wf_runs,
+                           &n, &LR(r)->wf_cap) != 0) {
     cairn__journal_set_err(r->j, "the record of workflow %s is damaged",
                            workflow_id);
     return CAIRN_ECORRUPT;
   }
   out->n_runs = n;
-  out->runs = r->wf_runs;
+  out->runs = LR(r)->wf_runs;
   return 0;
 }
 
@@ -242,7 +236,7 @@ static int runs_by_scan(cairn_reader *r, MDB_dbi dbi, const unsigned char *pre,
   MDB_cursor *cur;
   MDB_val k, v;
   unsigned char kb[9];
-  int rc = mdb_cursor_open(r->txn, dbi, &cur);
+  int rc = mdb_cursor_open(LR(r)->txn, dbi, &cur);
   if (rc)
     return cairn__mdb_err(r->j, rc, "listing runs");
   /* Position just past the prefix, then step back. */
@@ -260,7 +254,7 @@ static int runs_by_scan(cairn_reader *r, MDB_dbi dbi, const unsigned char *pre,
       break;
     uint64_t key = cairn__get_be64((unsigned char *)k.mv_data + pre_len);
     cairn_run_info info;
-    int rrc = cairn_reader_run_by_key(r, key, &info);
+    int rrc = cairn__lmdb_reader_run_by_key(r, key, &info);
     if (rrc) {
       mdb_cursor_close(cur);
       return rrc;
@@ -274,17 +268,17 @@ static int runs_by_scan(cairn_reader *r, MDB_dbi dbi, const unsigned char *pre,
                                        : cairn__mdb_err(r->j, rc, "listing");
 }
 
-int cairn_reader_runs(cairn_reader *r, const cairn_run_filter *f,
+int cairn__lmdb_reader_runs(cairn_reader *r, const cairn_run_filter *f,
                       cairn_run_info *out, size_t cap, size_t *n) {
   *n = 0;
   if (f && f->workflow_id) {
     cairn_workflow_info wf;
-    int rc = cairn_reader_workflow(r, f->ns, f->workflow_id, &wf);
+    int rc = cairn__lmdb_reader_workflow(r, f->ns, f->workflow_id, &wf);
     if (rc == CAIRN_ENOTFOUND)
       return 0;
     for (size_t i = wf.n_runs; rc == 0 && i-- > 0 && *n < cap;) {
       cairn_run_info info;
-      rc = cairn_reader_run_by_key(r, wf.runs[i], &info);
+      rc = cairn__lmdb_reader_run_by_key(r, wf.runs[i], &info);
       if (rc == 0 && run_matches(f, &info))
         out[(*n)++] = info;
     }
@@ -292,21 +286,21 @@ int cairn_reader_runs(cairn_reader *r, const cairn_run_filter *f,
   }
   if (f && f->status) {
     unsigned char pre = (unsigned char)f->status;
-    return runs_by_scan(r, r->j->by_status, &pre, 1, f, out, cap, n);
+    return runs_by_scan(r, LJ(r->j)->by_status, &pre, 1, f, out, cap, n);
   }
-  return runs_by_scan(r, r->j->runs, NULL, 0, f, out, cap, n);
+  return runs_by_scan(r, LJ(r->j)->runs, NULL, 0, f, out, cap, n);
 }
 
 /* -------------------------------------------------------- definitions */
 
-int cairn_reader_definition(cairn_reader *r, const char *hash,
+int cairn__lmdb_reader_definition(cairn_reader *r, const char *hash,
                             cairn_str *json) {
   if (!cairn__is_hash_hex(hash)) {
     cairn__journal_set_err(r->j, "'%s' is not a definition hash", hash);
     return CAIRN_ENOTFOUND;
   }
   MDB_val k = {CAIRN_HASH_HEX_LEN, (void *)hash}, v;
-  int rc = mdb_get(r->txn, r->j->defs, &k, &v);
+  int rc = mdb_get(LR(r)->txn, LJ(r->j)->defs, &k, &v);
   if (rc == MDB_NOTFOUND) {
     cairn__journal_set_err(r->j, "no definition has hash %s", hash);
     return CAIRN_ENOTFOUND;
@@ -318,7 +312,7 @@ int cairn_reader_definition(cairn_reader *r, const char *hash,
   return 0;
 }
 
-int cairn_reader_definition_version(cairn_reader *r, const char *ns,
+int cairn__lmdb_reader_definition_version(cairn_reader *r, const char *ns,
                                     const char *name, uint32_t version,
                                     char hash_out[CAIRN_HASH_HEX_LEN + 1],
                                     uint32_t *n_versions) {
@@ -328,7 +322,7 @@ int cairn_reader_definition_version(cairn_reader *r, const char *ns,
   if (!name_fits(ns, name))
     return CAIRN_ENOTFOUND;
   MDB_val k = {cairn__name_key(kb, ns, name), kb}, v;
-  int rc = mdb_get(r->txn, r->j->names, &k, &v);
+  int rc = mdb_get(LR(r)->txn, LJ(r->j)->names, &k, &v);
   if (rc == MDB_NOTFOUND) {
     cairn__journal_set_err(r->j, "no definition is named %s", name);
     return CAIRN_ENOTFOUND;
@@ -347,7 +341,7 @@ int cairn_reader_definition_version(cairn_reader *r, const char *ns,
   return rc;
 }
 
-int cairn_reader_definition_names(cairn_reader *r, const char *ns,
+int cairn__lmdb_reader_definition_names(cairn_reader *r, const char *ns,
                                   cairn_def_name_cb cb, void *ctx) {
   MDB_cursor *cur;
   unsigned char pre[CAIRN_NAMESPACE_MAX + 1];
@@ -356,7 +350,7 @@ int cairn_reader_definition_names(cairn_reader *r, const char *ns,
   if (pn > sizeof pre)
     return 0;
   memcpy(pre, ns, pn); /* the NUL ends the namespace */
-  int rc = mdb_cursor_open(r->txn, r->j->names, &cur);
+  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->names, &cur);
   if (rc)
     return cairn__mdb_err(r->j, rc, "listing definitions");
   MDB_val k = {pn, pre}, v;
@@ -382,7 +376,7 @@ int cairn_reader_definition_names(cairn_reader *r, const char *ns,
 
 /* ------------------------------------------- definition lifecycle */
 
-int cairn_reader_definition_state(cairn_reader *r, const char *ns,
+int cairn__lmdb_reader_definition_state(cairn_reader *r, const char *ns,
                                   const char *name,
                                   cairn_definition_state *out) {
   unsigned char kb[CAIRN__NAME_KEY_MAX];
@@ -393,7 +387,7 @@ int cairn_reader_definition_state(cairn_reader *r, const char *ns,
   if (!name_fits(ns, name))
     return 0;
   MDB_val k = {cairn__name_key(kb, ns, name), kb}, v;
-  int rc = mdb_get(r->txn, r->j->def_state, &k, &v);
+  int rc = mdb_get(LR(r)->txn, LJ(r->j)->def_state, &k, &v);
   if (rc == MDB_NOTFOUND)
     return 0;
   if (rc)
@@ -428,7 +422,7 @@ static bool copy_out(char *dst, size_t cap, cairn_str s) {
   return true;
 }
 
-int cairn_reader_definition_of_hash(cairn_reader *r, const char *hash,
+int cairn__lmdb_reader_definition_of_hash(cairn_reader *r, const char *hash,
                                     char *ns_out, char *name,
                                     uint32_t *version) {
   cairn__def_reg reg;
@@ -438,7 +432,7 @@ int cairn_reader_definition_of_hash(cairn_reader *r, const char *hash,
     return CAIRN_ENOTFOUND;
   }
   MDB_val k = {CAIRN_HASH_HEX_LEN, (void *)hash}, v;
-  int rc = mdb_get(r->txn, r->j->def_names, &k, &v);
+  int rc = mdb_get(LR(r)->txn, LJ(r->j)->def_names, &k, &v);
   if (rc == MDB_NOTFOUND) {
     cairn__journal_set_err(r->j, "definition %s was never registered under "
                                  "a name", hash);
@@ -458,7 +452,7 @@ int cairn_reader_definition_of_hash(cairn_reader *r, const char *hash,
   return 0;
 }
 
-int cairn_reader_mapping(cairn_reader *r, const char *from_hash,
+int cairn__lmdb_reader_mapping(cairn_reader *r, const char *from_hash,
                          const char *to_hash, cairn_str *json) {
   unsigned char kb[2 * CAIRN_HASH_HEX_LEN];
   if (!cairn__is_hash_hex(from_hash) || !cairn__is_hash_hex(to_hash)) {
@@ -469,7 +463,7 @@ int cairn_reader_mapping(cairn_reader *r, const char *from_hash,
   memcpy(kb, from_hash, CAIRN_HASH_HEX_LEN);
   memcpy(kb + CAIRN_HASH_HEX_LEN, to_hash, CAIRN_HASH_HEX_LEN);
   MDB_val k = {sizeof kb, kb}, v;
-  int rc = mdb_get(r->txn, r->j->mappings, &k, &v);
+  int rc = mdb_get(LR(r)->txn, LJ(r->j)->mappings, &k, &v);
   if (rc == MDB_NOTFOUND) {
     cairn__journal_set_err(r->j, "no mapping is saved from definition %s "
                                  "to %s", from_hash, to_hash);
@@ -484,7 +478,7 @@ int cairn_reader_mapping(cairn_reader *r, const char *from_hash,
 
 /* -------------------------------------------------------------- audit */
 
-int cairn_reader_audit_count(cairn_reader *r, const char *ns,
+int cairn__lmdb_reader_audit_count(cairn_reader *r, const char *ns,
                              const char *action, int64_t since_us,
                              uint64_t max, uint64_t *count,
                              int64_t *oldest_us) {
@@ -499,7 +493,7 @@ int cairn_reader_audit_count(cairn_reader *r, const char *ns,
   if (n == 0)
     return 0;
   size_t pre = n - 16; /* namespace · 0 · action · 0 */
-  int rc = mdb_cursor_open(r->txn, r->j->audit_by_action, &cur);
+  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->audit_by_action, &cur);
   if (rc)
     return cairn__mdb_err(r->j, rc, "counting audit records");
   MDB_val k = {n, kb}, v;
@@ -528,11 +522,11 @@ static int decode_audit(cairn_journal *j, const MDB_val *k, const MDB_val *v,
   return CAIRN_ECORRUPT;
 }
 
-int cairn_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb,
+int cairn__lmdb_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb,
                        void *ctx) {
   MDB_cursor *cur;
   unsigned char kb[8];
-  int rc = mdb_cursor_open(r->txn, r->j->audit, &cur);
+  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->audit, &cur);
   if (rc)
     return cairn__mdb_err(r->j, rc, "reading the audit index");
   cairn__put_be64(kb, from_seq);
@@ -552,11 +546,11 @@ int cairn_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb,
                                        : cairn__mdb_err(r->j, rc, "audit");
 }
 
-int cairn_reader_audit_backwards(cairn_reader *r, uint64_t down_to,
+int cairn__lmdb_reader_audit_backwards(cairn_reader *r, uint64_t down_to,
                                  cairn_audit_cb cb, void *ctx) {
   MDB_cursor *cur;
   MDB_val k, v;
-  int rc = mdb_cursor_open(r->txn, r->j->audit, &cur);
+  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->audit, &cur);
   if (rc)
     return cairn__mdb_err(r->j, rc, "reading the audit index");
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0;
@@ -576,7 +570,7 @@ int cairn_reader_audit_backwards(cairn_reader *r, uint64_t down_to,
                                        : cairn__mdb_err(r->j, rc, "audit");
 }
 
-int cairn_reader_request(cairn_reader *r, const char *ns,
+int cairn__lmdb_reader_request(cairn_reader *r, const char *ns,
                          const char *request_id, cairn_audit_record *out) {
   unsigned char kb[CAIRN__REQUEST_KEY_MAX];
   cairn_str id = {request_id, request_id ? strlen(request_id) : 0};
@@ -588,7 +582,7 @@ int cairn_reader_request(cairn_reader *r, const char *ns,
     return CAIRN_ENOTFOUND;
   }
   MDB_val k = {cairn__request_key(kb, space, id), kb}, v;
-  int rc = mdb_get(r->txn, r->j->requests, &k, &v);
+  int rc = mdb_get(LR(r)->txn, LJ(r->j)->requests, &k, &v);
   if (rc == MDB_NOTFOUND) {
     cairn__journal_set_err(r->j, "no action used request id %s in "
                                  "namespace %s", request_id,
@@ -603,7 +597,7 @@ int cairn_reader_request(cairn_reader *r, const char *ns,
     return CAIRN_ECORRUPT;
   }
   MDB_val ak = {8, v.mv_data}, av;
-  rc = mdb_get(r->txn, r->j->audit, &ak, &av);
+  rc = mdb_get(LR(r)->txn, LJ(r->j)->audit, &ak, &av);
   if (rc == MDB_NOTFOUND) {
     cairn__journal_set_err(r->j, "request id %s points at audit record "
                                  "%llu, which is gone", request_id,
@@ -617,12 +611,12 @@ int cairn_reader_request(cairn_reader *r, const char *ns,
 
 /* -------------------------------------------------------------- views */
 
-int cairn_reader_run_view(cairn_reader *r, uint64_t key,
+int cairn__lmdb_reader_run_view(cairn_reader *r, uint64_t key,
                           cairn_run_view *out) {
   unsigned char kb[9];
   MDB_val k = {cairn__view_key(kb, key, VIEW_RUN, (cairn_str){NULL, 0}, 0),
                kb}, v;
-  int rc = mdb_get(r->txn, r->j->views, &k, &v);
+  int rc = mdb_get(LR(r)->txn, LJ(r->j)->views, &k, &v);
   if (rc == MDB_NOTFOUND) {
     cairn__journal_set_err(r->j, "run key %llu has no view; run `cairn "
                                  "journal rebuild-views`",
@@ -640,9 +634,9 @@ int cairn_reader_run_view(cairn_reader *r, uint64_t key,
   return 0;
 }
 
-int cairn_reader_step_view(cairn_reader *r, uint64_t key, const char *step,
+int cairn__lmdb_reader_step_view(cairn_reader *r, uint64_t key, const char *step,
                            cairn_step_view *out) {
-  cairn__lmdb_loader l = {r->j, r->txn, true};
+  cairn__lmdb_loader l = {r->j, LR(r)->txn, true};
   cairn__fold_loader fl;
   cairn__lmdb_loader_init(&l, &fl);
   size_t n = strlen(step);
@@ -661,13 +655,13 @@ static int by_first_seq(const void *a, const void *b) {
   return (x->first_seq > y->first_seq) - (x->first_seq < y->first_seq);
 }
 
-int cairn_reader_steps(cairn_reader *r, uint64_t key, cairn_step_cb cb,
+int cairn__lmdb_reader_steps(cairn_reader *r, uint64_t key, cairn_step_cb cb,
                        void *ctx) {
   MDB_cursor *cur;
   unsigned char pre[9];
   cairn_step_view *all = NULL;
   size_t n = 0, cap = 0;
-  int rc = mdb_cursor_open(r->txn, r->j->views, &cur);
+  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->views, &cur);
   if (rc)
     return cairn__mdb_err(r->j, rc, "reading step views");
   cairn__put_be64(pre, key);
@@ -717,11 +711,11 @@ static int older_attempts(cairn_reader *r, uint64_t key, const char *step,
 
 /* Older attempts are records of their own; the latest lives in the step
  * view. */
-int cairn_reader_attempts(cairn_reader *r, uint64_t key, const char *step,
+int cairn__lmdb_reader_attempts(cairn_reader *r, uint64_t key, const char *step,
                           cairn_attempt_cb cb, void *ctx) {
   cairn_step_view sv;
   bool stop = false;
-  int rc = cairn_reader_step_view(r, key, step, &sv);
+  int rc = cairn__lmdb_reader_step_view(r, key, step, &sv);
   if (rc == CAIRN_ENOTFOUND)
     return 0;
   if (rc == 0)
@@ -740,7 +734,7 @@ static int older_attempts(cairn_reader *r, uint64_t key, const char *step,
     return CAIRN_ENOTFOUND;
   size_t pn = cairn__view_key(pre, key, VIEW_ATTEMPT, (cairn_str){step, sn},
                               0) - 4;
-  int rc = mdb_cursor_open(r->txn, r->j->views, &cur);
+  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->views, &cur);
   if (rc)
     return cairn__mdb_err(r->j, rc, "reading attempt views");
   MDB_val k = {pn, pre}, v;
