@@ -3,6 +3,16 @@
  * global options, journal opening, error reporting and JSON output.
  * The tool uses libcairn only through <cairn/cairn.h> (like curl's tool
  * uses libcurl), so everything here is something an embedder could write.
+ *
+ * Command files (cli_run.c, cli_fork.c, ...) use each other only through
+ * the command functions at the end; what several of them need lives in
+ * the shared files, each named at its declarations below:
+ *   cli_util.c        options, errors, journal and engine opening, files,
+ *                     times, JSON output
+ *   cli_definition.c  definition files with their @prompt files
+ *   cli_llm.c         what show and export say about an llm attempt
+ *   cli_export.c      scores (shared by export and backtest)
+ *   json_diff.c       comparing JSON values (diff)
  */
 #ifndef CAIRN_CLI_H
 #define CAIRN_CLI_H
@@ -20,7 +30,7 @@ typedef struct cli_ctx {
   const char *ns;      /* --namespace, else "default" */
 } cli_ctx;
 
-/* Prints "cairn: <msg>" to stderr; returns EXIT_USAGE. */
+/* cli_util.c. Prints "cairn: <msg>" to stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "cairn: <what>: <detail>" for a cairn error code and returns
  * its exit status. `j` may be NULL. */
@@ -47,7 +57,8 @@ void cli_add_int(cJSON *obj, const char *key, int64_t v);
 void cli_add_json_text(cJSON *obj, const char *key, cairn_str s);
 /* Adds a string field from a cairn_str (nothing when absent). */
 void cli_add_str(cJSON *obj, const char *key, cairn_str s);
-/* Reads a whole file (malloc'ed, NUL-terminated); NULL with a message. */
+/* cli_util.c, continued. Reads a whole file (malloc'ed, NUL-terminated);
+ * NULL with a message. */
 char *cli_read_file(const char *path);
 /* Opens an engine on ctx->home; prints the problem on failure. */
 int cli_engine_open(const cli_ctx *ctx, size_t max_runs, cairn_engine **e);
@@ -58,14 +69,14 @@ int cli_engine_open_existing(const cli_ctx *ctx, size_t max_runs,
 /* Prints `doc`, indented, and frees it. */
 void cli_print_json(cJSON *doc);
 
-/* cli_llm.c: the llm step kind in the tool. */
-/* Reads a definition FILE, with every llm step's "prompt": "@path" and
+/* cli_definition.c. Reads a definition FILE, with every llm step's "prompt": "@path" and
  * "system": "@path" replaced by that file's text (path relative to the
  * definition's directory). NULL with a message and *status 3 (unreadable
  * definition) or 2 (a prompt file that cannot be read: names the step and
  * the path); a file that is not JSON is returned as read. */
 char *cli_read_definition(const char *file, int *status);
-/* Whether a definition's step is an llm step. */
+/* cli_llm.c: the llm step kind in the tool. Whether a definition's step
+ * is an llm step. */
 bool cli_llm_step(const cJSON *def_step);
 /* An llm attempt's facts, from its step.started and ending event (type 0
  * while running): {model, prompt, system, input_tokens, output_tokens,

@@ -2,6 +2,7 @@
  * the command files. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,4 +180,53 @@ void cli_print_json(cJSON *doc) {
     cJSON_free(s);
   }
   cJSON_Delete(doc);
+}
+
+/* ------------------------------------------- files and engines */
+
+/* Reads a whole file; NULL with a message on failure. */
+char *cli_read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    fprintf(stderr, "cairn: cannot read %s: %s\n", path, strerror(errno));
+    return NULL;
+  }
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  for (size_t got; buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+    n += got;
+    if (n + 1 == cap) {
+      char *b = realloc(buf, cap *= 2);
+      if (b == NULL) {
+        free(buf);
+        buf = NULL;
+      }
+      else {
+        buf = b;
+      }
+    }
+  }
+  fclose(f);
+  if (buf)
+    buf[n] = '\0';
+  return buf;
+}
+
+int cli_engine_open(const cli_ctx *ctx, size_t max_runs, cairn_engine **e) {
+  return cli_engine_open_existing(ctx, max_runs, false, e);
+}
+
+int cli_engine_open_existing(const cli_ctx *ctx, size_t max_runs,
+                             bool must_exist, cairn_engine **e) {
+  char err[512] = "";
+  cairn_engine_options o = {.home = ctx->home, .ns = ctx->ns,
+                            .max_runs = max_runs, .must_exist = must_exist};
+  int rc = cairn_engine_open(&o, e, err, sizeof err);
+  if (rc == CAIRN_ENOTFOUND && must_exist)
+    fprintf(stderr, "cairn: no journal in %s; pass --home DIR or set "
+                    "CAIRN_HOME to the directory that holds it\n",
+            ctx->home);
+  else if (rc)
+    fprintf(stderr, "cairn: %s\n", *err ? err : cairn_strerror(rc));
+  return rc;
 }
