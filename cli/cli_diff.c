@@ -75,11 +75,9 @@ typedef struct side {
 } side;
 
 static void side_free(side *s) {
-  cJSON_Delete(s->input);
-  cJSON_Delete(s->def);
-  cJSON_Delete(s->output);
-  cJSON_Delete(s->error);
-  cJSON_Delete(s->transitions);
+  cJSON *owned[] = {s->input, s->def, s->output, s->error, s->transitions};
+  for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+    cJSON_Delete(owned[i]);
 }
 
 /* JSON text as a value (a string when it does not parse); NULL when

@@ -48,19 +48,24 @@ static bool stop(const walk *w) {
 
 /* ----------------------------------------------------------------- paths */
 
-static void path_add(walk *w, const char *s, size_t n) {
-  if (w->len + n + 1 > w->cap) {
-    size_t cap = w->cap ? w->cap : 64;
-    while (cap < w->len + n + 1)
-      cap *= 2;
-    char *p = realloc(w->path, cap);
-    if (p == NULL) {
-      w->oom = true;
-      return;
-    }
-    w->path = p;
-    w->cap = cap;
+/* Room for `need` bytes in the path: doubling what is needed keeps the
+ * appends of one walk amortized O(1). */
+static bool path_room(walk *w, size_t need) {
+  if (need <= w->cap)
+    return true;
+  char *p = realloc(w->path, need < 32 ? 64 : 2 * need);
+  if (p == NULL) {
+    w->oom = true;
+    return false;
   }
+  w->path = p;
+  w->cap = need < 32 ? 64 : 2 * need;
+  return true;
+}
+
+static void path_add(walk *w, const char *s, size_t n) {
+  if (!path_room(w, w->len + n + 1))
+    return;
   memcpy(w->path + w->len, s, n);
   w->len += n;
   w->path[w->len] = '\0';

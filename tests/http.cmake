@@ -7,11 +7,20 @@
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 find_package(Threads REQUIRED)
 
-add_executable(http_server helpers/http_server.c)
-target_link_libraries(http_server PRIVATE PkgConfig::MHD PkgConfig::CJSON
-                      Threads::Threads)
+# A fake server of the tests: helpers/NAME.c on the shared skeleton.
+function(cairn_fake_server name)
+  add_executable(${name} helpers/${name}.c helpers/mhd_server.c)
+  target_link_libraries(${name} PRIVATE PkgConfig::MHD PkgConfig::CJSON
+                        Threads::Threads)
+endfunction()
 
-add_test(NAME cli.http_steps
-  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/http_steps.sh
-          $<TARGET_FILE:cairn> $<TARGET_FILE:http_server>)
-set_tests_properties(cli.http_steps PROPERTIES TIMEOUT 120)
+# An end-to-end script run against the cairn binary and a fake server.
+function(cairn_server_test test script server)
+  add_test(NAME ${test}
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${script}
+            $<TARGET_FILE:cairn> $<TARGET_FILE:${server}>)
+  set_tests_properties(${test} PROPERTIES TIMEOUT 120)
+endfunction()
+
+cairn_fake_server(http_server)
+cairn_server_test(cli.http_steps http_steps.sh http_server)

@@ -43,6 +43,8 @@
  * mutex.
  */
 #include <cjson/cJSON.h>
+#include "mhd_server.h"
+
 #include <microhttpd.h>
 
 #include <arpa/inet.h>
@@ -70,7 +72,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static counter seen[MAX_PROMPTS];
 static cJSON *requests;   /* GET /requests */
 static unsigned n_requests;
-static atomic_bool stopping;
 
 /* Adds one to the count of `prompt`; returns the new count. */
 static unsigned bump(const char *prompt) {
@@ -87,12 +88,6 @@ static unsigned bump(const char *prompt) {
   pthread_mutex_unlock(&lock);
   return n;
 }
-
-typedef struct upload {
-  char *buf;
-  size_t len;
-  bool too_big;
-} upload;
 
 /* One model request, parsed. */
 typedef struct req {
@@ -228,8 +223,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, const req *q,
 
 static void sleep_ms(long ms) {
   struct timespec tick = {0, 10 * 1000 * 1000};
-  /* In steps, so that a stopping server does not wait for sleepers. */
-  for (long slept = 0; slept < ms && !stopping; slept += 10)
+  /* In steps, so that a mhd_stopping server does not wait for sleepers. */
+  for (long slept = 0; slept < ms && !mhd_stopping; slept += 10)
     nanosleep(&tick, NULL);
 }
 
@@ -359,86 +354,15 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url,
   return send_body(c, 404, "text/plain", "no such endpoint", NULL, NULL);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
-                                  const char *url, const char *method,
-                                  const char *version, const char *data,
-                                  size_t *data_size, void **state) {
-  upload *u = *state;
-  (void)cls;
-  (void)version;
-  if (u == NULL) {
-    if ((u = calloc(1, sizeof *u)) == NULL)
-      return MHD_NO;
-    *state = u;
-    return MHD_YES;
-  }
-  if (*data_size) {
-    if (u->len + *data_size > MAX_BODY) {
-      u->too_big = true;
-    }
-    else {
-      char *b = realloc(u->buf, u->len + *data_size + 1);
-      if (b == NULL)
-        return MHD_NO;
-      memcpy(b + u->len, data, *data_size);
-      u->buf = b;
-      u->len += *data_size;
-      u->buf[u->len] = '\0';
-    }
-    *data_size = 0;
-    return MHD_YES;
-  }
-  if (u->too_big)
-    return send_body(c, 413, "text/plain", "too big", NULL, NULL);
-  return route(c, url, method, u);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **state,
-                         enum MHD_RequestTerminationCode why) {
-  upload *u = *state;
-  (void)cls;
-  (void)c;
-  (void)why;
-  if (u) {
-    free(u->buf);
-    free(u);
-  }
-  *state = NULL;
+static enum MHD_Result too_big(struct MHD_Connection *c) {
+  return send_body(c, 413, "text/plain", "too big", NULL, NULL);
 }
 
 int main(void) {
-  sigset_t set;
-  int sig;
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  /* Blocked before the daemon's threads start, so they inherit it and
-   * sigwait below receives the signals. */
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
-  signal(SIGPIPE, SIG_IGN);
   requests = cJSON_CreateArray();
-  struct MHD_Daemon *d = MHD_start_daemon(
-      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-          MHD_USE_ITC | MHD_USE_ERROR_LOG,
-      0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-      (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-      NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-      MHD_OPTION_END);
-  if (d == NULL) {
-    fprintf(stderr, "llm_server: cannot start on 127.0.0.1\n");
-    return 1;
-  }
-  const union MHD_DaemonInfo *info =
-      MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-  printf("%u\n", info ? (unsigned)info->port : 0u);
-  fflush(stdout);
-  sigwait(&set, &sig);
-  stopping = true;
-  MHD_stop_daemon(d);
+  int rc = mhd_serve("llm_server", MAX_BODY, route, too_big);
   for (size_t i = 0; i < MAX_PROMPTS; i++)
     free(seen[i].prompt);
   cJSON_Delete(requests);
-  return 0;
+  return rc;
 }
