@@ -77,6 +77,12 @@ void test__register(const char *name, test_fn fn);
 /* A fresh temporary directory (removed by test_rmdir). */
 char *test_tmpdir(void);
 void test_rmdir(const char *path);
+/* test_rmdir, then free(path): the end of a test's temporary home. */
+void test_rmdir_free(char *path);
+
+/* `s` with every ' turned into ", in a static buffer: JSON written in C
+ * strings without escapes ("{'name': 'w'}"). Valid until the next call. */
+const char *J(const char *s);
 
 /* Compares a cairn_str with a C string. */
 static inline int test_str_is(cairn_str s, const char *c) {

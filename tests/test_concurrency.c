@@ -121,8 +121,7 @@ TEST(two_processes_appending_lose_and_reorder_nothing) {
   jw_writer_free(&s);
   jw_writer_free(&a);
   jw_writer_free(&b);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(map_grows_when_full_with_two_processes) {
@@ -152,8 +151,7 @@ TEST(map_grows_when_full_with_two_processes) {
   CHECK(js.map_bytes >= js.used_bytes, "The map holds the data.");
   jw_writer_free(&a);
   jw_writer_free(&b);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(map_grows_when_full_in_one_process) {
@@ -177,8 +175,7 @@ TEST(map_grows_when_full_in_one_process) {
   CHECK(js.used_bytes >= 4 * MIB, "The writer filled several MiB.");
   jw_check(home, 32 << 10, all, 1, &st);
   jw_writer_free(&w);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(opening_while_another_process_grows_the_journal_succeeds) {
@@ -211,6 +208,5 @@ TEST(opening_while_another_process_grows_the_journal_succeeds) {
          "the first with %s", failed, opens, first);
   jw_check(home, 64 << 10, all, 1, &st);
   jw_writer_free(&a);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }

@@ -12,17 +12,6 @@
 #include "definition.h"
 #include "kind.h" /* cairn__def_parse: the definition with the built-in kinds */
 
-/* `s` with every ' turned into ", in a static buffer. */
-static const char *J(const char *s) {
-  static char buf[8192];
-  size_t n = strlen(s);
-  if (n >= sizeof buf)
-    FAIL("test document too long");
-  for (size_t i = 0; i <= n; i++)
-    buf[i] = s[i] == '\'' ? '"' : s[i];
-  return buf;
-}
-
 static bool ocr_is_native(void *ctx, const char *kind) {
   (void)ctx;
   return strcmp(kind, "ocr") == 0;

@@ -93,8 +93,7 @@ TEST(sigkill_during_appends_loses_no_committed_batch) {
                             "were killed.");
   for (int i = 0; i < ROUNDS; i++)
     jw_writer_free(&ws[i]);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(sigkill_of_one_writer_leaves_another_appending) {
@@ -130,8 +129,7 @@ TEST(sigkill_of_one_writer_leaves_another_appending) {
          (unsigned long long)st.events);
   for (int i = 0; i <= kills; i++)
     jw_writer_free(&ws[i]);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 /* Ids of up to `cap` runs still running in the journal at `home`. */
@@ -195,6 +193,5 @@ TEST(reopen_after_kill_allows_appending_again) {
                      "left running.");
   jw_writer_free(&killed);
   jw_writer_free(&next);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }

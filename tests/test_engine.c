@@ -92,8 +92,7 @@ TEST(a_chain_of_native_steps_runs_to_completion) {
   CHECK_STR(out, "42", "the output flows through templates");
   CHECK_EQ(s.calls, 2, "each step ran once");
   cairn_engine_close(e);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(a_retryable_failure_is_retried_by_the_steps_policy) {
@@ -123,8 +122,7 @@ TEST(a_retryable_failure_is_retried_by_the_steps_policy) {
            "without a retry policy the first failure fails the run");
   CHECK_EQ(once.calls, 1, "and nothing else ran");
   cairn_engine_close(e);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(a_native_step_past_its_timeout_fails_with_timeout) {
@@ -151,8 +149,7 @@ TEST(a_native_step_past_its_timeout_fails_with_timeout) {
   CHECK(test_str_is(ev.error_code, "timeout"), "the failure says timeout");
   cairn_reader_end(rd);
   cairn_engine_close(e); /* waits for the late thread: no leak, no crash */
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(starting_an_existing_workflow_id_starts_nothing) {
@@ -169,8 +166,7 @@ TEST(starting_an_existing_workflow_id_starts_nothing) {
   CHECK(b.existed, "the second reports the existing workflow");
   CHECK_STR(b.run_id, a.run_id, "and its current run");
   cairn_engine_close(e);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(a_run_let_go_by_one_engine_is_resumed_by_another) {
@@ -189,8 +185,7 @@ TEST(a_run_let_go_by_one_engine_is_resumed_by_another) {
            "a draining engine completes the waiting run");
   CHECK_STR(out, "10", "with the right output");
   cairn_engine_close(e);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 typedef struct notes {
@@ -228,8 +223,7 @@ TEST(observers_hear_of_a_completion_only_once_it_is_durable) {
   CHECK_EQ(ns.completed, 2, "both completions are told");
   CHECK(ns.durable, "each was in the journal when told");
   cairn_engine_close(e);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(kind_names_are_checked_when_registered) {
@@ -250,8 +244,7 @@ TEST(kind_names_are_checked_when_registered) {
   CHECK(strstr(cairn_engine_errmsg(e), "unknown") != NULL,
         "the message names the kind");
   cairn_engine_close(e);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 /* A native kind that sleeps and records how many of its calls overlap. */
@@ -306,6 +299,5 @@ TEST(work_runs_executes_exactly_the_runs_given_within_the_limit) {
   CHECK_EQ(ov.calls, 4, "each step ran once");
   CHECK_EQ(ov.most, 2, "two at once: max_runs");
   cairn_engine_close(e);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }

@@ -94,8 +94,7 @@ TEST(open_creates_a_journal_and_reopens_it) {
   j = open_j(sub);
   CHECK(key_of(j, id) == 1, "the run is there after reopening");
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 /* Writes meta "schema" = v with raw LMDB. */
@@ -126,8 +125,7 @@ TEST(open_refuses_a_journal_of_another_schema_version) {
             CAIRN_ESCHEMA, "another schema version is refused");
   CHECK(j == NULL, "no handle on failure");
   CHECK(strstr(err, "schema version 99") != NULL, "the message names it");
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(open_refuses_files_that_are_not_a_journal) {
@@ -143,8 +141,7 @@ TEST(open_refuses_files_that_are_not_a_journal) {
   int rc = cairn_journal_open(home, NULL, &j, err, sizeof err);
   CHECK(rc == CAIRN_ECORRUPT || rc == CAIRN_EIO, "garbage is refused");
   CHECK(strlen(err) > 0, "with a message");
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(create_run_indexes_the_run_and_its_workflow) {
@@ -173,8 +170,7 @@ TEST(create_run_indexes_the_run_and_its_workflow) {
             CAIRN_ENOTFOUND, "an unknown run id is not found");
   cairn_reader_end(r);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(a_new_run_under_an_existing_workflow_id_needs_an_origin) {
@@ -227,8 +223,7 @@ TEST(a_new_run_under_an_existing_workflow_id_needs_an_origin) {
   cairn_batch_free(b);
   expect_verify_ok(j);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(appends_get_contiguous_seqs_across_batches) {
@@ -260,8 +255,7 @@ TEST(appends_get_contiguous_seqs_across_batches) {
   cairn_history_close(it);
   cairn_reader_end(r);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(a_batch_is_atomic_when_one_operation_fails) {
@@ -291,8 +285,7 @@ TEST(a_batch_is_atomic_when_one_operation_fails) {
   cairn_reader_end(r);
   expect_verify_ok(j);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(bad_events_are_refused_when_added) {
@@ -314,8 +307,7 @@ TEST(bad_events_are_refused_when_added) {
   CHECK_EQ(cairn_batch_size(b), 0, "nothing was added");
   cairn_batch_free(b);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(a_finished_run_takes_no_more_step_events) {
@@ -340,8 +332,7 @@ TEST(a_finished_run_takes_no_more_step_events) {
   CHECK_ERR(append(j, id, &recompute, 1), CAIRN_ECONFLICT,
             "the output is recomputed only after a single-step rerun");
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(a_single_step_rerun_extends_a_finished_run) {
@@ -381,8 +372,7 @@ TEST(a_single_step_rerun_extends_a_finished_run) {
   cairn_reader_end(r);
   expect_verify_ok(j);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(a_completed_step_never_starts_again) {
@@ -399,8 +389,7 @@ TEST(a_completed_step_never_starts_again) {
   CHECK_ERR(append(j, id, &skip, 1), CAIRN_ECONFLICT,
             "attempts start at 1");
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 static int collect_attempt(void *ctx, const cairn_attempt_view *a) {
@@ -446,8 +435,7 @@ TEST(views_keep_every_attempt_and_the_latest_output) {
   cairn_reader_end(r);
   expect_verify_ok(j);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(a_reused_step_references_the_original_completion) {
@@ -494,8 +482,7 @@ TEST(a_reused_step_references_the_original_completion) {
   cairn_reader_end(r);
   expect_verify_ok(j);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(runs_are_listed_newest_first_by_status_and_workflow) {
@@ -543,8 +530,7 @@ TEST(runs_are_listed_newest_first_by_status_and_workflow) {
   CHECK_EQ(n, 3, "three still running");
   cairn_reader_end(r);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(definitions_are_stored_by_content_with_versions) {
@@ -591,8 +577,7 @@ TEST(definitions_are_stored_by_content_with_versions) {
   CHECK(strstr(cairn_journal_errmsg(j), "byte") != NULL, "with position");
   cairn_batch_free(b);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 typedef struct audit_seen {
@@ -631,8 +616,7 @@ TEST(audit_records_keep_actor_action_target_and_reason) {
   CHECK_STR(seen.actions[0], "reset", "in order");
   CHECK_EQ(seen.last_seq, 3, "numbered from 1");
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(the_run_view_stays_small_however_long_the_run) {
@@ -673,8 +657,7 @@ TEST(the_run_view_stays_small_however_long_the_run) {
   CHECK_EQ(st.view_records, 1 + 5000,
            "one run record and one per step (a single attempt lives in "
            "its step's record)");
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 /* ----------------------------------------------------- damage on disk */
@@ -747,8 +730,7 @@ TEST(verify_reports_a_tampered_view_and_rebuild_repairs_it) {
   CHECK_EQ(runs, 1, "one run rebuilt");
   expect_verify_ok(j);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(verify_reports_an_undecodable_event_by_run_and_seq) {
@@ -772,8 +754,7 @@ TEST(verify_reports_an_undecodable_event_by_run_and_seq) {
   CHECK(strstr(cairn_journal_errmsg(j), "seq 3") != NULL, "naming seq");
   cairn_reader_end(r);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(verify_reports_a_gap_in_history) {
@@ -804,8 +785,7 @@ TEST(verify_reports_a_gap_in_history) {
   CHECK(strstr(cairn_journal_errmsg(j), "gap") != NULL,
         "and the message says why");
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(verify_reports_events_of_no_run) {
@@ -821,8 +801,7 @@ TEST(verify_reports_events_of_no_run) {
             "verify finds the orphan event");
   CHECK(strstr(ps.first, "no run") != NULL, "and says so");
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 /* ------------------------------------------------------------- leases */
@@ -862,8 +841,7 @@ TEST(an_owned_batch_cannot_write_to_a_run_leased_to_another) {
   CHECK(info.lease_expiry_us > cairn__now_us(), "and lasts");
   cairn_reader_end(r);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 static bool dead_if_named_dead(void *ctx, const char *owner) {
@@ -906,8 +884,7 @@ TEST(claims_take_free_expired_and_dead_owners_runs_only) {
   CHECK_EQ(n, 1, "a released run is claimed at once by another");
   expect_verify_ok(j);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(an_expired_lease_can_be_claimed_by_another_owner) {
@@ -926,8 +903,7 @@ TEST(an_expired_lease_can_be_claimed_by_another_owner) {
                                     &n), j);
   CHECK_EQ(n, 1, "after the lease expired, another owner claims it");
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 /* Commits one audit record of `action` with request id `req` in `ns`. */
@@ -1025,8 +1001,7 @@ TEST(a_request_id_is_recorded_once_and_found_again) {
   cairn_reader_end(r);
   expect_verify_ok(j);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 typedef struct seqs_seen {
@@ -1075,8 +1050,7 @@ TEST(audit_can_be_read_newest_first_down_to_a_seq) {
   CHECK_EQ(seen.n, 0, "nothing is newer than seq 9");
   cairn_reader_end(r);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 /* Stores `json` as the next version of (ns, name); hash into `h`. */
@@ -1150,8 +1124,7 @@ TEST(a_paused_definition_reports_paused_until_unpaused) {
             "a name is required");
   cairn_batch_free(b);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(a_deleted_version_is_reported_and_unknown_versions_are_not_found) {
@@ -1191,8 +1164,7 @@ TEST(a_deleted_version_is_reported_and_unknown_versions_are_not_found) {
   CHECK_STR(hash, h[0], "a deleted version keeps its snapshot");
   cairn_reader_end(r);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(a_hash_tells_its_name_and_version) {
@@ -1225,8 +1197,7 @@ TEST(a_hash_tells_its_name_and_version) {
             CAIRN_ENOTFOUND, "not a hash");
   cairn_reader_end(r);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 static int put_map(cairn_journal *j, const char *from, const char *to,
@@ -1279,8 +1250,7 @@ TEST(mappings_round_trip_and_are_validated) {
                                                     "changed nothing");
   cairn_reader_end(r);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }
 
 TEST(audit_records_are_counted_by_action_and_time) {
@@ -1315,6 +1285,5 @@ TEST(audit_records_are_counted_by_action_and_time) {
   CHECK_EQ(n, 1, "namespaces are counted apart");
   cairn_reader_end(r);
   cairn_journal_close(j);
-  test_rmdir(home);
-  free(home);
+  test_rmdir_free(home);
 }

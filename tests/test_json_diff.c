@@ -11,7 +11,7 @@
 #include <jq.h>
 
 /* Parses `text`; NULL text is an absent value. */
-static cJSON *J(const char *text) {
+static cJSON *JP(const char *text) {
   if (text == NULL)
     return NULL;
   cJSON *v = cJSON_Parse(text);
@@ -24,7 +24,7 @@ static cJSON *J(const char *text) {
  * checks that cli_json_equal agrees with the diff being empty, and that
  * the result owns its values (the inputs are freed first). */
 static char *diff_text(const char *a, const char *b) {
-  cJSON *x = J(a), *y = J(b);
+  cJSON *x = JP(a), *y = JP(b);
   cJSON *d = cli_json_diff(x, y);
   CHECK(d != NULL, "the diff is built");
   CHECK_EQ(cli_json_equal(x, y), cJSON_GetArraySize(d) == 0,
@@ -210,7 +210,7 @@ TEST(every_path_is_jq_that_reads_the_value) {
   static const char b[] =
       "{\"a b\":{\"x\":[1,3,{\"if\":false}],\"new\":null},\"list\":[[1],"
       "[2,5]],\"q\\\"\\\\\\n\":2,\"k\":{\"end\":\"f\",\"é\":1}}";
-  cJSON *x = J(a), *y = J(b);
+  cJSON *x = JP(a), *y = JP(b);
   cJSON *d = cli_json_diff(x, y);
   CHECK(d != NULL, "the diff is built");
   CHECK_EQ(cJSON_GetArraySize(d), 8, "every difference is reported");

@@ -13,17 +13,6 @@
 
 #include <stdlib.h>
 
-/* `s` with every ' turned into ", in a static buffer. */
-static const char *J(const char *s) {
-  static char buf[4096];
-  size_t n = strlen(s);
-  if (n >= sizeof buf)
-    FAIL("test document too long");
-  for (size_t i = 0; i <= n; i++)
-    buf[i] = s[i] == '\'' ? '"' : s[i];
-  return buf;
-}
-
 /* A one-step definition whose llm step has this `with` body. */
 static const char *llm_def(const char *with) {
   static char buf[2048];

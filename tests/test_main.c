@@ -35,6 +35,16 @@ char *test_tmpdir(void) {
   return path;
 }
 
+const char *J(const char *s) {
+  static char buf[8192];
+  size_t n = strlen(s);
+  if (n >= sizeof buf)
+    FAIL("test document too long");
+  for (size_t i = 0; i <= n; i++)
+    buf[i] = s[i] == '\'' ? '"' : s[i];
+  return buf;
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag,
                   struct FTW *ftw) {
   (void)sb;
@@ -66,4 +76,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   return 0;
+}
+
+void test_rmdir_free(char *path) {
+  test_rmdir(path);
+  free(path);
 }
