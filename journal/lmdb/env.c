@@ -249,7 +249,7 @@ int cairn__lmdb_journal_open(const char *home, const cairn_journal_options *opts
   unsigned flags = MDB_NOTLS | (o.no_sync ? MDB_NOSYNC : 0) |
                    (o.read_only ? MDB_RDONLY : 0);
   if ((rc = mdb_env_create(&LJ(j)->env)) != 0 ||
-      /* 14 named databases (lmdb_internal.h), room for 2 more. */
+      /* 15 named databases (lmdb_internal.h), room for 1 more. */
       (rc = mdb_env_set_maxdbs(LJ(j)->env, 16)) != 0 ||
       (rc = mdb_env_set_mapsize(LJ(j)->env, o.initial_map_bytes
                                             ? o.initial_map_bytes

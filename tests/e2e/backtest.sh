@@ -13,11 +13,8 @@
 # JSON, including a reused step resolved to its original output.
 #   usage: backtest.sh CAIRN
 set -uo pipefail
-CAIRN=$(realpath "$1")
 . "$(dirname "$0")/lib.sh"
-export CAIRN_HOME=$tmp/journal
-cd "$tmp"
-C() { "$CAIRN" "$@"; }
+use_cairn "$1"
 
 # The scorer in use: score x/10; it crashes on x = 1.
 cat >score.sh <<'EOF'

@@ -8,11 +8,8 @@
 # errors must show where they belong.
 #   usage: diff.sh CAIRN
 set -uo pipefail
-CAIRN=$(realpath "$1")
 . "$(dirname "$0")/lib.sh"
-export CAIRN_HOME=$tmp/journal
-cd "$tmp"
-C() { "$CAIRN" "$@"; }
+use_cairn "$1"
 J() { jq -c "$1" diff.json; }
 
 cat >score.sh <<'EOF'

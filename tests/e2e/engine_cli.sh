@@ -5,13 +5,8 @@
 # the definition registry.
 #   usage: engine_cli.sh CAIRN
 set -uo pipefail
-CAIRN=$(realpath "$1")
 . "$(dirname "$0")/lib.sh"
-export CAIRN_HOME=$tmp/journal
-cd "$tmp"
-# (Background processes run "$CAIRN" itself: a backgrounded function is a
-# subshell, and killing it would leave cairn running.)
-C() { "$CAIRN" "$@"; }
+use_cairn "$1"
 
 # ---------------------------------------------------- a chain of steps
 cat >chain.json <<'EOF'

@@ -7,11 +7,9 @@
 # most once more than the number of kills that caught it in flight.
 #   usage: engine_kill.sh CAIRN [TRIALS]
 set -uo pipefail
-CAIRN=$(realpath "$1")
 TRIALS=${2:-16}
 . "$(dirname "$0")/lib.sh"
-export CAIRN_HOME=$tmp/journal
-cd "$tmp"
+use_cairn "$1"
 seed=${CAIRN_TEST_SEED:-$(date +%s)}
 RANDOM=$seed
 echo "seed $seed (set CAIRN_TEST_SEED to repeat)"

@@ -18,14 +18,9 @@
 #  11  reset of a running run: the parent is terminated, signals re-delivered
 #   usage: forks.sh CAIRN
 set -uo pipefail
-CAIRN=$(realpath "$1")
 . "$(dirname "$0")/lib.sh"
-export CAIRN_HOME=$tmp/journal
+use_cairn "$1"
 export CAIRN_ACTOR=ada-oncall
-cd "$tmp"
-# (Background processes run "$CAIRN" itself: a backgrounded function is a
-# subshell, and killing it would leave cairn running.)
-C() { "$CAIRN" "$@"; }
 # JSON of the last expect_exit's stdout.
 J() { jq -c "$@" "$tmp/out"; }
 # The events of one type in a run's history, as compact JSON lines.

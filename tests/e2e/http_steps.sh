@@ -42,17 +42,7 @@ flow() {
   local steps
   steps=$(IFS=,; echo "$*")
   echo "{\"name\": \"$name\", \"steps\": [$steps]}" >"$tmp/$name.json"
-  "$CAIRN" run "$tmp/$name.json" --id "$name" --format json \
-    --input "{\"base\": \"$base\"}" >"$tmp/$name.out" 2>"$tmp/$name.err"
-  local rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    echo "FAIL: $name exits $rc, want $want: $(cat "$tmp/$name.err")" >&2
-    fails=$((fails + 1))
-  else
-    pass=$((pass + 1))
-  fi
-  "$CAIRN" show "$name" --format json >"$tmp/$name.show" 2>&1
-  "$CAIRN" history "$name" --format json >"$tmp/$name.history" 2>&1
+  flow_run "$name" "$want" "$tmp/$name.json" "{\"base\": \"$base\"}"
 }
 
 # ---------------------------------------------------------- successes

@@ -71,6 +71,37 @@ wait_until() {
   return 1
 }
 
+# C ARGS...: the cairn under test ($CAIRN), as a function for brevity.
+# (Background processes run "$CAIRN" itself: a backgrounded function is a
+# subshell, and killing it would leave cairn running.)
+C() { "$CAIRN" "$@"; }
+
+# use_cairn BINARY: the cairn under test, a fresh journal in $tmp/journal,
+# and $tmp as the working directory.
+use_cairn() {
+  CAIRN=$(realpath "$1")
+  export CAIRN_HOME=$tmp/journal
+  cd "$tmp" || exit 1
+}
+
+# flow_run NAME WANT_EXIT DEF_FILE INPUT: runs DEF_FILE as workflow NAME
+# and counts whether it exits WANT_EXIT; its result is in $tmp/NAME.out
+# and .err, its trace in $tmp/NAME.show, its history in $tmp/NAME.history.
+flow_run() {
+  local name=$1 want=$2 def=$3 input=$4
+  "$CAIRN" run "$def" --id "$name" --format json --input "$input" \
+    >"$tmp/$name.out" 2>"$tmp/$name.err"
+  local rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    echo "FAIL: $name exits $rc, want $want: $(cat "$tmp/$name.err")" >&2
+    fails=$((fails + 1))
+  else
+    pass=$((pass + 1))
+  fi
+  "$CAIRN" show "$name" --format json >"$tmp/$name.show" 2>&1
+  "$CAIRN" history "$name" --format json >"$tmp/$name.history" 2>&1
+}
+
 finish() {
   echo "$pass passed, $fails failed"
   [ "$fails" -eq 0 ]

@@ -50,17 +50,7 @@ EOF
 flow() {
   local name=$1 want=$2 steps=$3 input=${4:-null}
   echo "{\"name\": \"$name\", \"steps\": $steps}" >"$tmp/defs/$name.json"
-  "$CAIRN" run "$tmp/defs/$name.json" --id "$name" --format json \
-    --input "$input" >"$tmp/$name.out" 2>"$tmp/$name.err"
-  local rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    echo "FAIL: $name exits $rc, want $want: $(cat "$tmp/$name.err")" >&2
-    fails=$((fails + 1))
-  else
-    pass=$((pass + 1))
-  fi
-  "$CAIRN" show "$name" --format json >"$tmp/$name.show" 2>&1
-  "$CAIRN" history "$name" --format json >"$tmp/$name.history" 2>&1
+  flow_run "$name" "$want" "$tmp/defs/$name.json" "$input"
 }
 # one NAME EXIT WITH_JSON [STEP_EXTRA]: a workflow of one llm step "s".
 one() {

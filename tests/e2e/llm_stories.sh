@@ -25,7 +25,6 @@ CAIRN=$(realpath "$1")
 SERVER=$(realpath "$2")
 . "$(dirname "$0")/lib.sh"
 cd "$tmp"
-C() { "$CAIRN" "$@"; }
 
 "$SERVER" >port 2>server.err &
 srv=$!

@@ -7,11 +7,8 @@
 # attempt really ran is read from the world.
 #   usage: replay_carries_reruns.sh CAIRN
 set -uo pipefail
-CAIRN=$(realpath "$1")
 . "$(dirname "$0")/lib.sh"
-export CAIRN_HOME=$tmp/journal
-cd "$tmp"
-C() { "$CAIRN" "$@"; }
+use_cairn "$1"
 
 cat >wf.json <<JSON
 { "name": "carry",
