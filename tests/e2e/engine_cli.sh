@@ -120,13 +120,7 @@ expect_exit 0 "and it completed" C result chain-2
 eq "with its own input" "$(jq -r .text "$tmp/out")" "bob got 42"
 
 # ---------------------------------------------------- signals and cancel
-cat >approve.json <<'EOF'
-{ "name": "approve",
-  "steps": [
-    { "name": "ask", "kind": "wait", "with": { "signal": "approval" } },
-    { "name": "act", "kind": "exec",
-      "with": { "command": ["echo", "{{ .steps.ask.output.by }}"] } } ] }
-EOF
+cp "$E2E/defs/approve.json" .
 C start approve.json --id appr-1 >/dev/null
 C start approve.json --id appr-2 >/dev/null
 "$CAIRN" worker >worker.log 2>&1 &

@@ -434,13 +434,7 @@ expect_exit 4 "the request id on another action is refused" \
   C replay "$O" --request-id K-7
 check "the message names its first use" says "K-7 was used for reset"
 
-cat >approve.json <<'EOF'
-{ "name": "approve",
-  "steps": [
-    { "name": "ask", "kind": "wait", "with": { "signal": "approval" } },
-    { "name": "act", "kind": "exec",
-      "with": { "command": ["echo", "{{ .steps.ask.output.by }}"] } } ] }
-EOF
+cp "$E2E/defs/approve.json" .
 expect_exit 0 "a run waiting for a signal" \
   C --format json start approve.json --id appr-1
 expect_exit 0 "a signal with a request id" \

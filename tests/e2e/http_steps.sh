@@ -7,30 +7,8 @@ set -uo pipefail
 CAIRN=$(realpath "$1")
 SERVER=$(realpath "$2")
 . "$(dirname "$0")/lib.sh"
-srv_pid=""
-srv_rc=""
-stop_server() {
-  if [ -n "$srv_pid" ]; then
-    kill "$srv_pid" 2>/dev/null
-    wait "$srv_pid" 2>/dev/null
-    srv_rc=$?
-    srv_pid=""
-  fi
-}
-trap 'stop_server; cleanup' EXIT
 
-"$SERVER" >"$tmp/port" 2>"$tmp/server.err" &
-srv_pid=$!
-for _ in $(seq 100); do
-  [ -s "$tmp/port" ] && break
-  sleep 0.05
-done
-port=$(head -1 "$tmp/port")
-if [ -z "$port" ] || [ "$port" = 0 ]; then
-  echo "FAIL: the test server did not start: $(cat "$tmp/server.err")" >&2
-  exit 1
-fi
-base=http://127.0.0.1:$port
+start_server "$SERVER" "the test server"
 export CAIRN_HOME=$tmp/journal
 
 # flow NAME EXIT STEP_JSON...: a workflow of these steps, run with

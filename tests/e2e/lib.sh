@@ -1,5 +1,7 @@
 # lib.sh — shared helpers of the end-to-end scripts: sourced, not run.
 # Sets $tmp (removed on exit), counts checks, and prints "N passed, N failed".
+# $E2E: this folder (definitions shared by several scripts are in defs/).
+E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -101,6 +103,38 @@ flow_run() {
   "$CAIRN" show "$name" --format json >"$tmp/$name.show" 2>&1
   "$CAIRN" history "$name" --format json >"$tmp/$name.history" 2>&1
 }
+
+# start_server BINARY WHAT: starts a fake server of tests/helpers (it
+# prints its port, chosen by the kernel on 127.0.0.1) and sets $port,
+# $base (http://127.0.0.1:PORT) and $srv_pid; exits the test when it does
+# not start. stop_server stops it and keeps its exit status in $srv_rc;
+# an exiting test stops it too.
+srv_pid=""
+srv_rc=""
+start_server() {
+  local bin=$1 what=$2
+  "$bin" >"$tmp/port" 2>"$tmp/server.err" &
+  srv_pid=$!
+  for _ in $(seq 100); do
+    [ -s "$tmp/port" ] && break
+    sleep 0.05
+  done
+  port=$(head -1 "$tmp/port")
+  if [ -z "$port" ] || [ "$port" = 0 ]; then
+    echo "FAIL: $what did not start: $(cat "$tmp/server.err")" >&2
+    exit 1
+  fi
+  base=http://127.0.0.1:$port
+}
+stop_server() {
+  if [ -n "$srv_pid" ]; then
+    kill "$srv_pid" 2>/dev/null
+    wait "$srv_pid" 2>/dev/null
+    srv_rc=$?
+    srv_pid=""
+  fi
+}
+trap 'stop_server; cleanup' EXIT
 
 finish() {
   echo "$pass passed, $fails failed"

@@ -9,29 +9,10 @@ set -uo pipefail
 CAIRN=$(realpath "$1")
 SERVER=$(realpath "$2")
 . "$(dirname "$0")/lib.sh"
-srv_pid=""
-stop_server() {
-  if [ -n "$srv_pid" ]; then
-    kill "$srv_pid" 2>/dev/null
-    wait "$srv_pid" 2>/dev/null
-    srv_pid=""
-  fi
-}
-trap 'stop_server; cleanup' EXIT
 
 KEY=sk-test-e2e-Zq9Xv7Lr4Mn2Pw8K
 export LLM_SERVER_KEY=$KEY
-"$SERVER" >"$tmp/port" 2>"$tmp/server.err" &
-srv_pid=$!
-for _ in $(seq 100); do
-  [ -s "$tmp/port" ] && break
-  sleep 0.05
-done
-port=$(head -1 "$tmp/port")
-if [ -z "$port" ] || [ "$port" = 0 ]; then
-  echo "FAIL: the model server did not start: $(cat "$tmp/server.err")" >&2
-  exit 1
-fi
+start_server "$SERVER" "the model server"
 export CAIRN_HOME=$tmp/journal
 export OPENAI_BASE_URL=http://127.0.0.1:$port/v1
 export ANTHROPIC_BASE_URL=http://127.0.0.1:$port/v1/
