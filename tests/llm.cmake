@@ -7,7 +7,7 @@
 # Anthropic wire formats on 127.0.0.1 with scripted behaviours;
 # e2e/llm_steps.sh starts it, drives the real `cairn` binary against it,
 # and stops it on exit.
-cairn_c_tests(test_llm test_llm.c)
+cairn_c_tests(test_llm test_llm.c helpers/defs.c)
 cairn_fake_server(llm_server)
 cairn_server_test(cli.llm_steps llm_steps.sh llm_server)
 

@@ -9,35 +9,11 @@
  */
 #include "test.h"
 
-#include "definition.h"
-#include "kind.h" /* cairn__def_parse: the definition with the built-in kinds */
+#include "helpers/defs.h"
+#include "kind.h"
 
-static bool ocr_is_native(void *ctx, const char *kind) {
-  (void)ctx;
-  return strcmp(kind, "ocr") == 0;
-}
-
-static cairn__def *parse_ok(const char *doc) {
-  const char *json = J(doc);
-  cairn__def *d = NULL;
-  char err[512] = "";
-  int rc = cairn__def_parse(json, strlen(json), ocr_is_native, NULL, &d, err,
-                            sizeof err);
-  if (rc)
-    FAIL("parse %s: %s %s", json, cairn_err_name(rc), err);
-  return d;
-}
-
-static void expect_error(const char *doc, const char *want) {
-  const char *json = J(doc);
-  cairn__def *d = NULL;
-  char err[512] = "";
-  CHECK_ERR(cairn__def_parse(json, strlen(json), ocr_is_native, NULL, &d,
-                             err, sizeof err),
-            CAIRN_EINVAL, "the definition must be refused");
-  CHECK(d == NULL, "no definition is returned on error");
-  CHECK_STR(err, want, "the validation message");
-}
+#define parse_ok test_def_ok
+#define expect_error test_def_error
 
 /* A one-step definition around `step` (an object's inside). */
 #define ONE(step) "{'name': 'w', 'steps': [{" step "}]}"
@@ -871,7 +847,7 @@ TEST(the_reference_example_parses) {
   CHECK(end != NULL, "the example's code block ends");
   cairn__def *d = NULL;
   char err[512] = "";
-  int rc = cairn__def_parse(start, (size_t)(end - start), ocr_is_native,
+  int rc = cairn__def_parse(start, (size_t)(end - start), test_ocr_is_native,
                             NULL, &d, err, sizeof err);
   if (rc)
     FAIL("the documented example is refused: %s", err);
@@ -884,7 +860,7 @@ static void expect_error_start(const char *doc, const char *want) {
   const char *json = J(doc);
   cairn__def *d = NULL;
   char err[512] = "";
-  CHECK_ERR(cairn__def_parse(json, strlen(json), ocr_is_native, NULL, &d,
+  CHECK_ERR(cairn__def_parse(json, strlen(json), test_ocr_is_native, NULL, &d,
                              err, sizeof err),
             CAIRN_EINVAL, "the definition must be refused");
   if (strncmp(err, want, strlen(want)) != 0)

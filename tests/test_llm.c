@@ -8,38 +8,25 @@
  */
 #include "test.h"
 
-#include "definition.h"
+#include "helpers/defs.h"
 #include "llm.h"
 
 #include <stdlib.h>
 
-/* A one-step definition whose llm step has this `with` body. */
+/* A one-step definition (J-quoted) whose llm step has this `with` body. */
 static const char *llm_def(const char *with) {
   static char buf[2048];
   snprintf(buf, sizeof buf, "{'name': 'w', 'steps': [{'name': 's', "
            "'kind': 'llm', 'with': {%s}}]}", with);
-  return J(buf);
+  return buf;
 }
 
 static void expect_def_error(const char *with, const char *want) {
-  const char *json = llm_def(with);
-  cairn__def *d = NULL;
-  char err[512] = "";
-  CHECK_ERR(cairn__def_parse(json, strlen(json), NULL, NULL, &d, err,
-                             sizeof err),
-            CAIRN_EINVAL, "the definition must be refused");
-  CHECK_STR(err, want, "the validation message");
+  test_def_error(llm_def(with), want);
 }
 
 static cairn__def *def_ok(const char *with) {
-  const char *json = llm_def(with);
-  cairn__def *d = NULL;
-  char err[512] = "";
-  int rc = cairn__def_parse(json, strlen(json), NULL, NULL, &d, err,
-                            sizeof err);
-  if (rc)
-    FAIL("parse %s: %s", json, err);
-  return d;
+  return test_def_ok(llm_def(with));
 }
 
 /* A config from the "llm" section `section` (JSON with '), with no LLM

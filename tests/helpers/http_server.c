@@ -47,29 +47,10 @@
 #define MAX_BODY ((size_t)1 << 20)
 
 /* Requests seen per path (paths_*) and per Idempotency-Key on /flaky. */
-typedef struct counter {
-  char *name;
-  unsigned n;
-} counter;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static counter paths[MAX_KEYS], keys[MAX_KEYS];
 
-/* Adds one to `name` in the table; returns the new count. */
-static unsigned bump(counter *t, const char *name) {
-  unsigned n = 0;
-  pthread_mutex_lock(&lock);
-  for (size_t i = 0; i < MAX_KEYS; i++) {
-    if (t[i].name == NULL)
-      t[i].name = strdup(name);
-    if (t[i].name && strcmp(t[i].name, name) == 0) {
-      n = ++t[i].n;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&lock);
-  return n;
-}
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
                                  const char *type, const char *text,
@@ -141,7 +122,7 @@ static enum MHD_Result echo(struct MHD_Connection *c, const char *method,
 
 static enum MHD_Result flaky(struct MHD_Connection *c) {
   const char *key = header(c, "Idempotency-Key");
-  unsigned n = bump(keys, key ? key : "");
+  unsigned n = mhd_count(keys, MAX_KEYS, key ? key : "");
   if (n <= 2)
     return send_text(c, 503, "text/plain", "busy, try again", 15);
   cJSON *doc = cJSON_CreateObject();
@@ -215,7 +196,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url,
                              const char *method, const upload *u) {
   if (strcmp(url, "/count") == 0)
     return count(c);
-  bump(paths, url);
+  mhd_count(paths, MAX_KEYS, url);
   if (strcmp(url, "/json") == 0)
     return echo(c, method, u);
   if (strcmp(url, "/text") == 0)
@@ -248,9 +229,7 @@ static enum MHD_Result too_big(struct MHD_Connection *c) {
 
 int main(void) {
   int rc = mhd_serve("http_server", MAX_BODY, route, too_big);
-  for (size_t i = 0; i < MAX_KEYS; i++) {
-    free(paths[i].name);
-    free(keys[i].name);
-  }
+  mhd_count_free(paths, MAX_KEYS);
+  mhd_count_free(keys, MAX_KEYS);
   return rc;
 }

@@ -63,31 +63,11 @@
 #define MAX_BODY ((size_t)1 << 20)
 #define SLOW_MS 3000
 
-typedef struct counter {
-  char *prompt;
-  unsigned n;
-} counter;
-
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static counter seen[MAX_PROMPTS];
 static cJSON *requests;   /* GET /requests */
 static unsigned n_requests;
 
-/* Adds one to the count of `prompt`; returns the new count. */
-static unsigned bump(const char *prompt) {
-  unsigned n = 0;
-  pthread_mutex_lock(&lock);
-  for (size_t i = 0; i < MAX_PROMPTS; i++) {
-    if (seen[i].prompt == NULL)
-      seen[i].prompt = strdup(prompt);
-    if (seen[i].prompt && strcmp(seen[i].prompt, prompt) == 0) {
-      n = ++seen[i].n;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&lock);
-  return n;
-}
 
 /* One model request, parsed. */
 typedef struct req {
@@ -333,7 +313,7 @@ static enum MHD_Result model_call(struct MHD_Connection *c, const char *url,
     ok = send_error(c, 401, &q, "authentication_error", "invalid key",
                     NULL);
   else
-    ok = behave(c, &q, bump(q.prompt));
+    ok = behave(c, &q, mhd_count(seen, MAX_PROMPTS, q.prompt));
   cJSON_Delete(body);
   return ok;
 }
@@ -361,8 +341,7 @@ static enum MHD_Result too_big(struct MHD_Connection *c) {
 int main(void) {
   requests = cJSON_CreateArray();
   int rc = mhd_serve("llm_server", MAX_BODY, route, too_big);
-  for (size_t i = 0; i < MAX_PROMPTS; i++)
-    free(seen[i].prompt);
+  mhd_count_free(seen, MAX_PROMPTS);
   cJSON_Delete(requests);
   return rc;
 }

@@ -13,6 +13,30 @@
 
 atomic_bool mhd_stopping;
 
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+
+unsigned mhd_count(counter *t, size_t cap, const char *name) {
+  unsigned n = 0;
+  pthread_mutex_lock(&count_lock);
+  for (size_t i = 0; i < cap; i++) {
+    if (t[i].name == NULL)
+      t[i].name = strdup(name);
+    if (t[i].name && strcmp(t[i].name, name) == 0) {
+      n = ++t[i].n;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&count_lock);
+  return n;
+}
+
+void mhd_count_free(counter *t, size_t cap) {
+  for (size_t i = 0; i < cap; i++) {
+    free(t[i].name);
+    t[i].name = NULL;
+  }
+}
+
 typedef struct server {
   size_t max_body;
   mhd_route_fn route;

@@ -27,6 +27,19 @@ typedef enum MHD_Result (*mhd_route_fn)(struct MHD_Connection *c,
 /* Answers a request whose body was over max_body (413). */
 typedef enum MHD_Result (*mhd_too_big_fn)(struct MHD_Connection *c);
 
+/* How many requests named each name (a path, a key, a prompt): a table
+ * of `cap` entries, counted under the skeleton's one mutex, so handlers
+ * on different connection threads may share it. */
+typedef struct counter {
+  char *name;    /* owned; NULL: a free entry */
+  unsigned n;
+} counter;
+/* Adds one to `name` in table t (cap entries); returns its new count (0
+ * when the table is full). */
+unsigned mhd_count(counter *t, size_t cap, const char *name);
+/* Frees the names of table t. */
+void mhd_count_free(counter *t, size_t cap);
+
 /* Set once a stop signal arrived: long handlers should return early. */
 extern atomic_bool mhd_stopping;
 
