@@ -855,17 +855,7 @@ TEST(the_reference_example_parses) {
   cairn__def_free(d);
 }
 
-/* Like expect_error, for messages whose tail (jq's words) may vary. */
-static void expect_error_start(const char *doc, const char *want) {
-  const char *json = J(doc);
-  cairn__def *d = NULL;
-  char err[512] = "";
-  CHECK_ERR(cairn__def_parse(json, strlen(json), test_ocr_is_native, NULL, &d,
-                             err, sizeof err),
-            CAIRN_EINVAL, "the definition must be refused");
-  if (strncmp(err, want, strlen(want)) != 0)
-    FAIL("the message \"%s\" does not start with \"%s\"", err, want);
-}
+#define expect_error_start test_def_error_start
 
 TEST(a_check_must_compile_and_auto_rerun_needs_one) {
   expect_error_start(ONE(EXEC ", 'check': '.output |'"),

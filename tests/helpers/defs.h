@@ -18,5 +18,8 @@ cairn__def *test_def_ok(const char *doc);
 /* The definition of `doc` must be refused with exactly message `want`
  * (and no definition returned). */
 void test_def_error(const char *doc, const char *want);
+/* The same, for messages whose tail (jq's words) may vary: the message
+ * starts with `want`. */
+void test_def_error_start(const char *doc, const char *want);
 
 #endif
