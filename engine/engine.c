@@ -40,6 +40,10 @@
 
 /* How often the tick polls for signals and cancellations, and claims. */
 #define TICK_MS 50
+/* The same for a worker (CAIRN_WORK_FOREVER) whose journal tells it of
+ * other processes' commits (cairn_journal_watch): those wake it at once,
+ * so the tick is left with leases, expiries and dead owners. */
+#define WATCHED_TICK_MS 250
 #define DEFAULT_LEASE_MS 15000
 #define DEFAULT_MAX_RUNS 1024
 /* The mode of cairn_engine_work_runs (after the public cairn_work_mode). */
@@ -518,18 +522,10 @@ static void work_targets(cairn_engine *e) {
     uv_stop(&e->loop);
 }
 
-static void on_tick(uv_timer_t *t) {
-  cairn_engine *e = t->data;
-  int64_t now = cairn__now_us();
-  if (e->stopping) {
-    uv_stop(&e->loop);
-    return;
-  }
+/* What the tick does, and what news from the journal's watch does at
+ * once: read others' events to owned runs, claim, and stop when done. */
+static void look_around(cairn_engine *e) {
   poll_runs(e);
-  if (now - e->last_renew_us >= e->lease_ms * 1000 / 3) {
-    e->last_renew_us = now;
-    renew(e);
-  }
   size_t claimed = 0;
   if (e->mode == CAIRN_WORK_DRAIN || e->mode == CAIRN_WORK_FOREVER)
     claimed = claim(e);
@@ -543,6 +539,46 @@ static void on_tick(uv_timer_t *t) {
     if (all_blocked)
       uv_stop(&e->loop);
   }
+}
+
+static void on_tick(uv_timer_t *t) {
+  cairn_engine *e = t->data;
+  int64_t now = cairn__now_us();
+  if (e->stopping) {
+    uv_stop(&e->loop);
+    return;
+  }
+  if (now - e->last_renew_us >= e->lease_ms * 1000 / 3) {
+    e->last_renew_us = now;
+    renew(e);
+  }
+  look_around(e);
+}
+
+/* The journal changed: another process committed (a run started, a
+ * signal, a cancel), or this one did; only the former is news. */
+static void on_watch(uv_poll_t *h, int status, int events) {
+  cairn_engine *e = h->data;
+  (void)events;
+  if (status < 0 || e->stopping)
+    return;
+  if (cairn_journal_watch_reset(e->j))
+    look_around(e);
+}
+
+/* Starts watching the journal once per engine; false when it offers no
+ * watch (the tick polls at TICK_MS then). */
+static bool watch_start(cairn_engine *e) {
+  if (!e->watch_open) {
+    int fd = cairn_journal_watch(e->j);
+    if (fd < 0 || uv_poll_init(&e->loop, &e->watch, fd) != 0)
+      return false;
+    e->watch.data = e;
+    e->watch_open = true;
+  }
+  cairn_journal_watch_reset(e->j);
+  uv_poll_start(&e->watch, UV_READABLE, on_watch);
+  return true;
 }
 
 static void on_stop_async(uv_async_t *a) {
@@ -675,10 +711,15 @@ int cairn_engine_work(cairn_engine *e, int mode, const char *run_id) {
     }
   }
   e->last_renew_us = cairn__now_us();
-  uv_timer_start(&e->tick, on_tick, mode == CAIRN_WORK_RUN ? TICK_MS : 0,
-                 TICK_MS);
+  bool watched = watch_start(e);
+  uint64_t every = watched && mode == CAIRN_WORK_FOREVER ? WATCHED_TICK_MS
+                                                         : TICK_MS;
+  uv_timer_start(&e->tick, on_tick, mode == CAIRN_WORK_RUN ? every : 0,
+                 every);
   uv_run(&e->loop, UV_RUN_DEFAULT);
   uv_timer_stop(&e->tick);
+  if (watched)
+    uv_poll_stop(&e->watch);
   if (e->fatal)
     rc = CAIRN_EIO;
   let_go_all(e);
@@ -768,6 +809,8 @@ void cairn_engine_close(cairn_engine *e) {
   uv_close((uv_handle_t *)&e->commit_check, NULL);
   uv_close((uv_handle_t *)&e->pending, NULL);
   uv_close((uv_handle_t *)&e->tick, NULL);
+  if (e->watch_open)
+    uv_close((uv_handle_t *)&e->watch, NULL);
   uv_close((uv_handle_t *)&e->stop_async, NULL);
   uv_run(&e->loop, UV_RUN_DEFAULT); /* closes finish, late threads return */
   uv_loop_close(&e->loop);

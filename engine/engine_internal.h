@@ -126,6 +126,9 @@ struct cairn_engine {
                                 not block in poll before committing it
                                 (close callbacks run after the check) */
   uv_timer_t tick;           /* leases, claims, polling */
+  uv_poll_t watch;           /* the journal's change notification
+                                (cairn_journal_watch), while working */
+  bool watch_open;           /* watch was initialized */
   uv_async_t stop_async;
   int mode;                  /* cairn_work_mode while working */
   uint64_t target;           /* CAIRN_WORK_RUN: the run awaited */

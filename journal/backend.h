@@ -88,6 +88,9 @@ struct cairn__journal_ops {
   int (*verify)(cairn_journal *j, cairn_verify_cb cb, void *ctx, cairn_verify_stats *stats);
   int (*rebuild_views)(cairn_journal *j, uint64_t *n_runs);
   int (*stats_get)(cairn_journal *j, cairn_journal_stats *out);
+  /* Change notification (cairn_journal_watch and _watch_reset). */
+  int (*watch)(cairn_journal *j);
+  bool (*watch_reset)(cairn_journal *j);
   /* Commits a batch built by batch.c in one transaction, folding its
    * events into views with fold.c (every backend folds the same way). */
   int (*commit)(cairn_batch *b);

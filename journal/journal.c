@@ -36,6 +36,12 @@ void cairn__journal_set_err(cairn_journal *j, const char *fmt, ...) {
   va_end(ap);
 }
 
+int cairn_journal_watch(cairn_journal *j) { return j->ops->watch(j); }
+
+bool cairn_journal_watch_reset(cairn_journal *j) {
+  return j->ops->watch_reset(j);
+}
+
 int cairn__backend_commit(cairn_batch *b) { return b->j->ops->commit(b); }
 
 int cairn_reader_begin(cairn_journal *j, cairn_reader **out) {

@@ -213,6 +213,25 @@ const char *cairn_journal_errmsg(const cairn_journal *j);
 /* The home directory `j` was opened on. */
 const char *cairn_journal_home(const cairn_journal *j);
 
+/*
+ * Change notification, so a worker can wake when another process commits
+ * instead of polling. cairn_journal_watch returns a descriptor that
+ * becomes readable after the journal's storage changed (some process,
+ * this one included, committed); it belongs to `j` (closed by
+ * cairn_journal_close; never close it yourself) and the same one is
+ * returned on every call. -1 when the backend or the system offers none
+ * (the caller keeps polling; errmsg says why).
+ *
+ * cairn_journal_watch_reset consumes what made the descriptor readable
+ * and returns true when a transaction committed since the previous call
+ * that this handle did not make: only then may there be news. A false
+ * answer is exact for the commits counted so far; a commit racing with
+ * the call makes the descriptor readable again. Loop thread only (not
+ * thread-safe for one handle).
+ */
+int cairn_journal_watch(cairn_journal *j);
+bool cairn_journal_watch_reset(cairn_journal *j);
+
 /* --------------------------------------------------------------------- */
 /* Writing: batches                                                       */
 /* --------------------------------------------------------------------- */

@@ -16,12 +16,15 @@
  */
 #include "lmdb_internal.h"
 
+#include <sys/inotify.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* 64 MiB: costs only address space (lmdb.h), holds ~400k events. */
 #define DEFAULT_MAP_BYTES ((size_t)64 << 20)
@@ -245,6 +248,7 @@ int cairn__lmdb_journal_open(const char *home, const cairn_journal_options *opts
     return CAIRN_ENOMEM;
   }
   j->ops = &cairn__lmdb_ops;
+  LJ(j)->watch_fd = -1;
   j->read_only = o.read_only;
   unsigned flags = MDB_NOTLS | (o.no_sync ? MDB_NOSYNC : 0) |
                    (o.read_only ? MDB_RDONLY : 0);
@@ -289,6 +293,8 @@ void cairn__lmdb_journal_close(cairn_journal *j) {
     return;
   if (LJ(j)->env)
     mdb_env_close(LJ(j)->env);
+  if (LJ(j)->watch_fd >= 0)
+    close(LJ(j)->watch_fd);
   free(j->home);
   free(j);
 }
@@ -335,11 +341,60 @@ int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx) {
       rc = cairn__mdb_err(j, mdb_txn_commit(txn), "committing");
     else
       mdb_txn_abort(txn);
+    if (rc == 0)
+      LJ(j)->own_commits++; /* not news for this handle's watch */
     if (rc != CAIRN_EFULL)
       return rc;
     if ((rc = grow(j)) != 0)
       return rc;
   }
+}
+
+/* ------------------------------------------------------------ watching */
+
+/* LMDB writes data.mdb with pwrite (this backend never maps it writable),
+ * so inotify's IN_MODIFY on it follows every commit of every process. The
+ * environment's last transaction id, against the commits this handle
+ * made, tells whether any commit was someone else's: a worker that
+ * commits all the time is not woken by its own work. */
+int cairn__lmdb_watch(cairn_journal *j) {
+  cairn__lmdb *l = LJ(j);
+  char path[4200];
+  if (l->watch_fd >= 0)
+    return l->watch_fd;
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  snprintf(path, sizeof path, "%s/data.mdb", j->home);
+  if (fd < 0 || inotify_add_watch(fd, path, IN_MODIFY) < 0) {
+    cairn__journal_set_err(j, "cannot watch %s: %s; polling instead", path,
+                           strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  MDB_envinfo info;
+  if (mdb_env_info(l->env, &info) == 0)
+    l->seen_txnid = info.me_last_txnid;
+  l->own_commits = 0;
+  l->watch_fd = fd;
+  return fd;
+}
+
+bool cairn__lmdb_watch_reset(cairn_journal *j) {
+  cairn__lmdb *l = LJ(j);
+  char buf[4096];
+  MDB_envinfo info;
+  if (l->watch_fd >= 0)
+    while (read(l->watch_fd, buf, sizeof buf) > 0)
+      ;
+  if (mdb_env_info(l->env, &info) != 0)
+    return true;
+  /* Every committed write transaction, of any process, takes the next id:
+   * news when more committed since the last reset than this handle did. */
+  size_t last = info.me_last_txnid;
+  bool news = last - l->seen_txnid > l->own_commits;
+  l->seen_txnid = last;
+  l->own_commits = 0;
+  return news;
 }
 
 const cairn__journal_ops cairn__lmdb_ops = {
@@ -378,4 +433,6 @@ const cairn__journal_ops cairn__lmdb_ops = {
     .rebuild_views = cairn__lmdb_journal_rebuild_views,
     .stats_get = cairn__lmdb_journal_stats_get,
     .commit = cairn__lmdb_commit,
+    .watch = cairn__lmdb_watch,
+    .watch_reset = cairn__lmdb_watch_reset,
 };

@@ -52,6 +52,9 @@ typedef struct cairn__lmdb {
   MDB_env *env;
   MDB_dbi events, runs, run_ids, workflows, defs, names, by_status, views,
       audit, requests, def_state, def_names, mappings, audit_by_action, meta;
+  int watch_fd;          /* inotify on data.mdb, -1 until asked for */
+  size_t seen_txnid;     /* the last transaction id at watch_reset */
+  size_t own_commits;    /* transactions this handle committed since */
 } cairn__lmdb;
 
 typedef struct cairn__lmdb_reader {
@@ -158,5 +161,7 @@ int cairn__lmdb_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx, 
 int cairn__lmdb_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs);
 int cairn__lmdb_journal_stats_get(cairn_journal *j, cairn_journal_stats *out);
 int cairn__lmdb_commit(cairn_batch *b);
+int cairn__lmdb_watch(cairn_journal *j);
+bool cairn__lmdb_watch_reset(cairn_journal *j);
 
 #endif /* CAIRN_LMDB_INTERNAL_H */
