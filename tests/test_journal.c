@@ -804,6 +804,70 @@ TEST(verify_reports_events_of_no_run) {
   test_rmdir_free(home);
 }
 
+/* verify over the indexes beside runs: a journal with a registered
+ * definition, one damaged index record, and the problem verify names. */
+static void expect_index_damage(const char *db, const void *key, size_t kn,
+                                const void *val, size_t vn,
+                                const char *want) {
+  char *home = test_tmpdir();
+  cairn_journal *j = open_j(home);
+  cairn_batch *b;
+  char hash[CAIRN_HASH_HEX_LEN + 1];
+  const char *def = "{\"name\":\"w\",\"steps\":[]}";
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  CHECK(cairn_batch_put_definition(b, NULL, "w", def, strlen(def), hash) >= 0,
+        cairn_journal_errmsg(j));
+  CHECK(cairn_batch_commit(b) >= 0, cairn_journal_errmsg(j));
+  cairn_batch_free(b);
+  expect_verify_ok(j);
+  cairn_journal_close(j);
+  if (key == NULL) /* the definition itself: its key is its hash */
+    raw_put(home, db, hash, CAIRN_HASH_HEX_LEN, val, vn);
+  else
+    raw_put(home, db, key, kn, val, vn);
+  j = open_j(home);
+  problems ps = {0};
+  CHECK_ERR(cairn_journal_verify(j, on_problem, &ps, NULL), CAIRN_ECORRUPT,
+            "verify finds the damaged index record");
+  if (strstr(ps.first, want) == NULL)
+    FAIL("the problem \"%s\" does not say \"%s\"", ps.first, want);
+  cairn_journal_close(j);
+  test_rmdir_free(home);
+}
+
+TEST(verify_reports_a_definition_whose_text_was_changed) {
+  const char *other = "{\"name\":\"w\",\"steps\":[1]}";
+  expect_index_damage("definitions", NULL, 0, other, strlen(other),
+                      "does not hash to its key");
+}
+
+TEST(verify_reports_a_version_naming_a_missing_definition) {
+  char hashes[1][CAIRN_HASH_HEX_LEN + 1];
+  memset(hashes[0], 'a', CAIRN_HASH_HEX_LEN);
+  hashes[0][CAIRN_HASH_HEX_LEN] = '\0';
+  char *buf;
+  size_t n;
+  CHECK_OK(cairn__names_rec_encode(hashes, 1, &buf, &n), NULL);
+  expect_index_damage("names", "default\0gone", 12, buf, n,
+                      "version 1 of workflow gone names a definition that "
+                      "is not stored");
+  free(buf);
+}
+
+TEST(verify_reports_a_request_id_without_its_audit_record) {
+  unsigned char seq[8];
+  cairn__put_be64(seq, 999);
+  expect_index_damage("requests", "default\0req-1", 13, seq, 8,
+                      "request id req-1 points at no audit record");
+}
+
+TEST(verify_reports_an_audit_record_that_does_not_decode) {
+  unsigned char seq[8];
+  cairn__put_be64(seq, 7);
+  expect_index_damage("audit", seq, 8, "\xc1", 1,
+                      "audit record 7 does not decode");
+}
+
 /* ------------------------------------------------------------- leases */
 
 static int owned_append(cairn_journal *j, const char *owner, const char *run,

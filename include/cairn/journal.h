@@ -704,7 +704,11 @@ typedef struct cairn_verify_stats {
  * Checks every run: its history decodes, seqs are 1..last_seq without
  * gaps, `step.reused` references resolve to a `step.completed`, the
  * events obey the lifecycle rules, the indexes agree with the run record,
- * and each stored view equals the fold of its events. Each problem goes to
+ * and each stored view equals the fold of its events; then the indexes
+ * beside runs: definitions hash to their keys, versions and registrations
+ * name stored definitions, audit records decode and the request and
+ * action indexes point at them, mappings decode (docs/storage.md lists
+ * each check and its message). Each problem goes to
  * `cb` (may be NULL). Returns 0 when the journal is sound, CAIRN_ECORRUPT
  * when problems were found, or another error if it could not check.
  */

@@ -242,6 +242,135 @@ static void verify_run(vctx *v, const cairn__run_rec *r) {
   cairn__fold_free(&f);
 }
 
+/* ------------------------------------------- the indexes beside runs */
+
+/* Whether the audit database holds record `seq`. */
+static bool audit_has(vctx *v, uint64_t seq) {
+  unsigned char kb[8];
+  cairn__put_be64(kb, seq);
+  MDB_val k = {8, kb}, val;
+  return mdb_get(v->txn, LJ(v->j)->audit, &k, &val) == 0;
+}
+
+/* Whether the definitions database holds snapshot `hash` (64 bytes). */
+static bool definition_has(vctx *v, const void *hash) {
+  MDB_val k = {CAIRN_HASH_HEX_LEN, (void *)hash}, val;
+  return mdb_get(v->txn, LJ(v->j)->defs, &k, &val) == 0;
+}
+
+/* Calls fn on every record of `dbi`. */
+static void each_record(vctx *v, MDB_dbi dbi,
+                        void (*fn)(vctx *v, const MDB_val *k,
+                                   const MDB_val *val)) {
+  MDB_cursor *cur;
+  MDB_val k, val;
+  if (mdb_cursor_open(v->txn, dbi, &cur) != 0) {
+    problem(v, 0, "an index cannot be read");
+    return;
+  }
+  for (int rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT))
+    fn(v, &k, &val);
+  mdb_cursor_close(cur);
+}
+
+/* definitions: content-addressed, so each snapshot hashes to its key. */
+static void check_definition(vctx *v, const MDB_val *k, const MDB_val *val) {
+  char h[CAIRN_HASH_HEX_LEN + 1];
+  cairn__sha256_hex(val->mv_data, val->mv_size, h);
+  if (k->mv_size != CAIRN_HASH_HEX_LEN ||
+      memcmp(k->mv_data, h, CAIRN_HASH_HEX_LEN) != 0)
+    problem(v, 0, "definition %.*s does not hash to its key (its text "
+            "was changed); restore the journal from a backup",
+            (int)(k->mv_size < 64 ? k->mv_size : 64),
+            (const char *)k->mv_data);
+  else if (!cairn__json_valid(val->mv_data, val->mv_size))
+    problem(v, 0, "definition %.64s is not JSON", (const char *)k->mv_data);
+}
+
+/* names: every version of a name is a stored snapshot. */
+static void check_name(vctx *v, const MDB_val *k, const MDB_val *val) {
+  uint32_t n = 0;
+  char h[CAIRN_HASH_HEX_LEN + 1];
+  const char *name = memchr(k->mv_data, 0, k->mv_size);
+  int len = name ? (int)(k->mv_size - (size_t)(name + 1 -
+                                               (const char *)k->mv_data))
+                 : 0;
+  name = name ? name + 1 : "";
+  if (cairn__names_rec_count(val->mv_data, val->mv_size, &n) != 0) {
+    problem(v, 0, "the versions of workflow %.*s do not decode", len, name);
+    return;
+  }
+  for (uint32_t i = 1; i <= n; i++)
+    if (cairn__names_rec_get(val->mv_data, val->mv_size, i, h) != 0 ||
+        !definition_has(v, h))
+      problem(v, 0, "version %u of workflow %.*s names a definition that "
+              "is not stored", i, len, name);
+}
+
+/* def_names: registrations of stored snapshots only. */
+static void check_def_names(vctx *v, const MDB_val *k, const MDB_val *val) {
+  (void)val;
+  if (k->mv_size != CAIRN_HASH_HEX_LEN || !definition_has(v, k->mv_data))
+    problem(v, 0, "the registrations of definition %.*s name a definition "
+            "that is not stored", (int)(k->mv_size < 64 ? k->mv_size : 64),
+            (const char *)k->mv_data);
+}
+
+static void check_audit(vctx *v, const MDB_val *k, const MDB_val *val) {
+  cairn_audit_record a;
+  if (k->mv_size != 8 ||
+      cairn__audit_decode(val->mv_data, val->mv_size, &a) != 0 ||
+      a.seq != cairn__get_be64(k->mv_data))
+    problem(v, 0, "audit record %llu does not decode",
+            k->mv_size == 8 ? (unsigned long long)cairn__get_be64(k->mv_data)
+                            : 0ULL);
+}
+
+/* requests: each request id points at an audit record. */
+static void check_request(vctx *v, const MDB_val *k, const MDB_val *val) {
+  const char *id = memchr(k->mv_data, 0, k->mv_size);
+  int len = id ? (int)(k->mv_size - (size_t)(id + 1 -
+                                             (const char *)k->mv_data))
+               : 0;
+  if (val->mv_size != 8 || !audit_has(v, cairn__get_be64(val->mv_data)))
+    problem(v, 0, "request id %.*s points at no audit record", len,
+            id ? id + 1 : "");
+}
+
+/* audit_by_action: each entry ends with the seq of an audit record. */
+static void check_action(vctx *v, const MDB_val *k, const MDB_val *val) {
+  (void)val;
+  if (k->mv_size < 16 ||
+      !audit_has(v, cairn__get_be64((const unsigned char *)k->mv_data +
+                                    k->mv_size - 8)))
+    problem(v, 0, "the audit index by action lists a record that is not "
+            "stored");
+}
+
+/* mappings: (from hash, to hash) -> a JSON object of step names. */
+static void check_mapping(vctx *v, const MDB_val *k, const MDB_val *val) {
+  if (k->mv_size != 2 * CAIRN_HASH_HEX_LEN ||
+      !cairn__json_valid(val->mv_data, val->mv_size))
+    problem(v, 0, "a saved rename mapping does not decode");
+}
+
+/* Every index that is not one run's: definitions and their names, the
+ * audit records and their two indexes, saved mappings. */
+static void check_catalogue(vctx *v) {
+  cairn__lmdb *l = LJ(v->j);
+  v->run_key = 0;
+  v->run_id = NULL;
+  v->told = 0;
+  each_record(v, l->defs, check_definition);
+  each_record(v, l->names, check_name);
+  each_record(v, l->def_names, check_def_names);
+  each_record(v, l->audit, check_audit);
+  each_record(v, l->requests, check_request);
+  each_record(v, l->audit_by_action, check_action);
+  each_record(v, l->mappings, check_mapping);
+}
+
 int cairn__lmdb_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx,
                          cairn_verify_stats *stats) {
   vctx v = {.j = j, .cb = cb, .cb_ctx = ctx};
@@ -281,6 +410,7 @@ int cairn__lmdb_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx,
             "%llu: %s", es.ms_entries, (unsigned long long)sum_last,
             es.ms_entries > sum_last ? "some events belong to no run"
                                      : "some events are missing");
+  check_catalogue(&v);
   cairn__lmdb_reader_end(r);
   if (stats)
     *stats = v.st;
