@@ -8,14 +8,16 @@
  * the command functions at the end; what several of them need lives in
  * the shared files, each named at its declarations below:
  *   cli_util.c        options, errors, journal and engine opening, files,
- *                     times, JSON output
+ *                     JSON output
  *   cli_definition.c  definition files with their @prompt files
- *   cli_llm.c         what show and export say about an llm attempt
- *   cli_export.c      scores (shared by export and backtest)
- *   json_diff.c       comparing JSON values (diff)
+ *   cli_llm.c         the text show prints of an llm attempt
+ * The JSON objects --format json prints are built by present/ (present.h),
+ * the encoder `cairn serve` answers with too.
  */
 #ifndef CAIRN_CLI_H
 #define CAIRN_CLI_H
+
+#include "present.h"
 
 #include <cairn/cairn.h>
 #include <cjson/cJSON.h>
@@ -44,19 +46,6 @@ int cli_open(const cli_ctx *ctx, bool read_only, cairn_journal **j);
 int cli_find_run(const cli_ctx *ctx, cairn_journal *j, cairn_reader *r,
                  const char *id, cairn_run_info *out);
 
-/* Formats µs since the epoch as "2026-11-21T05:42:40.123Z". */
-void cli_time(int64_t us, char *buf, size_t len);
-
-/* The event as a JSON object (JSON fields embedded as values). */
-cJSON *cli_event_json(const cairn_event *ev);
-/* Adds an integer field printed in full (cJSON would print doubles such
- * as µs timestamps in exponent form). */
-void cli_add_int(cJSON *obj, const char *key, int64_t v);
-/* Adds a JSON text field to `obj` as a parsed value (a string if it does
- * not parse). */
-void cli_add_json_text(cJSON *obj, const char *key, cairn_str s);
-/* Adds a string field from a cairn_str (nothing when absent). */
-void cli_add_str(cJSON *obj, const char *key, cairn_str s);
 /* cli_util.c, continued. Reads a whole file (malloc'ed, NUL-terminated);
  * NULL with a message. */
 char *cli_read_file(const char *path);
@@ -75,16 +64,8 @@ void cli_print_json(cJSON *doc);
  * definition) or 2 (a prompt file that cannot be read: names the step and
  * the path); a file that is not JSON is returned as read. */
 char *cli_read_definition(const char *file, int *status);
-/* cli_llm.c: the llm step kind in the tool. Whether a definition's step
- * is an llm step. */
-bool cli_llm_step(const cJSON *def_step);
-/* An llm attempt's facts, from its step.started and ending event (type 0
- * while running): {model, prompt, system, input_tokens, output_tokens,
- * cost_usd (null without a price in home's config.json), finish_reason,
- * request_id}; the caller frees it. */
-cJSON *cli_llm_attempt(const char *home, const cairn_event *start,
-                       const cairn_event *end);
-/* The same as lines of the text trace. */
+/* cli_llm.c: an llm attempt (present_llm_attempt) as lines of the text
+ * trace. */
 void cli_llm_print(const char *home, const cairn_event *start,
                    const cairn_event *end);
 
@@ -106,19 +87,5 @@ int cli_audit(cli_ctx *ctx, int argc, char **argv);
 int cli_diff(cli_ctx *ctx, int argc, char **argv);
 int cli_backtest(cli_ctx *ctx, int argc, char **argv);
 int cli_export(cli_ctx *ctx, int argc, char **argv);
-
-/* Scores (cli_export.c; used by export and backtest). The attempt whose
- * output is step `s`'s visible output, in run *src_key (for a reused
- * step, the run that did the work); CAIRN_ENOTFOUND when it has none. */
-int cli_visible_attempt(cairn_reader *r, const cairn_step_view *s,
-                        uint64_t *src_key, cairn_attempt_view *out);
-/* A step's score: its visible attempt's, else its latest attempt's;
- * false when neither was scored. */
-bool cli_step_score(cairn_reader *r, const cairn_step_view *s,
-                    double *score);
-/* A run's score (docs/backtest.md): the mean of its scored steps' scores;
- * with none (*n_scored = 0), 1 when `status` is completed, else 0. */
-int cli_run_score(cairn_reader *r, uint64_t key, int status, double *score,
-                  size_t *n_scored);
 
 #endif

@@ -49,7 +49,7 @@ static void print_tree(const node *ns, size_t n, const char *parent,
     bool last = true;
     for (size_t k = i + 1; k < n; k++)
       last &= strcmp(ns[k].info.parent_run_id, parent) != 0;
-    cli_time(ns[i].time_us, t, sizeof t);
+    present_time(ns[i].time_us, t, sizeof t);
     printf("%s%s %s%s  %-10s %s", indent, last ? "└─" : "├─",
            ns[i].info.run_id, ns[i].info.key == current ? " *" : "  ",
            cairn_run_status_name(ns[i].info.status), t);
@@ -89,35 +89,9 @@ int cli_lineage(cli_ctx *ctx, int argc, char **argv) {
   uint64_t current = w.current;
   for (size_t i = 0; ns && i < n; i++)
     load_node(r, w.runs[i], &ns[i]);
-  if (ctx->json) {
-    cJSON *doc = cJSON_CreateObject(), *arr;
-    cJSON_AddStringToObject(doc, "workflow_id", run.workflow_id);
-    arr = cJSON_AddArrayToObject(doc, "runs");
-    for (size_t i = 0; ns && i < n; i++) {
-      char t[40];
-      cJSON *o = cJSON_CreateObject(), *orig;
-      cJSON_AddStringToObject(o, "run_id", ns[i].info.run_id);
-      if (ns[i].info.parent_run_id[0])
-        cJSON_AddStringToObject(o, "parent_run_id",
-                                ns[i].info.parent_run_id);
-      else
-        cJSON_AddNullToObject(o, "parent_run_id");
-      cJSON_AddStringToObject(o, "status",
-                              cairn_run_status_name(ns[i].info.status));
-      cJSON_AddBoolToObject(o, "current", ns[i].info.key == current);
-      orig = cJSON_AddObjectToObject(o, "origin");
-      cJSON_AddStringToObject(orig, "kind", ns[i].kind);
-      cJSON_AddStringToObject(orig, "point", ns[i].point);
-      cJSON_AddStringToObject(orig, "reason", ns[i].reason);
-      cJSON_AddStringToObject(orig, "actor", ns[i].actor);
-      cli_time(ns[i].time_us, t, sizeof t);
-      cJSON_AddStringToObject(orig, "time", t);
-      cJSON_AddItemToArray(arr, o);
-      if (ns[i].info.key == current)
-        cJSON_AddStringToObject(doc, "current_run_id", ns[i].info.run_id);
-    }
+  cJSON *doc;
+  if (ctx->json && present_lineage(r, &run, &doc) == 0)
     cli_print_json(doc);
-  }
   else if (ns) {
     printf("workflow %s  (* current run)\n", run.workflow_id);
     print_tree(ns, n, "", current, "");
@@ -172,19 +146,9 @@ static int on_record(void *p, const cairn_audit_record *a) {
                               a->workflow_id.len) != 0)))
     return 0;
   char t[40];
-  cli_time(a->time_us, t, sizeof t);
+  present_time(a->time_us, t, sizeof t);
   if (c->arr) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "seq", (double)a->seq);
-    cJSON_AddStringToObject(o, "time", t);
-    cli_add_str(o, "actor", a->actor);
-    cli_add_str(o, "action", a->action);
-    cli_add_str(o, "workflow_id", a->workflow_id);
-    cli_add_str(o, "run_id", a->run_id);
-    cli_add_str(o, "new_run_id", a->new_run_id);
-    cli_add_str(o, "reason", a->reason);
-    cli_add_str(o, "request_id", a->request_id);
-    cJSON_AddItemToArray(c->arr, o);
+    cJSON_AddItemToArray(c->arr, present_audit_record(a));
   }
   else {
     printf("%s  %-10.*s %-9.*s %.*s", t, (int)a->actor.len,

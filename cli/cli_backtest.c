@@ -27,7 +27,7 @@
  *   6. score the replays ("after") and print the comparison.
  *
  * Score of a run: the mean of its scored steps' scores (each step's score
- * is that of the attempt whose output is visible: cli_run_score); with no
+ * is that of the attempt whose output is visible: present_run_score); with no
  * scored step, 1 when the run completed, else 0. A run passes when it
  * completed and its score >= --pass-score (default 0.5). Regressions:
  * runs that passed before and do not now; improvements: the reverse.
@@ -322,7 +322,7 @@ static int runs_of_workflow(cli_ctx *ctx, cairn_journal *j, cairn_reader *r,
 
 static int score_side(cairn_reader *r, const cairn_run_info *info,
                       double pass, bt_side *s) {
-  int rc = cli_run_score(r, info->key, info->status, &s->score,
+  int rc = present_run_score(r, info->key, info->status, &s->score,
                          &s->n_scored);
   s->status = info->status;
   s->passed = rc == 0 && info->status == CAIRN_RUN_COMPLETED &&

@@ -61,12 +61,7 @@ static int done(cli_ctx *ctx, cairn_engine *e, int rc, const char *what,
   if (rc)
     fprintf(stderr, "cairn: %s\n", cairn_engine_errmsg(e));
   else if (ctx->json) {
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "id", id);
-    cJSON_AddStringToObject(doc, "action", what);
-    cJSON_AddBoolToObject(doc, "ok", true);
-    cJSON_AddBoolToObject(doc, "repeated", again);
-    cli_print_json(doc);
+    cli_print_json(present_acted(id, what, again));
   }
   else if (again)
     printf("%s: %s (request id %s was used before: nothing new was "
@@ -121,11 +116,7 @@ static int on_name(void *p, cairn_str name, uint32_t versions,
                    const char *hash) {
   cJSON *arr = p;
   if (arr) {
-    cJSON *o = cJSON_CreateObject();
-    cli_add_str(o, "name", name);
-    cJSON_AddNumberToObject(o, "versions", versions);
-    cJSON_AddStringToObject(o, "latest_hash", hash);
-    cJSON_AddItemToArray(arr, o);
+    cJSON_AddItemToArray(arr, present_workflow_name(name, versions, hash));
   }
   else {
     printf("%-32.*s  v%-4u %.12s\n", (int)name.len, name.ptr, versions,
@@ -159,42 +150,34 @@ static int workflow_list(cli_ctx *ctx) {
 static int workflow_show(cli_ctx *ctx, const char *name, uint32_t version) {
   cairn_journal *j;
   cairn_reader *r = NULL;
-  char hash[CAIRN_HASH_HEX_LEN + 1];
-  uint32_t n = 0;
-  cairn_str json;
+  cJSON *doc = NULL;
+  char err[600] = "";
   int rc = cli_open(ctx, true, &j);
   if (rc)
     return cairn_err_exit_code(rc);
   rc = cairn_reader_begin(j, &r);
-  if (rc == 0)
-    rc = cairn_reader_definition_version(r, ctx->ns, name, version, hash,
-                                         &n);
-  if (rc == 0)
-    rc = cairn_reader_definition(r, hash, &json);
-  int status = rc ? cli_fail(rc, j, "reading the definition") : EXIT_OK;
   if (rc == 0) {
-    cJSON *def = cJSON_ParseWithLength(json.ptr, json.len);
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "name", name);
-    cJSON_AddNumberToObject(doc, "version", version ? version : n);
-    cJSON_AddNumberToObject(doc, "versions", n);
-    cJSON_AddStringToObject(doc, "hash", hash);
-    cJSON_AddItemToObject(doc, "definition", def);
-    if (!ctx->json)
-      printf("# %s version %u of %u, sha256 %s\n", name,
-             version ? version : n, n, hash);
-    if (ctx->json)
-      cli_print_json(doc);
-    else {
-      char *s = cJSON_Print(def);
-      printf("%s\n", s ? s : "");
-      cJSON_free(s);
-      cJSON_Delete(doc);
-    }
+    rc = present_workflow_version(r, ctx->ns, name, version, &doc, err,
+                                  sizeof err);
+    cairn_reader_end(r);
   }
-  cairn_reader_end(r);
+  if (rc)
+    fprintf(stderr, "cairn: %s\n", *err ? err : cairn_strerror(rc));
+  else if (ctx->json)
+    cli_print_json(doc);
+  else {
+    const cJSON *def = cJSON_GetObjectItemCaseSensitive(doc, "definition");
+    char *s = cJSON_Print(def);
+    printf("# %s version %d of %d, sha256 %s\n", name,
+           cJSON_GetObjectItemCaseSensitive(doc, "version")->valueint,
+           cJSON_GetObjectItemCaseSensitive(doc, "versions")->valueint,
+           cJSON_GetObjectItemCaseSensitive(doc, "hash")->valuestring);
+    printf("%s\n", s ? s : "");
+    cJSON_free(s);
+    cJSON_Delete(doc);
+  }
   cairn_journal_close(j);
-  return status;
+  return cairn_err_exit_code(rc);
 }
 
 static int workflow_register(cli_ctx *ctx, const char *file) {
@@ -210,13 +193,8 @@ static int workflow_register(cli_ctx *ctx, const char *file) {
     rc = cairn_engine_register(e, json, strlen(json), hash, &version, name);
     if (rc)
       fprintf(stderr, "cairn: %s: %s\n", file, cairn_engine_errmsg(e));
-    else if (ctx->json) {
-      cJSON *doc = cJSON_CreateObject();
-      cJSON_AddStringToObject(doc, "name", name);
-      cJSON_AddNumberToObject(doc, "version", version);
-      cJSON_AddStringToObject(doc, "hash", hash);
-      cli_print_json(doc);
-    }
+    else if (ctx->json)
+      cli_print_json(present_registered(name, version, hash));
     else
       printf("registered %s version %u (sha256 %.12s)\n", name, version,
              hash);
@@ -229,40 +207,21 @@ static int workflow_register(cli_ctx *ctx, const char *file) {
 /* pause, unpause, delete --version N: one batch with an audit record. */
 static int workflow_state(cli_ctx *ctx, const char *verb, const char *name,
                           uint32_t version, const char *reason) {
-  cairn_journal *j;
-  cairn_batch *b;
+  cairn_engine *e;
   char what[32];
-  int rc = cli_open(ctx, false, &j);
+  int op = strcmp(verb, "delete") == 0  ? CAIRN_DEF_DELETE
+           : strcmp(verb, "pause") == 0 ? CAIRN_DEF_PAUSE
+                                        : CAIRN_DEF_UNPAUSE;
+  int rc = cli_engine_open_existing(ctx, 0, true, &e);
   if (rc)
     return cairn_err_exit_code(rc);
-  if ((rc = cairn_batch_new(j, &b)) == 0) {
-    if (strcmp(verb, "delete") == 0)
-      rc = cairn_batch_delete_definition(b, ctx->ns, name, version);
-    else
-      rc = cairn_batch_pause_definition(b, ctx->ns, name,
-                                        strcmp(verb, "pause") == 0);
-    snprintf(what, sizeof what, "workflow.%s", verb);
-    const char *actor = cairn_actor();
-    cairn_audit_record a = {
-        .ns = {ctx->ns, strlen(ctx->ns)}, .actor = {actor, strlen(actor)},
-        .action = {what, strlen(what)}, .workflow_id = {name, strlen(name)},
-        .reason = {reason, reason ? strlen(reason) : 0}};
-    if (rc >= 0)
-      rc = cairn_batch_audit(b, &a);
-    if (rc >= 0)
-      rc = cairn_batch_commit(b);
-    cairn_batch_free(b);
-  }
-  int status = rc ? cli_fail(rc, j, verb) : EXIT_OK;
-  if (rc == 0 && ctx->json) { /* --format json always answers in JSON */
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "name", name);
-    cJSON_AddStringToObject(doc, "action", what);
-    if (version)
-      cJSON_AddNumberToObject(doc, "version", version);
-    cJSON_AddBoolToObject(doc, "ok", true);
-    cli_print_json(doc);
-  }
+  snprintf(what, sizeof what, "workflow.%s", verb);
+  rc = cairn_engine_definition_state(e, name, op, version, reason);
+  if (rc)
+    fprintf(stderr, "cairn: %s: %s\n", verb, cairn_engine_errmsg(e));
+  int status = cairn_err_exit_code(rc);
+  if (rc == 0 && ctx->json) /* --format json always answers in JSON */
+    cli_print_json(present_definition_changed(name, what, version));
   else if (rc == 0) {
     if (strcmp(verb, "delete") == 0)
       printf("deleted version %u of %s (past runs keep it)\n", version,
@@ -270,7 +229,7 @@ static int workflow_state(cli_ctx *ctx, const char *verb, const char *name,
     else
       printf("%sd %s\n", verb, name);
   }
-  cairn_journal_close(j);
+  cairn_engine_close(e);
   return status;
 }
 

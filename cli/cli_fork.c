@@ -117,15 +117,6 @@ static int parse(int argc, char **argv, fork_args *a) {
   return 0;
 }
 
-static void json_list(cJSON *doc, const char *key, const char *list) {
-  cJSON *arr = cJSON_AddArrayToObject(doc, key);
-  char *copy = list ? strdup(list) : NULL, *save = NULL;
-  for (char *t = copy ? strtok_r(copy, ", ", &save) : NULL; t;
-       t = strtok_r(NULL, ", ", &save))
-    cJSON_AddItemToArray(arr, cJSON_CreateString(t));
-  free(copy);
-}
-
 /* Prints what was created and the mutation plan (loudly, on stderr, before
  * anything runs). */
 static void announce(const cli_ctx *ctx, const char *verb,
@@ -170,7 +161,7 @@ static int attempt_outcome(cairn_reader *r, uint64_t key, const char *step,
     cJSON_AddNumberToObject(o, "attempt", sv.latest.attempt);
     cJSON_AddStringToObject(o, "status", st);
     if (ev.error_message.ptr)
-      cli_add_str(o, "error", ev.error_message);
+      present_add_str(o, "error", ev.error_message);
     else
       cJSON_AddNullToObject(o, "error");
   }
@@ -205,9 +196,9 @@ static int outcome(cairn_journal *j, const char *run_id, const char *step,
   if (rc == 0 && doc) {
     cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v.status));
     if (v.output_seq)
-      cli_add_json_text(doc, "output", ev.output);
+      present_add_json_text(doc, "output", ev.output);
     if (v.error_seq && !v.output_seq)
-      cli_add_str(doc, "error", ev.error_message.ptr ? ev.error_message
+      present_add_str(doc, "error", ev.error_message.ptr ? ev.error_message
                                                      : ev.reason);
   }
   else if (rc == 0) {
@@ -248,20 +239,7 @@ static int fork_cmd(cli_ctx *ctx, fork_args *a, const char *verb) {
       status = cairn_err_exit_code(rc);
     }
   }
-  cJSON *doc = ctx->json ? cJSON_CreateObject() : NULL;
-  if (doc) {
-    cJSON_AddStringToObject(doc, "workflow_id", r.workflow_id);
-    cJSON_AddStringToObject(doc, "run_id", r.run_id);
-    cJSON_AddStringToObject(doc, "parent_run_id", r.parent_run_id);
-    cJSON_AddStringToObject(doc, "kind", verb);
-    if (r.step[0])
-      cJSON_AddStringToObject(doc, "step", r.step);
-    if (a->req.reason)
-      cJSON_AddStringToObject(doc, "reason", a->req.reason);
-    cJSON_AddBoolToObject(doc, "repeated", r.repeated);
-    json_list(doc, "dry_run", r.dry_run);
-    json_list(doc, "for_real", r.for_real);
-  }
+  cJSON *doc = ctx->json ? present_forked(&r, verb, a->req.reason) : NULL;
   if (status == 0 && (!a->detach || r.repeated))
     status = outcome(cairn_engine_journal(e), r.run_id,
                      a->req.kind == CAIRN_FORK_RERUN_STEP ? a->req.step

@@ -9,7 +9,7 @@
 /* One line: seq, time, type, step#attempt and what matters for the type. */
 static void print_line(const cairn_event *ev) {
   char t[40];
-  cli_time(ev->time_us, t, sizeof t);
+  present_time(ev->time_us, t, sizeof t);
   printf("%5u  %s  %-22s", ev->seq, t, cairn_event_type_name(ev->type));
   if (ev->step.ptr)
     printf("  %.*s", (int)ev->step.len, ev->step.ptr);
@@ -99,7 +99,7 @@ int cli_history(cli_ctx *ctx, int argc, char **argv) {
   }
   while ((rc = cairn_history_next(it, &ev)) == 1) {
     if (ctx->json)
-      cJSON_AddItemToArray(events, cli_event_json(&ev));
+      cJSON_AddItemToArray(events, present_event(&ev));
     else
       print_line(&ev);
   }

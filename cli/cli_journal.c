@@ -21,7 +21,7 @@ static void on_problem(void *ctx, const cairn_verify_problem *p) {
   if (o->json) {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "run_id", p->run_id);
-    cli_add_int(e, "run_key", (int64_t)p->run_key);
+    present_add_int(e, "run_key", (int64_t)p->run_key);
     cJSON_AddNumberToObject(e, "seq", p->seq);
     cJSON_AddStringToObject(e, "message", p->message);
     cJSON_AddItemToArray(o->problems, e);
@@ -53,9 +53,9 @@ static int cmd_verify(cli_ctx *ctx, cairn_journal *j) {
   }
   if (ctx->json) {
     cJSON_AddBoolToObject(doc, "ok", rc == 0);
-    cli_add_int(doc, "runs", (int64_t)st.runs);
-    cli_add_int(doc, "events", (int64_t)st.events);
-    cli_add_int(doc, "problem_count", (int64_t)st.problems);
+    present_add_int(doc, "runs", (int64_t)st.runs);
+    present_add_int(doc, "events", (int64_t)st.events);
+    present_add_int(doc, "problem_count", (int64_t)st.problems);
     cJSON_AddItemToObject(doc, "problems", o.problems);
     cli_print_json(doc);
   }
@@ -83,21 +83,21 @@ static int cmd_stats(cli_ctx *ctx, cairn_journal *j) {
   if (ctx->json) {
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "home", cairn_journal_home(j));
-    cli_add_int(doc, "schema", s.schema);
-    cli_add_int(doc, "runs", (int64_t)s.runs);
+    present_add_int(doc, "schema", s.schema);
+    present_add_int(doc, "runs", (int64_t)s.runs);
     cJSON *by = cJSON_AddObjectToObject(doc, "runs_by_status");
     for (int st = CAIRN_RUN_RUNNING; st <= CAIRN_RUN_TERMINATED; st++)
       cJSON_AddNumberToObject(by, cairn_run_status_name(st),
                               (double)s.runs_by_status[st]);
-    cli_add_int(doc, "workflows", (int64_t)s.workflows);
-    cli_add_int(doc, "events", (int64_t)s.events);
-    cli_add_int(doc, "event_bytes", (int64_t)s.event_bytes);
-    cli_add_int(doc, "definitions", (int64_t)s.definitions);
-    cli_add_int(doc, "audit_records", (int64_t)s.audit_records);
-    cli_add_int(doc, "view_records", (int64_t)s.view_records);
-    cli_add_int(doc, "used_bytes", (int64_t)s.used_bytes);
-    cli_add_int(doc, "map_bytes", (int64_t)s.map_bytes);
-    cli_add_int(doc, "file_bytes", (int64_t)s.file_bytes);
+    present_add_int(doc, "workflows", (int64_t)s.workflows);
+    present_add_int(doc, "events", (int64_t)s.events);
+    present_add_int(doc, "event_bytes", (int64_t)s.event_bytes);
+    present_add_int(doc, "definitions", (int64_t)s.definitions);
+    present_add_int(doc, "audit_records", (int64_t)s.audit_records);
+    present_add_int(doc, "view_records", (int64_t)s.view_records);
+    present_add_int(doc, "used_bytes", (int64_t)s.used_bytes);
+    present_add_int(doc, "map_bytes", (int64_t)s.map_bytes);
+    present_add_int(doc, "file_bytes", (int64_t)s.file_bytes);
     cJSON_AddNumberToObject(doc, "used_bytes_per_event", per_event);
     cli_print_json(doc);
     return EXIT_OK;
@@ -128,7 +128,7 @@ static int cmd_rebuild(cli_ctx *ctx, cairn_journal *j) {
     return cli_fail(rc, j, "rebuilding views");
   if (ctx->json) {
     cJSON *doc = cJSON_CreateObject();
-    cli_add_int(doc, "runs", (int64_t)n);
+    present_add_int(doc, "runs", (int64_t)n);
     cli_print_json(doc);
   }
   else {

@@ -68,13 +68,13 @@ static int report(const cli_ctx *ctx, cairn_journal *j, const char *run_id) {
     cJSON_AddStringToObject(doc, "run_id", info.run_id);
     cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v.status));
     if (ev.output.ptr)
-      cli_add_json_text(doc, "output", ev.output);
+      present_add_json_text(doc, "output", ev.output);
     else
       cJSON_AddNullToObject(doc, "output");
     if (err.type) {
       cJSON *e = cJSON_AddObjectToObject(doc, "error");
-      cli_add_str(e, "code", err.error_code);
-      cli_add_str(e, "message", err.error_message.ptr ? err.error_message
+      present_add_str(e, "code", err.error_code);
+      present_add_str(e, "message", err.error_message.ptr ? err.error_message
                                                       : err.reason);
     }
     else {
@@ -183,11 +183,7 @@ static bool is_file(const char *target) {
 
 static int print_started(const cli_ctx *ctx, const cairn_start_result *s) {
   if (ctx->json) {
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "workflow_id", s->workflow_id);
-    cJSON_AddStringToObject(doc, "run_id", s->run_id);
-    cJSON_AddBoolToObject(doc, "existed", s->existed);
-    cli_print_json(doc);
+    cli_print_json(present_started(s));
   }
   else {
     printf("workflow %s\nrun      %s%s\n", s->workflow_id, s->run_id,

@@ -55,19 +55,8 @@ int cli_status(cli_ctx *ctx, int argc, char **argv) {
     return rc;
   rc = cairn_reader_run_view(r, info.key, &v);
   int status = rc ? cli_fail(rc, j, "reading the run") : EXIT_OK;
-  if (rc == 0 && ctx->json) {
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "workflow_id", info.workflow_id);
-    cJSON_AddStringToObject(doc, "run_id", info.run_id);
-    cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v.status));
-    cJSON_AddNumberToObject(doc, "steps_started", v.n_steps);
-    cJSON_AddNumberToObject(doc, "steps_completed", v.n_completed);
-    cJSON_AddNumberToObject(doc, "attempts", v.n_attempts);
-    cJSON_AddNumberToObject(doc, "events", v.last_seq);
-    cJSON_AddStringToObject(doc, "origin",
-                            cairn_origin_kind_name(info.origin_kind));
-    cli_print_json(doc);
-  }
+  if (rc == 0 && ctx->json)
+    cli_print_json(present_status(&info, &v));
   else if (rc == 0) {
     printf("%s  run %s of workflow %s: %u step(s) completed, %u attempt(s), "
            "%u events\n",
@@ -108,15 +97,9 @@ int cli_result(cli_ctx *ctx, int argc, char **argv) {
     status = 4;
   }
   else if (rc == 0 && ok) {
-    if (ctx->json) {
-      cJSON *doc = cJSON_CreateObject();
-      cJSON_AddStringToObject(doc, "workflow_id", info.workflow_id);
-      cJSON_AddStringToObject(doc, "run_id", info.run_id);
-      cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v.status));
-      cli_add_json_text(doc, "output", ev.output);
-      cJSON_AddNullToObject(doc, "error");
+    cJSON *doc;
+    if (ctx->json && present_result(r, &info, &doc) == 0)
       cli_print_json(doc);
-    }
     else {
       printf("%.*s\n", (int)ev.output.len, ev.output.ptr ? ev.output.ptr
                                                          : "null");
@@ -124,17 +107,9 @@ int cli_result(cli_ctx *ctx, int argc, char **argv) {
   }
   else if (rc == 0) {
     cairn_str m = ev.error_message.ptr ? ev.error_message : ev.reason;
-    if (ctx->json) {
-      cJSON *doc = cJSON_CreateObject();
-      cJSON_AddStringToObject(doc, "workflow_id", info.workflow_id);
-      cJSON_AddStringToObject(doc, "run_id", info.run_id);
-      cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v.status));
-      cJSON_AddNullToObject(doc, "output");
-      cJSON *e = cJSON_AddObjectToObject(doc, "error");
-      cli_add_str(e, "code", ev.error_code);
-      cli_add_str(e, "message", m);
+    cJSON *doc;
+    if (ctx->json && present_result(r, &info, &doc) == 0)
       cli_print_json(doc);
-    }
     fprintf(stderr, "cairn: run %s %s: %.*s\n", info.run_id,
             cairn_run_status_name(v.status), (int)m.len, m.ptr ? m.ptr : "");
     status = 7;
@@ -146,24 +121,14 @@ int cli_result(cli_ctx *ctx, int argc, char **argv) {
 
 /* ----------------------------------------------------------------- show */
 
+/* The text trace; --format json prints present_show's object. */
 typedef struct show_ctx {
   cairn_reader *r;
   uint64_t key;
-  cJSON *attempts;
-  bool json;
   bool run_final;  /* a running attempt of a finished run was stopped */
   bool llm;        /* the step shown is an llm step */
   const char *home; /* for the prices of llm models */
 } show_ctx;
-
-/* An attempt still "running" in a finished run was stopped with it (its
- * run was cancelled or terminated under it). */
-static const char *attempt_status(const show_ctx *c,
-                                  const cairn_attempt_view *a) {
-  if (c->run_final && a->status == CAIRN_ATTEMPT_RUNNING)
-    return "stopped";
-  return cairn_attempt_status_name(a->status);
-}
 
 static int on_attempt(void *p, const cairn_attempt_view *a) {
   show_ctx *c = p;
@@ -171,40 +136,11 @@ static int on_attempt(void *p, const cairn_attempt_view *a) {
   cairn_reader_event(c->r, c->key, a->start_seq, &start);
   if (a->end_seq)
     cairn_reader_event(c->r, c->key, a->end_seq, &end);
-  double ms = (double)a->duration_us / 1e3;
-  if (c->json) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "attempt", a->attempt);
-    cJSON_AddStringToObject(o, "status", attempt_status(c, a));
-    cli_add_json_text(o, "input", start.input);
-    if (end.type == CAIRN_EV_STEP_COMPLETED)
-      cli_add_json_text(o, "output", end.output);
-    else
-      cJSON_AddNullToObject(o, "output");
-    if (end.type == CAIRN_EV_STEP_FAILED) {
-      cJSON *e = cJSON_AddObjectToObject(o, "error");
-      cli_add_str(e, "code", end.error_code);
-      cli_add_str(e, "message", end.error_message);
-      cli_add_json_text(e, "details", end.details);
-      cJSON_AddBoolToObject(e, "retryable", end.retryable);
-    }
-    else {
-      cJSON_AddNullToObject(o, "error");
-    }
-    cJSON_AddNumberToObject(o, "duration_ms", ms);
-    cJSON_AddBoolToObject(o, "dry_run", a->dry_run);
-    if (c->llm)
-      cJSON_AddItemToObject(o, "llm",
-                            cli_llm_attempt(c->home, &start, &end));
-    if (a->scored)
-      cJSON_AddNumberToObject(o, "score", a->score);
-    else
-      cJSON_AddNullToObject(o, "score");
-    cJSON_AddItemToArray(c->attempts, o);
-    return 0;
-  }
-  printf("    attempt %u  %-9s %8.1f ms", a->attempt, attempt_status(c, a),
-         ms);
+  const char *status = c->run_final && a->status == CAIRN_ATTEMPT_RUNNING
+                           ? "stopped"
+                           : cairn_attempt_status_name(a->status);
+  printf("    attempt %u  %-9s %8.1f ms", a->attempt, status,
+         (double)a->duration_us / 1e3);
   if (a->scored)
     printf("  score %.3g", a->score);
   if (start.input.ptr && start.input.len > 2)
@@ -226,78 +162,22 @@ static int on_attempt(void *p, const cairn_attempt_view *a) {
   return 0;
 }
 
-/* One step: its view (if it has events) and attempts. */
-static void show_step(show_ctx *c, cJSON *steps, const char *name) {
+static void show_step(show_ctx *c, const char *name) {
   cairn_step_view s;
   int rc = cairn_reader_step_view(c->r, c->key, name, &s);
   const char *status = rc ? "pending" : cairn_step_status_name(s.status);
   if (rc == 0 && c->run_final && (s.status == CAIRN_STEP_RUNNING ||
                                   s.status == CAIRN_STEP_WAITING))
     status = "stopped";
-  cJSON *o = NULL;
-  if (c->json) {
-    o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "name", name);
-    cJSON_AddStringToObject(o, "status", status);
-    cJSON_AddBoolToObject(o, "reused", rc == 0 && s.reused);
-    cJSON_AddBoolToObject(o, "stale", rc == 0 && s.stale);
-    c->attempts = cJSON_AddArrayToObject(o, "attempts");
-    cJSON_AddItemToArray(steps, o);
-  }
-  else {
-    printf("  %-24s %s%s%s\n", name, status,
-           rc == 0 && s.reused ? " (reused)" : "",
-           rc == 0 && s.stale ? " (stale: an upstream step was rerun)" : "");
-  }
+  printf("  %-24s %s%s%s\n", name, status,
+         rc == 0 && s.reused ? " (reused)" : "",
+         rc == 0 && s.stale ? " (stale: an upstream step was rerun)" : "");
   if (rc == 0)
     cairn_reader_attempts(c->r, c->key, name, on_attempt, c);
 }
 
-/* Step names in definition order, from the run's snapshot. */
-static cJSON *definition_of(cairn_reader *r, const cairn_run_info *info) {
-  cairn_str json;
-  if (cairn_reader_definition(r, info->def_hash, &json) != 0)
-    return NULL;
-  return cJSON_ParseWithLength(json.ptr, json.len);
-}
-
 static void show_header(const cairn_run_info *info, const cairn_run_view *v,
-                        const cairn_event *start, const cairn_event *out,
-                        cJSON *doc) {
-  if (doc) {
-    cJSON_AddStringToObject(doc, "workflow_id", info->workflow_id);
-    cJSON_AddStringToObject(doc, "run_id", info->run_id);
-    cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v->status));
-    cJSON_AddStringToObject(doc, "definition_hash", info->def_hash);
-    cli_add_json_text(doc, "input", start->input);
-    if (out->type && out->output.ptr)
-      cli_add_json_text(doc, "output", out->output);
-    else
-      cJSON_AddNullToObject(doc, "output");
-    if (out->type && out->type != CAIRN_EV_RUN_COMPLETED &&
-        out->type != CAIRN_EV_RUN_OUTPUT_RECOMPUTED) {
-      cJSON *err = cJSON_AddObjectToObject(doc, "error");
-      cli_add_str(err, "code", out->error_code);
-      cli_add_str(err, "message", out->error_message.ptr
-                                      ? out->error_message
-                                      : out->reason);
-    }
-    else {
-      cJSON_AddNullToObject(doc, "error");
-    }
-    cJSON *o = cJSON_AddObjectToObject(doc, "origin");
-    cJSON_AddStringToObject(o, "kind",
-                            cairn_origin_kind_name(start->origin_kind));
-    cli_add_str(o, "parent_run_id", start->parent_run_id);
-    cli_add_str(o, "point", start->origin_point);
-    cli_add_str(o, "reason", start->reason);
-    cli_add_str(o, "actor", start->actor);
-    cJSON_AddNumberToObject(doc, "duration_ms",
-                            (double)((v->ended_us ? v->ended_us
-                                                  : v->updated_us) -
-                                     v->started_us) / 1e3);
-    return;
-  }
+                        const cairn_event *start, const cairn_event *out) {
   printf("workflow %s  run %s\nstatus   %s\n", info->workflow_id,
          info->run_id, cairn_run_status_name(v->status));
   if (start->origin_kind)
@@ -318,50 +198,56 @@ static void show_header(const cairn_run_info *info, const cairn_run_view *v,
   printf("steps\n");
 }
 
+static int show_text(cairn_reader *r, const char *home,
+                     const cairn_run_info *info) {
+  cairn_run_view v;
+  cairn_event start = {0}, out = {0};
+  cairn_str def_text;
+  int rc = cairn_reader_run_view(r, info->key, &v);
+  if (rc == 0)
+    rc = cairn_reader_event(r, info->key, 1, &start);
+  uint32_t end = rc ? 0 : v.output_seq ? v.output_seq : v.error_seq;
+  if (rc == 0 && end)
+    rc = cairn_reader_event(r, info->key, end, &out);
+  if (rc)
+    return rc;
+  show_header(info, &v, &start, &out);
+  show_ctx c = {r, info->key,
+                cairn_run_status_is_final(v.status) && v.rerun_seq == 0,
+                false, home};
+  cJSON *def = cairn_reader_definition(r, info->def_hash, &def_text) == 0
+                   ? cJSON_ParseWithLength(def_text.ptr, def_text.len)
+                   : NULL;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(def, "steps")) {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+    c.llm = present_llm_step(it);
+    if (cJSON_IsString(name))
+      show_step(&c, name->valuestring);
+  }
+  cJSON_Delete(def);
+  return 0;
+}
+
 int cli_show(cli_ctx *ctx, int argc, char **argv) {
   const char *id = one_id(argc, argv);
   cairn_journal *j;
   cairn_reader *r;
   cairn_run_info info;
-  cairn_run_view v;
-  cairn_event start = {0}, out = {0};
+  cJSON *doc = NULL;
   if (id == NULL)
     return cli_usage_error("usage: cairn show ID [--format json]");
   int rc = open_run(ctx, id, &j, &r, &info);
   if (rc)
     return rc;
-  rc = cairn_reader_run_view(r, info.key, &v);
-  if (rc == 0)
-    rc = cairn_reader_event(r, info.key, 1, &start);
-  uint32_t end = rc ? 0 : v.output_seq ? v.output_seq : v.error_seq;
-  if (rc == 0 && end)
-    rc = cairn_reader_event(r, info.key, end, &out);
-  if (rc) {
-    rc = cli_fail(rc, j, "reading the run");
-    cairn_reader_end(r);
-    cairn_journal_close(j);
-    return rc;
-  }
-  cJSON *doc = ctx->json ? cJSON_CreateObject() : NULL;
-  show_header(&info, &v, &start, &out, doc);
-  cJSON *steps = doc ? cJSON_AddArrayToObject(doc, "steps") : NULL;
-  show_ctx c = {r, info.key, NULL, ctx->json,
-                cairn_run_status_is_final(v.status) && v.rerun_seq == 0};
-  c.home = ctx->home;
-  cJSON *def = definition_of(r, &info);
-  const cJSON *it;
-  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(def, "steps")) {
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
-    c.llm = cli_llm_step(it);
-    if (cJSON_IsString(name))
-      show_step(&c, steps, name->valuestring);
-  }
-  cJSON_Delete(def);
+  rc = ctx->json ? present_show(r, ctx->home, &info, &doc)
+                 : show_text(r, ctx->home, &info);
+  int status = rc ? cli_fail(rc, j, "reading the run") : EXIT_OK;
   if (doc)
     cli_print_json(doc);
   cairn_reader_end(r);
   cairn_journal_close(j);
-  return EXIT_OK;
+  return status;
 }
 
 /* ----------------------------------------------------------------- runs */
@@ -400,18 +286,9 @@ int cli_runs(cli_ctx *ctx, int argc, char **argv) {
   cJSON *arr = rc == 0 && ctx->json ? cJSON_CreateArray() : NULL;
   for (size_t i = 0; rc == 0 && i < n; i++) {
     char t[40];
-    cli_time(runs[i].created_us, t, sizeof t);
+    present_time(runs[i].created_us, t, sizeof t);
     if (arr) {
-      cJSON *o = cJSON_CreateObject();
-      cJSON_AddStringToObject(o, "run_id", runs[i].run_id);
-      cJSON_AddStringToObject(o, "workflow_id", runs[i].workflow_id);
-      cJSON_AddStringToObject(o, "status",
-                              cairn_run_status_name(runs[i].status));
-      cJSON_AddStringToObject(o, "started", t);
-      cJSON_AddStringToObject(o, "origin",
-                              cairn_origin_kind_name(runs[i].origin_kind));
-      cJSON_AddNumberToObject(o, "events", runs[i].last_seq);
-      cJSON_AddItemToArray(arr, o);
+      cJSON_AddItemToArray(arr, present_run_entry(&runs[i]));
     }
     else {
       printf("%s  %-10s  %s  %s\n", runs[i].run_id,

@@ -72,7 +72,7 @@ static int act(cairn_engine *e, const cairn_run_info *info,
                const cairn_event *ev, const char *action,
                const char *reason, const char *rid) {
   cairn_batch *b;
-  const char *actor = cairn_actor();
+  const char *actor = cairn__engine_actor(e);
   cairn_audit_record a = {.ns = S(info->ns), .actor = S(actor),
                           .action = S(action),
                           .workflow_id = S(info->workflow_id),
@@ -114,7 +114,7 @@ int cairn_engine_signal(cairn_engine *e, const char *id, const char *name,
     return rc;
   cairn_event ev = {.type = CAIRN_EV_SIGNAL_RECEIVED, .name = S(name),
                     .output = S(data ? data : "null"), .reason = S(reason),
-                    .actor = S(cairn_actor())};
+                    .actor = S(cairn__engine_actor(e))};
   return act(e, &info, &ev, "signal", reason, request_id);
 }
 
@@ -130,7 +130,8 @@ int cairn_engine_cancel(cairn_engine *e, const char *id, bool terminate,
     return rc;
   cairn_event ev = {.type = terminate ? CAIRN_EV_RUN_TERMINATED
                                       : CAIRN_EV_RUN_CANCELLED,
-                    .reason = S(reason), .actor = S(cairn_actor())};
+                    .reason = S(reason),
+                    .actor = S(cairn__engine_actor(e))};
   return act(e, &info, &ev, terminate ? "terminate" : "cancel", reason,
              request_id);
 }

@@ -72,6 +72,29 @@ void cairn_engine_observe(cairn_engine *e, cairn_step_observer cb,
   e->observer_ctx = ctx;
 }
 
+void cairn_engine_on_change(cairn_engine *e, cairn_change_fn cb, void *ctx) {
+  e->on_change = cb;
+  e->on_change_ctx = ctx;
+}
+
+struct uv_loop_s *cairn_engine_loop(cairn_engine *e) { return &e->loop; }
+
+int cairn_engine_act_as(cairn_engine *e, const char *ns, const char *actor) {
+  if ((ns && (*ns == '\0' || strlen(ns) > CAIRN_NAMESPACE_MAX)) ||
+      (actor && (*actor == '\0' || strlen(actor) >= sizeof e->actor))) {
+    cairn__engine_err(e, "a namespace is 1..%d bytes and an actor 1..%zu",
+                      CAIRN_NAMESPACE_MAX, sizeof e->actor - 1);
+    return CAIRN_EINVAL;
+  }
+  snprintf(e->ns, sizeof e->ns, "%s", ns ? ns : e->ns_open);
+  snprintf(e->actor, sizeof e->actor, "%s", actor ? actor : "");
+  return 0;
+}
+
+const char *cairn__engine_actor(const cairn_engine *e) {
+  return e->actor[0] ? e->actor : cairn_actor();
+}
+
 /* ------------------------------------------------------------ owners */
 
 /* The start time of process `pid` in clock ticks since boot (field 22 of
@@ -235,16 +258,31 @@ int cairn__engine_def(cairn_engine *e, const char *hash, cairn__def **out) {
 
 static void on_pending(uv_idle_t *h) { (void)h; }
 
-int cairn__emit(cairn__run *run, const cairn_event *ev) {
-  cairn_engine *e = run->e;
-  int rc;
-  if (e->batch == NULL) {
-    if ((rc = cairn_batch_new(e->j, &e->batch)) != 0)
+void cairn__engine_wake(cairn_engine *e) {
+  uv_idle_start(&e->pending, on_pending);
+}
+
+int cairn__engine_turn_batch(cairn_engine *e, bool owned, cairn_batch **out) {
+  cairn_batch **b = owned ? &e->batch : &e->free_batch;
+  if (*b == NULL) {
+    int rc = cairn_batch_new(e->j, b);
+    if (rc)
       return rc;
-    cairn_batch_set_owner(e->batch, e->owner, e->lease_ms);
+    if (owned)
+      cairn_batch_set_owner(*b, e->owner, e->lease_ms);
     uv_idle_start(&e->pending, on_pending);
   }
-  rc = cairn_batch_append(e->batch, run->run_id, ev, 1);
+  *out = *b;
+  return 0;
+}
+
+int cairn__emit(cairn__run *run, const cairn_event *ev) {
+  cairn_engine *e = run->e;
+  cairn_batch *b;
+  int rc = cairn__engine_turn_batch(e, true, &b);
+  if (rc)
+    return rc;
+  rc = cairn_batch_append(b, run->run_id, ev, 1);
   if (rc < 0) {
     cairn__engine_err(e, "run %s: %s", run->run_id,
                       cairn_journal_errmsg(e->j));
@@ -320,14 +358,21 @@ static void drop_run(cairn_engine *e, cairn__run *run) {
   cairn__run_free(run);
 }
 
-/* Commits the batch, dropping runs that made it fail, until it commits
+/* Commits batch `b`, dropping runs that made it fail, until it commits
  * or fails for a reason that is not one run's. */
-static int commit_batch(cairn_engine *e) {
+static int commit_one(cairn_engine *e, cairn_batch *b) {
   for (;;) {
-    int rc = cairn_batch_commit(e->batch);
+    int rc = cairn_batch_commit(b);
     if (rc == 0)
       return 0;
-    const char *id = cairn_batch_failed_run(e->batch);
+    const char *id = cairn_batch_failed_run(b);
+    if (id && rc == CAIRN_ECONFLICT && cairn__start_raced(e, id)) {
+      /* another process created that workflow id first */
+      char rid[CAIRN_RUN_ID_LEN + 1];
+      snprintf(rid, sizeof rid, "%s", id);
+      cairn_batch_remove_run(b, rid);
+      continue;
+    }
     cairn__run *run = id && rc == CAIRN_ECONFLICT ? find_run_id(e, id) : NULL;
     if (run == NULL) {
       cairn__engine_err(e, "committing: %s", cairn_journal_errmsg(e->j));
@@ -336,9 +381,26 @@ static int commit_batch(cairn_engine *e) {
     /* Cancelled, terminated or taken over: its events are moot. */
     char rid[CAIRN_RUN_ID_LEN + 1];
     memcpy(rid, id, sizeof rid);
-    cairn_batch_remove_run(e->batch, rid);
+    cairn_batch_remove_run(b, rid);
     drop_run(e, run);
   }
+}
+
+static int commit_batch(cairn_engine *e) { return commit_one(e, e->batch); }
+
+/* Commits the turn's free batch (starts no one executes yet). */
+static int commit_free(cairn_engine *e) {
+  if (e->free_batch == NULL)
+    return 0;
+  int rc = commit_one(e, e->free_batch);
+  cairn_batch_free(e->free_batch);
+  e->free_batch = NULL;
+  return rc;
+}
+
+static void changed(cairn_engine *e) {
+  if (e->on_change)
+    e->on_change(e->on_change_ctx);
 }
 
 static void deliver_notes(cairn_engine *e) {
@@ -374,13 +436,19 @@ static void after_commit(cairn_engine *e) {
 static void on_check(uv_check_t *h) {
   cairn_engine *e = h->data;
   uv_idle_stop(&e->pending);
+  bool wrote = e->batch || e->free_batch;
+  int rc_free = commit_free(e);
   if (e->batch == NULL) {
     deliver_notes(e);
+    cairn__starts_done(e, 0, rc_free);
+    if (wrote)
+      changed(e);
     return;
   }
   int rc = commit_batch(e);
   cairn_batch_free(e->batch);
   e->batch = NULL;
+  cairn__starts_done(e, rc, rc_free);
   if (rc) {
     e->n_launches = 0; /* nothing starts without its durable start */
     e->stopping = true;
@@ -389,6 +457,10 @@ static void on_check(uv_check_t *h) {
     return;
   }
   after_commit(e);
+  if (e->n_started && (e->mode == CAIRN_WORK_FOREVER ||
+                       e->mode == CAIRN_WORK_DRAIN))
+    cairn__engine_adopt_started(e);
+  changed(e);
 }
 
 /* ----------------------------------------------------------- claiming */
@@ -553,6 +625,8 @@ static void on_tick(uv_timer_t *t) {
     renew(e);
   }
   look_around(e);
+  if (!e->watch_open) /* no news from a watch: say so every tick */
+    changed(e);
 }
 
 /* The journal changed: another process committed (a run started, a
@@ -562,8 +636,10 @@ static void on_watch(uv_poll_t *h, int status, int events) {
   (void)events;
   if (status < 0 || e->stopping)
     return;
-  if (cairn_journal_watch_reset(e->j))
+  if (cairn_journal_watch_reset(e->j)) {
     look_around(e);
+    changed(e);
+  }
 }
 
 /* Starts watching the journal once per engine; false when it offers no
@@ -594,13 +670,15 @@ void cairn_engine_stop(cairn_engine *e) { uv_async_send(&e->stop_async); }
 /* Lets go of every run (leases released, so another worker resumes them
  * at once) after committing what this turn produced. */
 static void let_go_all(cairn_engine *e) {
+  int rc_free = commit_free(e), rc = 0;
   if (e->batch) {
-    if (commit_batch(e) == 0)
+    if ((rc = commit_batch(e)) == 0)
       after_commit(e);
     cairn_batch_free(e->batch);
     e->batch = NULL;
     e->n_launches = 0;
   }
+  cairn__starts_done(e, rc, rc_free);
   size_t n = 0;
   uint64_t *keys = malloc((e->n_runs + 1) * sizeof *keys);
   cairn__run *run, *tmp;
@@ -672,7 +750,7 @@ static int work_on_run(cairn_engine *e, const char *run_id) {
 /* Adopts the runs this engine started with execute = true: they are
  * leased to it already, so claims (which skip runs held) never bring
  * them in. */
-static void adopt_started(cairn_engine *e) {
+void cairn__engine_adopt_started(cairn_engine *e) {
   cairn_reader *r;
   size_t n = e->n_started;
   e->n_started = 0;
@@ -702,7 +780,7 @@ int cairn_engine_work(cairn_engine *e, int mode, const char *run_id) {
   e->fatal = false;
   e->target = 0;
   if (mode == CAIRN_WORK_DRAIN || mode == CAIRN_WORK_FOREVER)
-    adopt_started(e);
+    cairn__engine_adopt_started(e);
   if (mode == CAIRN_WORK_RUN) {
     rc = work_on_run(e, run_id);
     if (rc || e->n_runs == 0) {
@@ -712,8 +790,8 @@ int cairn_engine_work(cairn_engine *e, int mode, const char *run_id) {
   }
   e->last_renew_us = cairn__now_us();
   bool watched = watch_start(e);
-  uint64_t every = watched && mode == CAIRN_WORK_FOREVER ? WATCHED_TICK_MS
-                                                         : TICK_MS;
+  bool idle_ok = mode == CAIRN_WORK_FOREVER || mode == CAIRN_WORK_IDLE;
+  uint64_t every = watched && idle_ok ? WATCHED_TICK_MS : TICK_MS;
   uv_timer_start(&e->tick, on_tick, mode == CAIRN_WORK_RUN ? every : 0,
                  every);
   uv_run(&e->loop, UV_RUN_DEFAULT);
@@ -782,6 +860,7 @@ int cairn_engine_open(const cairn_engine_options *o, cairn_engine **out,
     return rc;
   }
   snprintf(e->ns, sizeof e->ns, "%s", o->ns ? o->ns : "default");
+  memcpy(e->ns_open, e->ns, sizeof e->ns);
   e->lease_ms = o->lease_ms > 0 ? o->lease_ms : DEFAULT_LEASE_MS;
   e->max_runs = o->max_runs ? o->max_runs : DEFAULT_MAX_RUNS;
   cairn__owner_self(e->owner);
@@ -827,6 +906,7 @@ void cairn_engine_close(cairn_engine *e) {
     free(d);
   }
   free(e->launches);
+  free(e->pstarts);
   free(e->started);
   free(e->notes);
   free(e->note_strs);

@@ -145,8 +145,47 @@ struct cairn_engine {
   char **note_strs;
   size_t n_notes, cap_notes;
   cairn_limits limits;       /* from config.json */
+  char ns_open[CAIRN_NAMESPACE_MAX + 1]; /* the namespace it was opened
+                                with (cairn_engine_act_as(NULL) restores) */
+  char actor[129];           /* cairn_engine_act_as; "" = cairn_actor() */
+  cairn_change_fn on_change; /* cairn_engine_on_change */
+  void *on_change_ctx;
+  cairn_batch *free_batch;   /* this turn's starts of runs no one holds
+                                (start_async without execute): no owner */
+  struct cairn__pstart *pstarts; /* this turn's asynchronous starts */
+  size_t n_pstarts, cap_pstarts;
   char errmsg[512];
 };
+
+/* An asynchronous start waiting for its turn's commit (start.c). */
+typedef struct cairn__pstart {
+  cairn_start_cb cb;
+  void *ctx;
+  cairn_start_result res;
+  bool created;              /* its create op is in a batch */
+  bool owned;                /* in e->batch (executed here), else
+                                e->free_batch */
+  bool raced;                /* another process created the workflow id
+                                first: report its current run */
+  char ns[CAIRN_NAMESPACE_MAX + 1];
+} cairn__pstart;
+
+/* The actor of audit records and origins: cairn_engine_act_as's, else
+ * cairn_actor(). */
+const char *cairn__engine_actor(const cairn_engine *e);
+/* This turn's batch: the owned one (fenced by the engine's leases) or
+ * the free one; created on first use, committed by the check. */
+int cairn__engine_turn_batch(cairn_engine *e, bool owned, cairn_batch **out);
+/* Keeps the loop from blocking until this turn's check has run. */
+void cairn__engine_wake(cairn_engine *e);
+/* start.c: after the turn's commits (rc of the commit the start was in),
+ * reports every asynchronous start and forgets them. */
+void cairn__starts_done(cairn_engine *e, int rc_owned, int rc_free);
+/* start.c: the failed create of a commit was an asynchronous start's:
+ * mark it raced; false when `run_id` is not one. */
+bool cairn__start_raced(cairn_engine *e, const char *run_id);
+/* engine.c: adopts the runs started with execute = true (while working). */
+void cairn__engine_adopt_started(cairn_engine *e);
 
 /* config.c: cairn__config_load is declared in kind.h (kinds read their
  * sections too). */

@@ -751,7 +751,7 @@ static int add_signals(fork_ctx *c, cairn_batch *b) {
 }
 
 static int add_audit(fork_ctx *c, cairn_batch *b, const char *new_run) {
-  const char *actor = cairn_actor();
+  const char *actor = cairn__engine_actor(c->e);
   cairn_audit_record a = {
       .ns = S(c->e->ns), .actor = S(actor),
       .action = S(kind_word(c->req->kind)),
@@ -777,7 +777,8 @@ static int write_new_run(fork_ctx *c, cairn_batch *b, const char *def_json) {
                                                  : CAIRN_ORIGIN_RERUN,
       .parent_run_id = c->parent.run_id, .origin_point = c->req->step,
       .reason = S(c->req->reason), .overrides = S(origin),
-      .actor = cairn_actor(), .make_current = kind != CAIRN_FORK_REPLAY};
+      .actor = cairn__engine_actor(c->e),
+      .make_current = kind != CAIRN_FORK_REPLAY};
   if (rc >= 0)
     rc = cairn_batch_create_run(b, &spec, c->out->run_id);
   if (rc >= 0 && kind == CAIRN_FORK_RESET &&
@@ -822,7 +823,7 @@ static int write_rerun_step(fork_ctx *c, cairn_batch *b) {
   cairn_event ev = {.type = CAIRN_EV_STEP_RERUN_REQUESTED,
                     .step = S(c->req->step), .reason = S(c->req->reason),
                     .details = S(details), .meta = S(meta),
-                    .actor = S(cairn_actor())};
+                    .actor = S(cairn__engine_actor(c->e))};
   int rc = cairn_batch_append(b, c->parent.run_id, &ev, 1);
   if (rc >= 0)
     rc = add_audit(c, b, c->parent.run_id);

@@ -136,25 +136,20 @@ static void remember_started(cairn_engine *e, const char *run_id) {
   memcpy(e->started[e->n_started++], run_id, CAIRN_RUN_ID_LEN + 1);
 }
 
-static int create(cairn_engine *e, const cairn_start_request *req,
-                  cairn__def **defp, const char *json,
-                  cairn_start_result *out) {
-  const cairn__def *def = *defp;
-  cairn_batch *b;
-  char hash[CAIRN_HASH_HEX_LEN + 1];
+/* Adds the run's operations to batch `b`: its definition snapshot, the
+ * run (leased to this engine when req->execute and `b` is owned), and
+ * the audit record. */
+static int add_run(cairn_engine *e, cairn_batch *b,
+                   const cairn_start_request *req, const cairn__def *def,
+                   const char *json, cairn_start_result *out, char *hash) {
   const char *input = req->input ? req->input : "null";
-  const char *actor = req->actor ? req->actor : cairn_actor();
-  int rc = cairn_batch_new(e->j, &b);
-  if (rc)
-    return rc;
-  if (req->execute)
-    cairn_batch_set_owner(b, e->owner, e->lease_ms);
+  const char *actor = req->actor ? req->actor : cairn__engine_actor(e);
   int op = cairn_batch_put_definition(b, e->ns, def->name, json,
                                       strlen(json), hash);
   cairn_run_spec spec = {.ns = e->ns, .workflow_id = out->workflow_id,
                          .def_hash = hash,
                          .input = {input, strlen(input)}, .actor = actor};
-  rc = op < 0 ? op : cairn_batch_create_run(b, &spec, out->run_id);
+  int rc = op < 0 ? op : cairn_batch_create_run(b, &spec, out->run_id);
   cairn_audit_record a = {
       .ns = {e->ns, strlen(e->ns)}, .actor = {actor, strlen(actor)},
       .action = {"start", 5},
@@ -162,6 +157,20 @@ static int create(cairn_engine *e, const cairn_start_request *req,
       .run_id = {out->run_id, CAIRN_RUN_ID_LEN}};
   if (rc == 0)
     rc = cairn_batch_audit(b, &a);
+  return rc < 0 ? rc : 0;
+}
+
+static int create(cairn_engine *e, const cairn_start_request *req,
+                  cairn__def **defp, const char *json,
+                  cairn_start_result *out) {
+  cairn_batch *b;
+  char hash[CAIRN_HASH_HEX_LEN + 1];
+  int rc = cairn_batch_new(e->j, &b);
+  if (rc)
+    return rc;
+  if (req->execute)
+    cairn_batch_set_owner(b, e->owner, e->lease_ms);
+  rc = add_run(e, b, req, *defp, json, out, hash);
   if (rc == 0)
     rc = cairn_batch_commit(b);
   if (rc == 0) /* the run will load it: parse once */
@@ -174,12 +183,17 @@ static int create(cairn_engine *e, const cairn_start_request *req,
   return rc;
 }
 
-int cairn_engine_start(cairn_engine *e, const cairn_start_request *req,
-                       cairn_start_result *out) {
+/* What both kinds of start do first: the definition read, validated and
+ * admitted, the workflow id chosen, and whether it exists (rc 0 with
+ * out->existed). *defp and *jsonp are the caller's to free. */
+static int prepare(cairn_engine *e, const cairn_start_request *req,
+                   cairn__def **defp, char **jsonp,
+                   cairn_start_result *out) {
   char *json = NULL;
-  cairn__def *def = NULL;
   int rc = 0;
   memset(out, 0, sizeof *out);
+  *defp = NULL;
+  *jsonp = NULL;
   if (req->input && !cairn__json_valid_text(req->input)) {
     cairn__engine_err(e, "the input is not valid JSON; pass an object such "
                          "as '{\"url\": \"...\"}' or @file.json");
@@ -189,28 +203,191 @@ int cairn_engine_start(cairn_engine *e, const cairn_start_request *req,
     json = strdup(req->definition);
   else if (req->name)
     rc = by_name(e, req->name, &json);
-  else
+  else {
+    cairn__engine_err(e, "a start needs a definition or a workflow name");
     rc = CAIRN_EINVAL;
+  }
   if (rc == 0 && json == NULL)
     rc = CAIRN_ENOMEM;
+  *jsonp = json;
   if (rc == 0)
-    rc = validate(e, json, strlen(json), &def);
+    rc = validate(e, json, strlen(json), defp);
   if (rc == 0) /* kinds' policies (models outside the llm policy) */
-    rc = cairn__kinds_admit(e, def, NULL, NULL);
-  if (rc == 0) {
-    if (req->workflow_id)
-      snprintf(out->workflow_id, sizeof out->workflow_id, "%s",
-               req->workflow_id);
-    else
-      new_workflow_id(def->name, out->workflow_id, sizeof out->workflow_id);
-    rc = current_run(e, out->workflow_id, out);
-    if (rc == CAIRN_ENOTFOUND) {
-      rc = create(e, req, &def, json, out);
-      if (rc == CAIRN_ECONFLICT) /* someone started it first */
-        rc = current_run(e, out->workflow_id, out);
-    }
+    rc = cairn__kinds_admit(e, *defp, NULL, NULL);
+  if (rc)
+    return rc;
+  if (req->workflow_id && (*req->workflow_id == '\0' ||
+                           strlen(req->workflow_id) > CAIRN_WORKFLOW_ID_MAX)) {
+    cairn__engine_err(e, "a workflow id is 1..%d bytes",
+                      CAIRN_WORKFLOW_ID_MAX);
+    return CAIRN_EINVAL;
+  }
+  if (req->workflow_id)
+    snprintf(out->workflow_id, sizeof out->workflow_id, "%s",
+             req->workflow_id);
+  else
+    new_workflow_id((*defp)->name, out->workflow_id, sizeof out->workflow_id);
+  rc = current_run(e, out->workflow_id, out);
+  return rc == CAIRN_ENOTFOUND ? 0 : rc;
+}
+
+int cairn_engine_start(cairn_engine *e, const cairn_start_request *req,
+                       cairn_start_result *out) {
+  char *json;
+  cairn__def *def;
+  int rc = prepare(e, req, &def, &json, out);
+  if (rc == 0 && !out->existed) {
+    rc = create(e, req, &def, json, out);
+    if (rc == CAIRN_ECONFLICT) /* someone started it first */
+      rc = current_run(e, out->workflow_id, out);
   }
   cairn__def_free(def);
   free(json);
   return rc;
+}
+
+/* ------------------------------------------------- asynchronous starts */
+
+static cairn__pstart *pstart_new(cairn_engine *e) {
+  if (e->n_pstarts == e->cap_pstarts) {
+    size_t cap = e->cap_pstarts ? 2 * e->cap_pstarts : 16;
+    cairn__pstart *p = realloc(e->pstarts, cap * sizeof *p);
+    if (p == NULL)
+      return NULL;
+    e->pstarts = p;
+    e->cap_pstarts = cap;
+  }
+  cairn__pstart *p = &e->pstarts[e->n_pstarts++];
+  memset(p, 0, sizeof *p);
+  return p;
+}
+
+int cairn_engine_start_async(cairn_engine *e, const cairn_start_request *req,
+                             cairn_start_cb cb, void *ctx) {
+  char *json;
+  cairn__def *def;
+  cairn_start_result res;
+  int rc = prepare(e, req, &def, &json, &res);
+  /* A second start of a workflow id this turn creates: attach to it. */
+  for (size_t i = 0; rc == 0 && !res.existed && i < e->n_pstarts; i++)
+    if (e->pstarts[i].created &&
+        strcmp(e->pstarts[i].ns, e->ns) == 0 &&
+        strcmp(e->pstarts[i].res.workflow_id, res.workflow_id) == 0) {
+      memcpy(res.run_id, e->pstarts[i].res.run_id, sizeof res.run_id);
+      res.existed = true;
+    }
+  cairn__pstart *p = rc ? NULL : pstart_new(e);
+  if (rc == 0 && p == NULL)
+    rc = CAIRN_ENOMEM;
+  if (rc == 0) {
+    p->cb = cb;
+    p->ctx = ctx;
+    p->res = res;
+    p->owned = req->execute;
+    snprintf(p->ns, sizeof p->ns, "%s", e->ns);
+  }
+  if (rc == 0 && !res.existed) {
+    cairn_batch *b;
+    char hash[CAIRN_HASH_HEX_LEN + 1];
+    rc = cairn__engine_turn_batch(e, req->execute, &b);
+    if (rc == 0)
+      rc = add_run(e, b, req, def, json, &p->res, hash);
+    if (rc == 0) {
+      p->created = true;
+      cairn__engine_def_keep(e, hash, &def);
+    }
+    else {
+      /* a half-added run (its create op queued, its audit not) must not
+       * commit: the batch's failed op tells */
+      if (p->res.run_id[0])
+        cairn_batch_remove_run(b, p->res.run_id);
+      cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
+      e->n_pstarts--;
+    }
+  }
+  else if (rc == 0) {
+    /* nothing to write: report at the end of this turn */
+    cairn__engine_wake(e);
+  }
+  cairn__def_free(def);
+  free(json);
+  return rc;
+}
+
+bool cairn__start_raced(cairn_engine *e, const char *run_id) {
+  for (size_t i = 0; i < e->n_pstarts; i++)
+    if (e->pstarts[i].created &&
+        strcmp(e->pstarts[i].res.run_id, run_id) == 0) {
+      e->pstarts[i].raced = true;
+      return true;
+    }
+  return false;
+}
+
+void cairn__starts_done(cairn_engine *e, int rc_owned, int rc_free) {
+  size_t n = e->n_pstarts;
+  if (n == 0)
+    return;
+  /* Callbacks may start again: report from a copy. */
+  cairn__pstart *ps = malloc(n * sizeof *ps);
+  if (ps == NULL)
+    return; /* cannot happen in practice; the callers' answers wait */
+  memcpy(ps, e->pstarts, n * sizeof *ps);
+  e->n_pstarts = 0;
+  char ns_now[CAIRN_NAMESPACE_MAX + 1];
+  memcpy(ns_now, e->ns, sizeof ns_now);
+  for (size_t i = 0; i < n; i++) {
+    cairn__pstart *p = &ps[i];
+    int rc = !p->created ? 0 : p->owned ? rc_owned : rc_free;
+    if (rc == 0 && p->raced) {
+      snprintf(e->ns, sizeof e->ns, "%s", p->ns);
+      rc = current_run(e, p->res.workflow_id, &p->res);
+    }
+    else if (rc == 0 && p->created && p->owned) {
+      remember_started(e, p->res.run_id);
+    }
+    if (rc) {
+      const char *m = cairn_journal_errmsg(e->j);
+      cairn__engine_err(e, "%s", *m ? m : cairn_strerror(rc));
+    }
+    p->cb(p->ctx, rc, rc ? NULL : &p->res, rc ? e->errmsg : NULL);
+  }
+  memcpy(e->ns, ns_now, sizeof ns_now);
+  free(ps);
+}
+
+/* ------------------------------------------------- definition states */
+
+int cairn_engine_definition_state(cairn_engine *e, const char *name, int op,
+                                  uint32_t version, const char *reason) {
+  static const char *const action[] = {"", "workflow.pause",
+                                       "workflow.unpause", "workflow.delete"};
+  cairn_batch *b;
+  if (op < CAIRN_DEF_PAUSE || op > CAIRN_DEF_DELETE || name == NULL ||
+      (op == CAIRN_DEF_DELETE && version == 0)) {
+    cairn__engine_err(e, "a definition is paused, unpaused, or deleted by "
+                         "version (a version is deleted, never a name)");
+    return CAIRN_EINVAL;
+  }
+  int rc = cairn_batch_new(e->j, &b);
+  if (rc)
+    return rc;
+  if (op == CAIRN_DEF_DELETE)
+    rc = cairn_batch_delete_definition(b, e->ns, name, version);
+  else
+    rc = cairn_batch_pause_definition(b, e->ns, name, op == CAIRN_DEF_PAUSE);
+  const char *actor = cairn__engine_actor(e);
+  cairn_audit_record a = {
+      .ns = {e->ns, strlen(e->ns)}, .actor = {actor, strlen(actor)},
+      .action = {action[op], strlen(action[op])},
+      .workflow_id = {name, strlen(name)},
+      .reason = {reason, reason ? strlen(reason) : 0}};
+  if (rc >= 0)
+    rc = cairn_batch_audit(b, &a);
+  if (rc >= 0)
+    rc = cairn_batch_commit(b);
+  if (rc)
+    cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
+  cairn_batch_free(b);
+  return rc < 0 ? rc : 0;
 }

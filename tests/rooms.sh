@@ -16,6 +16,7 @@ room_of() {
     include/cairn/*)  echo api ;;
     cli/*)            echo cli ;;
     server/*)         echo server ;;
+    present/*)        echo present ;;
     engine/lang/*)    echo lang ;;
     engine/kinds/*)   echo kinds ;;
     engine/*)         echo core ;;
@@ -27,7 +28,8 @@ room_of() {
 }
 
 # from -> to arrows allowed between different rooms
-allowed=" cli>api server>api core>api core>lang core>kinds kinds>lang"
+allowed=" cli>api cli>present server>api server>present present>api"
+allowed+=" core>api core>lang core>kinds kinds>lang"
 allowed+=" kinds>api lang>api journal>api lmdb>journal lmdb>api"
 allowed+=" pg>journal pg>api "
 
@@ -37,7 +39,7 @@ declare -A lib_room=([lmdb.h]=lmdb [libpq-fe.h]=pg [curl/curl.h]=kinds
 
 fail=0
 dirs=()
-for d in include cli server engine journal; do
+for d in include cli server present engine journal; do
   [ -d "$d" ] && dirs+=("$d")
 done
 files=$(find "${dirs[@]}" -name '*.[ch]' | sort)
@@ -49,9 +51,9 @@ for f in $files; do
   dir=$(dirname "$f")
   while IFS= read -r inc; do
     # resolve like the compiler: the including file's folder first, then
-    # the library's include paths (engine/, journal/, include/)
+    # the include paths (engine/, journal/, include/, present/)
     target=""
-    for base in "$dir" engine journal include; do
+    for base in "$dir" engine journal include present; do
       if [ -f "$base/$inc" ]; then
         target=$(realpath --relative-to=. "$base/$inc")
         break

@@ -1,12 +1,12 @@
 /*
  * test_json_diff.c — the structural JSON diff behind `cairn diff`
- * (cli/json_diff.c): what counts as a change, where each change is
+ * (present/json_diff.c): what counts as a change, where each change is
  * reported (jq paths), in which order, and that every reported path is
  * jq that really reads the value (checked with libjq itself).
  */
 #include "test.h"
 
-#include "../cli/json_diff.h"
+#include "../present/json_diff.h"
 
 #include <jq.h>
 
@@ -21,14 +21,14 @@ static cJSON *JP(const char *text) {
 }
 
 /* The diff of two JSON texts, as compact JSON text (malloc'ed). Also
- * checks that cli_json_equal agrees with the diff being empty, and that
+ * checks that present_json_equal agrees with the diff being empty, and that
  * the result owns its values (the inputs are freed first). */
 static char *diff_text(const char *a, const char *b) {
   cJSON *x = JP(a), *y = JP(b);
-  cJSON *d = cli_json_diff(x, y);
+  cJSON *d = present_json_diff(x, y);
   CHECK(d != NULL, "the diff is built");
-  CHECK_EQ(cli_json_equal(x, y), cJSON_GetArraySize(d) == 0,
-           "cli_json_equal agrees with an empty diff");
+  CHECK_EQ(present_json_equal(x, y), cJSON_GetArraySize(d) == 0,
+           "present_json_equal agrees with an empty diff");
   cJSON_Delete(x);
   cJSON_Delete(y);
   char *s = cJSON_PrintUnformatted(d);
@@ -211,7 +211,7 @@ TEST(every_path_is_jq_that_reads_the_value) {
       "{\"a b\":{\"x\":[1,3,{\"if\":false}],\"new\":null},\"list\":[[1],"
       "[2,5]],\"q\\\"\\\\\\n\":2,\"k\":{\"end\":\"f\",\"é\":1}}";
   cJSON *x = JP(a), *y = JP(b);
-  cJSON *d = cli_json_diff(x, y);
+  cJSON *d = present_json_diff(x, y);
   CHECK(d != NULL, "the diff is built");
   CHECK_EQ(cJSON_GetArraySize(d), 8, "every difference is reported");
   const cJSON *e;
@@ -221,13 +221,13 @@ TEST(every_path_is_jq_that_reads_the_value) {
     const cJSON *after = cJSON_GetObjectItem(e, "after");
     if (before) {
       cJSON *got = jq_eval(path, a);
-      if (!cli_json_equal(got, before))
+      if (!present_json_equal(got, before))
         FAIL("jq %s on the first document does not give \"before\"", path);
       cJSON_Delete(got);
     }
     if (after) {
       cJSON *got = jq_eval(path, b);
-      if (!cli_json_equal(got, after))
+      if (!present_json_equal(got, after))
         FAIL("jq %s on the second document does not give \"after\"", path);
       cJSON_Delete(got);
     }
@@ -249,11 +249,11 @@ TEST(large_objects_and_arrays_diff_in_one_pass) {
     cJSON_AddItemToArray(xs, cJSON_CreateNumber(i));
     cJSON_AddItemToArray(ys, cJSON_CreateNumber(i));
   }
-  cJSON *d = cli_json_diff(x, y);
+  cJSON *d = present_json_diff(x, y);
   CHECK_EQ(cJSON_GetArraySize(d), 1, "one value changed among 40000");
   CHECK_STR(cJSON_GetArrayItem(d, 0)->child->valuestring, ".k19876",
             "the path names the changed key");
-  CHECK(!cli_json_equal(x, y), "cli_json_equal sees the change");
+  CHECK(!present_json_equal(x, y), "present_json_equal sees the change");
   cJSON_Delete(d);
   cJSON_Delete(x);
   cJSON_Delete(y);

@@ -129,8 +129,11 @@ typedef enum cairn_work_mode {
   CAIRN_WORK_RUN = 1,   /* execute until run `run_id` ends */
   CAIRN_WORK_DRAIN = 2, /* claim and execute runs until none can make
                            progress (all finished, or waiting for signals) */
-  CAIRN_WORK_FOREVER = 3 /* a worker: claim runs as they come, until
+  CAIRN_WORK_FOREVER = 3, /* a worker: claim runs as they come, until
                             cairn_engine_stop */
+  CAIRN_WORK_IDLE = 5    /* execute nothing (runs it starts stay for
+                            workers): serve the handles an embedder added
+                            to cairn_engine_loop, until cairn_engine_stop */
 } cairn_work_mode;
 
 /* Runs the loop. Returns 0 when done (for CAIRN_WORK_RUN, whatever the
@@ -146,6 +149,58 @@ int cairn_engine_work(cairn_engine *e, int mode, const char *run_id);
  * the run) when a run id is unknown: nothing ran. */
 int cairn_engine_work_runs(cairn_engine *e, const char *const *run_ids,
                            size_t n);
+
+/* ------------------------------------------------------------ embedding */
+
+/* The engine's libuv loop, for an embedder's own handles (cairn serve
+ * drives its HTTP server from it). They run inside cairn_engine_work;
+ * close them before cairn_engine_close. */
+struct uv_loop_s;
+struct uv_loop_s *cairn_engine_loop(cairn_engine *e);
+
+/* The namespace and actor the following calls act in and as (start,
+ * register, fork, signal, cancel, definition state): a server sets them
+ * per request from the caller's token. `ns` NULL keeps the namespace the
+ * engine was opened with; `actor` NULL means cairn_actor(). Returns 0 or
+ * CAIRN_EINVAL (an empty or over-long name). */
+int cairn_engine_act_as(cairn_engine *e, const char *ns, const char *actor);
+
+/* Called on the loop thread after each commit of this engine's turn, and
+ * when the journal's watch reports another process's commit (or at the
+ * tick, where the journal offers no watch): something may have changed.
+ * One callback; NULL removes it. */
+typedef void (*cairn_change_fn)(void *ctx);
+void cairn_engine_on_change(cairn_engine *e, cairn_change_fn cb, void *ctx);
+
+/* What an asynchronous start reports: rc 0 and the result (existed when
+ * the workflow id was taken), or the error and its message. */
+typedef void (*cairn_start_cb)(void *ctx, int rc,
+                               const cairn_start_result *res,
+                               const char *errmsg);
+
+/* cairn_engine_start through the engine's group commit: the run is
+ * created in this loop turn's batch, with everything else the turn
+ * commits, and `cb` fires after that commit is durable (never from inside
+ * this call). Starts in one turn share one transaction; two starts of one
+ * workflow id in a turn create one run. Errors found before anything is
+ * queued (invalid definition or input, unknown name, policy) are returned
+ * at once, as by cairn_engine_start, and `cb` never fires. A run started
+ * with req->execute is executed by this engine when it works in
+ * CAIRN_WORK_FOREVER mode. Only while cairn_engine_work runs. */
+int cairn_engine_start_async(cairn_engine *e, const cairn_start_request *req,
+                             cairn_start_cb cb, void *ctx);
+
+/* Sets a definition's state, as `cairn workflow pause|unpause|delete`:
+ * CAIRN_DEF_PAUSE stops new runs and derived runs of name `name` until
+ * CAIRN_DEF_UNPAUSE; CAIRN_DEF_DELETE deletes `version` (past runs keep
+ * their snapshot; version is ignored otherwise). One transaction with an audit record ("workflow.pause",
+ * "workflow.unpause", "workflow.delete") and `reason`. CAIRN_ENOTFOUND
+ * when no such definition or version. */
+typedef enum cairn_definition_op {
+  CAIRN_DEF_PAUSE = 1, CAIRN_DEF_UNPAUSE = 2, CAIRN_DEF_DELETE = 3
+} cairn_definition_op;
+int cairn_engine_definition_state(cairn_engine *e, const char *name, int op,
+                                  uint32_t version, const char *reason);
 
 /* Asks cairn_engine_work to return soon. Safe from any thread and from a
  * signal handler. */

@@ -7,8 +7,8 @@
  * that reads the value (`.a.b[2]`, `.["a b"]`), so a script can feed a
  * path straight to jq. The rules are in json_diff.c's design comment.
  */
-#ifndef CAIRN_CLI_JSON_DIFF_H
-#define CAIRN_CLI_JSON_DIFF_H
+#ifndef CAIRN_PRESENT_JSON_DIFF_H
+#define CAIRN_PRESENT_JSON_DIFF_H
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -26,11 +26,11 @@
  * `a` or `b`. Order: depth first, object keys in byte order, array items
  * in index order. Thread-safe for distinct or read-only inputs.
  */
-cJSON *cli_json_diff(const cJSON *a, const cJSON *b);
+cJSON *present_json_diff(const cJSON *a, const cJSON *b);
 
-/* Whether cli_json_diff(a, b) would be empty, without building it (NULL
+/* Whether present_json_diff(a, b) would be empty, without building it (NULL
  * is absent, as above). Stops at the first difference; allocates only
  * scratch space to sort object keys, and answers false when that fails. */
-bool cli_json_equal(const cJSON *a, const cJSON *b);
+bool present_json_equal(const cJSON *a, const cJSON *b);
 
 #endif

@@ -24,7 +24,7 @@
  *
  * The walk is depth first and recursive; its depth is the documents'
  * nesting, which cJSON's parser caps at CJSON_NESTING_LIMIT. In check
- * mode (cli_json_equal) it builds no path and stops at the first
+ * mode (present_json_equal) it builds no path and stops at the first
  * difference; it allocates only to sort object keys.
  */
 #include "json_diff.h"
@@ -291,7 +291,7 @@ static void diff_value(walk *w, const cJSON *a, const cJSON *b) {
     record(w, "changed", a, b);
 }
 
-cJSON *cli_json_diff(const cJSON *a, const cJSON *b) {
+cJSON *present_json_diff(const cJSON *a, const cJSON *b) {
   walk w = {.out = cJSON_CreateArray()};
   if (w.out == NULL)
     return NULL;
@@ -304,7 +304,7 @@ cJSON *cli_json_diff(const cJSON *a, const cJSON *b) {
   return w.out;
 }
 
-bool cli_json_equal(const cJSON *a, const cJSON *b) {
+bool present_json_equal(const cJSON *a, const cJSON *b) {
   walk w = {0};
   diff_value(&w, a, b);
   return !w.differs && !w.oom;
