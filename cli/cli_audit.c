@@ -112,30 +112,6 @@ typedef struct audit_ctx {
   cJSON *arr;
 } audit_ctx;
 
-/* Parses --since: RFC 3339 UTC or an age ("15m"). 0 on failure. */
-static int64_t parse_since(const char *s) {
-  char *end;
-  double v = strtod(s, &end);
-  int64_t unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600
-                 : *end == 'd' ? 86400 : 0;
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  if (end != s && unit && end[1] == '\0' && v >= 0)
-    return ((int64_t)now.tv_sec - (int64_t)(v * (double)unit)) * 1000000;
-  struct tm tm = {0};
-  const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-  int64_t frac = 0, scale = 100000;
-  /* Fractions of a second too: audit and lineage print milliseconds,
-   * and a time copied from them must be accepted back. */
-  if (rest && *rest == '.')
-    for (rest++; *rest >= '0' && *rest <= '9'; rest++, scale /= 10)
-      frac += (*rest - '0') * scale;
-  if (rest == NULL || (*rest != 'Z' && *rest != '\0') ||
-      (*rest == 'Z' && rest[1] != '\0'))
-    return 0;
-  return (int64_t)timegm(&tm) * 1000000 + frac;
-}
-
 static int on_record(void *p, const cairn_audit_record *a) {
   audit_ctx *c = p;
   if (a->time_us < c->since_us ||
@@ -173,7 +149,7 @@ int cli_audit(cli_ctx *ctx, int argc, char **argv) {
     if (strcmp(argv[i], "--workflow") == 0 && v)
       c.workflow = argv[++i];
     else if (strcmp(argv[i], "--since") == 0 && v) {
-      if ((c.since_us = parse_since(argv[++i])) == 0)
+      if ((c.since_us = present_parse_time(argv[++i])) == 0)
         return cli_usage_error("--since takes an RFC 3339 time "
                                "(2026-11-21T06:00:00Z) or an age (90s, "
                                "15m, 2h, 7d), not '%s'", v);

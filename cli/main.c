@@ -46,6 +46,8 @@ static const char usage[] =
     "           [--definition current|FILE] [--concurrency N]\n"
     "           [--pass-score X]  replay finished runs, compare scores\n"
     "  export ID [--format json|md]  a run as a document to share\n"
+    "  serve [--listen ADDR:PORT] [--no-worker] [--quiet]\n"
+    "                          the HTTP API (docs/api.md); executes runs too\n"
     "  journal verify          check every history, index and view\n"
     "  journal stats           counts and sizes of the journal\n"
     "  journal rebuild-views   recompute every view from events\n"
@@ -53,7 +55,7 @@ static const char usage[] =
     "The journal lives in --home DIR, else $CAIRN_HOME, else ./.cairn.\n"
     "Exit status: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict,\n"
     "5 forbidden, 6 rate limited, 7 the awaited run failed.\n"
-    "Docs: docs/storage.md, docs/events.md, docs/cli.md.\n";
+    "Docs: docs/cli.md, docs/api.md, docs/storage.md, docs/events.md.\n";
 
 /* Removes the global options from argv, wherever they are. */
 static int parse_globals(cli_ctx *ctx, int *argc, char **argv) {
@@ -127,7 +129,7 @@ int main(int argc, char **argv) {
               {"reset", cli_fork},        {"rerun", cli_fork},
               {"replay", cli_fork},       {"lineage", cli_lineage},
               {"audit", cli_audit},       {"backtest", cli_backtest},
-              {"export", cli_export}};
+              {"export", cli_export},     {"serve", cli_serve}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[0], cmds[i].name) == 0)
       return cmds[i].fn(&ctx, argc, argv);

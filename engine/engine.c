@@ -773,6 +773,34 @@ void cairn__engine_adopt_started(cairn_engine *e) {
   free(keys);
 }
 
+int cairn_engine_adopt(cairn_engine *e, const char *run_id) {
+  cairn_reader *r;
+  cairn_run_info info;
+  int rc = cairn_reader_begin(e->j, &r);
+  if (rc)
+    return rc;
+  rc = cairn_reader_run_by_id(r, run_id, &info);
+  cairn_reader_end(r);
+  if (rc) {
+    cairn__engine_err(e, "no run has id %s", run_id);
+    return rc;
+  }
+  if (strcmp(info.lease_owner, e->owner) != 0) {
+    cairn__engine_err(e, "run %s is leased to %s, not to this engine",
+                      run_id, info.lease_owner);
+    return CAIRN_ECONFLICT;
+  }
+  if (e->mode != CAIRN_WORK_FOREVER && e->mode != CAIRN_WORK_DRAIN)
+    return 0; /* its lease expires; a worker claims it then */
+  rc = adopt(e, info.key);
+  if (rc) {
+    char why[sizeof e->errmsg];
+    memcpy(why, e->errmsg, sizeof why);
+    cairn__engine_err(e, "cannot run run %s: %.400s", run_id, why);
+  }
+  return rc;
+}
+
 int cairn_engine_work(cairn_engine *e, int mode, const char *run_id) {
   int rc = 0;
   e->mode = mode;

@@ -124,3 +124,27 @@ cJSON *present_event(const cairn_event *ev) {
   return o;
 }
 
+
+int64_t present_parse_time(const char *s) {
+  char *end;
+  double v = strtod(s, &end);
+  int64_t unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600
+                 : *end == 'd' ? 86400 : 0;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  if (end != s && unit && end[1] == '\0' && v >= 0)
+    return ((int64_t)now.tv_sec - (int64_t)(v * (double)unit)) * 1000000;
+  struct tm tm = {0};
+  const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+  int64_t frac = 0, scale = 100000;
+  /* Fractions of a second too: audit and lineage print milliseconds,
+   * and a time copied from them must be accepted back. */
+  if (rest && *rest == '.')
+    for (rest++; *rest >= '0' && *rest <= '9'; rest++, scale /= 10)
+      frac += (*rest - '0') * scale;
+  if (rest == NULL || (*rest != 'Z' && *rest != '\0') ||
+      (*rest == 'Z' && rest[1] != '\0'))
+    return 0;
+  return (int64_t)timegm(&tm) * 1000000 + frac;
+}
+

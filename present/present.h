@@ -31,6 +31,10 @@
 
 /* Formats µs since the epoch as "2026-11-21T05:42:40.123Z". */
 void present_time(int64_t us, char *buf, size_t len);
+/* Parses a time: RFC 3339 UTC ("2026-11-21T06:00:00Z", with or without
+ * fractions) or an age before now ("90s", "15m", "2h", "7d"); µs since
+ * the epoch, 0 when it is neither. */
+int64_t present_parse_time(const char *s);
 /* Adds an integer field printed in full (cJSON would print doubles such
  * as µs timestamps in exponent form). */
 void present_add_int(cJSON *obj, const char *key, int64_t v);

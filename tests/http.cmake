@@ -4,7 +4,9 @@
 # http_server (helpers/http_server.c, libmicrohttpd) serves scripted
 # endpoints on 127.0.0.1; e2e/http_steps.sh starts it, drives the real
 # `cairn` binary against it, and kills it on exit.
-pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+if(NOT TARGET PkgConfig::MHD)
+  pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+endif()
 find_package(Threads REQUIRED)
 
 # A fake server of the tests: helpers/NAME.c on the shared skeleton.

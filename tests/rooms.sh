@@ -28,7 +28,7 @@ room_of() {
 }
 
 # from -> to arrows allowed between different rooms
-allowed=" cli>api cli>present server>api server>present present>api"
+allowed=" cli>api cli>present cli>server server>api server>present present>api"
 allowed+=" core>api core>lang core>kinds kinds>lang"
 allowed+=" kinds>api lang>api journal>api lmdb>journal lmdb>api"
 allowed+=" pg>journal pg>api "
@@ -53,7 +53,7 @@ for f in $files; do
     # resolve like the compiler: the including file's folder first, then
     # the include paths (engine/, journal/, include/, present/)
     target=""
-    for base in "$dir" engine journal include present; do
+    for base in "$dir" engine journal include present server; do
       if [ -f "$base/$inc" ]; then
         target=$(realpath --relative-to=. "$base/$inc")
         break

@@ -190,6 +190,12 @@ typedef void (*cairn_start_cb)(void *ctx, int rc,
 int cairn_engine_start_async(cairn_engine *e, const cairn_start_request *req,
                              cairn_start_cb cb, void *ctx);
 
+/* Executes run `run_id`, leased to this engine by a start or fork with
+ * `execute`, while cairn_engine_work runs in CAIRN_WORK_FOREVER mode
+ * (a fork's new run, a single-step rerun's new attempt). CAIRN_ENOTFOUND,
+ * or CAIRN_ECONFLICT when the run is not leased to this engine. */
+int cairn_engine_adopt(cairn_engine *e, const char *run_id);
+
 /* Sets a definition's state, as `cairn workflow pause|unpause|delete`:
  * CAIRN_DEF_PAUSE stops new runs and derived runs of name `name` until
  * CAIRN_DEF_UNPAUSE; CAIRN_DEF_DELETE deletes `version` (past runs keep
