@@ -479,6 +479,12 @@ static enum MHD_Result start(conn *c, const cJSON *body) {
 }
 
 static enum MHD_Result control(conn *c, const cJSON *body) {
+  static const char *const sig[] = {"name", "data", "reason", "request_id",
+                                    NULL};
+  static const char *const stop[] = {"reason", "request_id", NULL};
+  char err[400];
+  if (request_known(body, c->r.id == R_SIGNAL ? sig : stop, err, sizeof err))
+    return srv_error(c, 400, "invalid", err, NULL);
   bool bad = false;
   const char *reason = request_str(body, "reason", &bad);
   const char *rid = request_str(body, "request_id", &bad);

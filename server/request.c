@@ -165,6 +165,25 @@ const char *request_str(const cJSON *body, const char *key, bool *bad) {
   return v->valuestring;
 }
 
+int request_known(const cJSON *body, const char *const *keys, char *err,
+                  size_t errlen) {
+  const cJSON *it;
+  cJSON_ArrayForEach(it, body) {
+    size_t i = 0;
+    while (keys[i] && strcmp(keys[i], it->string) != 0)
+      i++;
+    if (keys[i] == NULL) {
+      int n = snprintf(err, errlen, "the body has no field \"%.64s\"; it "
+                       "takes", it->string);
+      for (i = 0; keys[i] && n > 0 && (size_t)n < errlen; i++)
+        n += snprintf(err + n, errlen - (size_t)n, "%s %s",
+                      i ? "," : "", keys[i]);
+      return 400;
+    }
+  }
+  return 0;
+}
+
 static int bad_field(char *err, size_t errlen, const char *key,
                      const char *want) {
   snprintf(err, errlen, "field \"%s\" must be %s", key, want);
@@ -183,6 +202,11 @@ int request_start(const cJSON *body, cairn_start_request *req,
              "\"input\": {...}}");
     return 400;
   }
+  static const char *const known[] = {"workflow", "version", "input",
+                                      "workflow_id", NULL};
+  int rc = request_known(body, known, err, errlen);
+  if (rc)
+    return rc;
   req->name = request_str(body, "workflow", &bad);
   if (bad || req->name == NULL || *req->name == '\0')
     return bad_field(err, errlen, "workflow",
@@ -327,6 +351,12 @@ int request_fork(const cJSON *body, cairn_fork_request *req,
   }
   if (body == NULL)
     return 0;
+  static const char *const known[] = {
+      "step", "from_step", "reason", "request_id", "definition", "map",
+      "save_mapping", "reuse", "allow_mutations", "no_reapply_signals",
+      "allowStaleAssets", "overrides", NULL};
+  if ((rc = request_known(body, known, err, errlen)) != 0)
+    return rc;
   /* rerun: {from_step} reruns from there, {step} reruns that step */
   const char *from = request_str(body, "from_step", &bad);
   if (bad)

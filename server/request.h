@@ -65,6 +65,11 @@ int request_body(const char *body, size_t len, cJSON **out, char *err,
  * but not a string. */
 const char *request_str(const cJSON *body, const char *key, bool *bad);
 
+/* 400 with err naming the first field of `body` not in `keys` (a NULL
+ * ended list) and the fields it takes; 0 when all are known. */
+int request_known(const cJSON *body, const char *const *keys, char *err,
+                  size_t errlen);
+
 /* A start: {workflow, version?, input?, workflow_id?}. The strings
  * borrow from `body` except *input_json (malloc'ed, or NULL). Returns 0
  * or 400 with err. */
