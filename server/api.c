@@ -304,7 +304,7 @@ static enum MHD_Result mapping(conn *c) {
 }
 
 typedef struct audit_ctx {
-  const char *workflow;
+  const char *workflow, *action;
   const char *ns;
   int64_t since_us;
   size_t limit, n;
@@ -318,14 +318,16 @@ static bool str_is(cairn_str s, const char *want) {
 static int on_record(void *p, const cairn_audit_record *a) {
   audit_ctx *x = p;
   if (a->time_us < x->since_us || !str_is(a->ns, x->ns) ||
-      (x->workflow && !str_is(a->workflow_id, x->workflow)))
+      (x->workflow && !str_is(a->workflow_id, x->workflow)) ||
+      (x->action && !str_is(a->action, x->action)))
     return 0;
   cJSON_AddItemToArray(x->arr, present_audit_record(a));
   return ++x->n >= x->limit;
 }
 
 static enum MHD_Result audit(conn *c) {
-  audit_ctx x = {.workflow = srv_arg(c, "workflow"), .ns = c->ns,
+  audit_ctx x = {.workflow = srv_arg(c, "workflow"),
+                 .action = srv_arg(c, "action"), .ns = c->ns,
                  .limit = LIST_MAX};
   const char *since = srv_arg(c, "since"), *sl = srv_arg(c, "limit");
   uint32_t limit;
@@ -369,7 +371,7 @@ static enum MHD_Result reg(conn *c, const cJSON *body) {
   return srv_json(c, 201, present_registered(name, version, hash));
 }
 
-static enum MHD_Result def_state(conn *c) {
+static enum MHD_Result def_state(conn *c, const cJSON *body) {
   uint32_t version = 0;
   int op = c->r.id == R_PAUSE ? CAIRN_DEF_PAUSE : c->r.id == R_UNPAUSE
                                                       ? CAIRN_DEF_UNPAUSE
@@ -377,7 +379,16 @@ static enum MHD_Result def_state(conn *c) {
   if (op == CAIRN_DEF_DELETE && (!parse_u32(c->r.b, &version) ||
                                  version == 0))
     return srv_error(c, 400, "invalid", "a version is 1, 2, ...", NULL);
-  const char *reason = srv_arg(c, "reason");
+  static const char *const known[] = {"reason", NULL};
+  char err[300];
+  bool bad = false;
+  if (request_known(body, known, err, sizeof err))
+    return srv_error(c, 400, "invalid", err, NULL);
+  const char *reason = request_str(body, "reason", &bad);
+  if (bad)
+    return srv_error(c, 400, "invalid", "reason is a string", NULL);
+  if (reason == NULL)
+    reason = srv_arg(c, "reason");
   int rc = cairn_engine_definition_state(c->s->e, c->r.a, op, version,
                                          reason);
   if (rc)
@@ -397,13 +408,7 @@ static void on_started(void *ctx, int rc, const cairn_start_result *res,
     srv_answer(c, res->existed ? 200 : 201, present_started(res));
     return;
   }
-  cJSON *doc = cJSON_CreateObject();
-  cJSON *e = cJSON_AddObjectToObject(doc, "error");
-  unsigned st = request_status_of(rc);
-  cJSON_AddStringToObject(e, "code", st == 409 ? "conflict" : "internal");
-  cJSON_AddStringToObject(e, "message", errmsg ? errmsg : cairn_strerror(rc));
-  cJSON_AddNullToObject(e, "hint");
-  srv_answer(c, st, doc);
+  srv_answer(c, request_status_of(rc), srv_error_doc(rc, errmsg));
 }
 
 /* The workflow id an Idempotency-Key names: the same key in a namespace
@@ -620,7 +625,7 @@ enum MHD_Result api_handle(conn *c, cJSON *body) {
   case R_VERSION: return workflow(c);
   case R_DELETE_VERSION:
   case R_PAUSE:
-  case R_UNPAUSE: return def_state(c);
+  case R_UNPAUSE: return def_state(c, body);
   case R_MAPPING: return mapping(c);
   case R_RUNS: return runs(c);
   case R_START: return start(c, body);

@@ -145,11 +145,23 @@ static const char *hint_of(int rc) {
   }
 }
 
-enum MHD_Result srv_fail(conn *c, int rc, const char *message) {
+cJSON *srv_error_doc(int rc, const char *message) {
   unsigned st = request_status_of(rc);
-  return srv_error(c, st, code_of(st),
-                   message && *message ? message : cairn_strerror(rc),
-                   hint_of(rc));
+  const char *hint = hint_of(rc);
+  cJSON *doc = cJSON_CreateObject();
+  cJSON *e = cJSON_AddObjectToObject(doc, "error");
+  cJSON_AddStringToObject(e, "code", code_of(st));
+  cJSON_AddStringToObject(e, "message",
+                          message && *message ? message : cairn_strerror(rc));
+  if (hint)
+    cJSON_AddStringToObject(e, "hint", hint);
+  else
+    cJSON_AddNullToObject(e, "hint");
+  return doc;
+}
+
+enum MHD_Result srv_fail(conn *c, int rc, const char *message) {
+  return srv_json(c, request_status_of(rc), srv_error_doc(rc, message));
 }
 
 const char *srv_arg(conn *c, const char *key) {
@@ -170,6 +182,8 @@ void srv_answer(conn *c, unsigned status, cJSON *doc) {
   if (r) {
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (status == 429)
+      MHD_add_response_header(r, "Retry-After", "60");
   }
   else {
     free(s);

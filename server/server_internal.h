@@ -94,6 +94,9 @@ enum MHD_Result srv_error(conn *c, unsigned status, const char *code,
                           const char *message, const char *hint);
 /* A cairn error code as the error object. */
 enum MHD_Result srv_fail(conn *c, int rc, const char *message);
+/* The error object of cairn error `rc` (message: cairn_strerror's when
+ * NULL or empty), as srv_fail answers it. */
+cJSON *srv_error_doc(int rc, const char *message);
 /* A query argument, or NULL. */
 const char *srv_arg(conn *c, const char *key);
 /* Answers later: the connection is suspended until srv_answer. */

@@ -240,8 +240,8 @@ is "lineage holds the run, its reset and its replay" "$tmp/body" \
   '[.. | objects | select(has("run_id")) | .run_id] | unique | length' 3
 req GET "/v1/audit?action=reset"
 answers "audit" 200
-check "the reset is in the audit index with its reason" \
-  grep -q "approver typo" "$tmp/body"
+is "the reset is in the audit index with its reason" "$tmp/body" \
+  '[.records[] | .action + ":" + .reason] | join(",")' "reset:approver typo"
 req POST "/v1/runs/$reset1/cancel" '{"reason": "done already"}'
 answers "cancelling a finished run is 409" 409
 
@@ -256,6 +256,10 @@ req POST /v1/runs '{"workflow": "approve", "input": {}, "workflow_id": "ap-3"}'
 answers "a paused workflow still starts new runs" 201
 req POST /v1/workflows/approve/unpause '{}'
 answers "unpause" 200
+req GET "/v1/audit?action=workflow.pause"
+is "the pause's reason is audited" "$tmp/body" '.records[0].reason' maintenance
+req POST /v1/workflows/approve/pause '{"reason": 7}'
+answers "a reason that is not a string is 400" 400
 
 # ------------------------------------------------------------- listing
 
