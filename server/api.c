@@ -85,7 +85,7 @@ static enum MHD_Result run_read(conn *c) {
   case R_DIFF:
     if (compare == NULL) {
       cairn_reader_end(rd.r);
-      return srv_error(c, 400, "invalid", "a diff needs ?compareTo=RUN_ID",
+      return srv_error(c, 400, "a diff needs ?compareTo=RUN_ID",
                        "GET /v1/runs/{id}/diff?compareTo={other}");
     }
     rc = present_diff(rd.r, c->ns, rd.info.run_id, compare, &doc, rd.err,
@@ -107,7 +107,7 @@ static enum MHD_Result history(conn *c) {
   const char *sa = srv_arg(c, "after"), *sl = srv_arg(c, "limit");
   if ((sa && !parse_u32(sa, &after)) ||
       (sl && (!parse_u32(sl, &limit) || limit == 0 || limit > 10000)))
-    return srv_error(c, 400, "invalid", "after takes a seq and limit "
+    return srv_error(c, 400, "after takes a seq and limit "
                      "1..10000", "GET /v1/runs/{id}/history?after=SEQ");
   if (find_run(c, &rd, &a))
     return a;
@@ -149,7 +149,7 @@ static enum MHD_Result events(conn *c) {
   uint32_t after = 0;
   const char *sa = srv_arg(c, "after");
   if (sa && !parse_u32(sa, &after))
-    return srv_error(c, 400, "invalid", "after takes a seq (0, 1, ...)",
+    return srv_error(c, 400, "after takes a seq (0, 1, ...)",
                      NULL);
   if (find_run(c, &rd, &a))
     return a;
@@ -179,18 +179,18 @@ static enum MHD_Result runs(conn *c) {
   int64_t since_us = 0, until_us = 0;
   f.workflow_id = srv_arg(c, "workflow_id");
   if (st && (f.status = cairn_run_status_from_name(st)) == 0)
-    return srv_error(c, 400, "invalid", "status takes running, completed, "
+    return srv_error(c, 400, "status takes running, completed, "
                      "failed, cancelled or terminated", NULL);
   if (sl && (!parse_u32(sl, &limit) || limit == 0 || limit > LIST_MAX))
-    return srv_error(c, 400, "invalid", "limit takes 1..1000", NULL);
+    return srv_error(c, 400, "limit takes 1..1000", NULL);
   if ((since && (since_us = present_parse_time(since)) == 0) ||
       (until && (until_us = present_parse_time(until)) == 0))
-    return srv_error(c, 400, "invalid", "since and until take an RFC 3339 "
+    return srv_error(c, 400, "since and until take an RFC 3339 "
                      "time (2026-11-21T06:00:00Z) or an age (15m, 2h, 7d)",
                      NULL);
   if (origin && strcmp(origin, "start") != 0 && strcmp(origin, "reset") != 0
       && strcmp(origin, "rerun") != 0 && strcmp(origin, "replay") != 0)
-    return srv_error(c, 400, "invalid", "origin takes start, reset, rerun "
+    return srv_error(c, 400, "origin takes start, reset, rerun "
                      "or replay", NULL);
   cairn_reader *r;
   cairn_run_info *all = calloc(LIST_WINDOW, sizeof *all);
@@ -264,7 +264,7 @@ static enum MHD_Result workflow(conn *c) {
   uint32_t version = 0;
   const char *v = c->r.id == R_VERSION ? c->r.b : srv_arg(c, "version");
   if (v && (!parse_u32(v, &version) || version == 0))
-    return srv_error(c, 400, "invalid", "a version is 1, 2, ...", NULL);
+    return srv_error(c, 400, "a version is 1, 2, ...", NULL);
   cairn_reader *r;
   char err[600] = "";
   cJSON *doc = NULL;
@@ -280,7 +280,7 @@ static enum MHD_Result workflow(conn *c) {
 static enum MHD_Result mapping(conn *c) {
   const char *from = srv_arg(c, "from"), *to = srv_arg(c, "to");
   if (from == NULL || to == NULL)
-    return srv_error(c, 400, "invalid", "a mapping is named by ?from=HASH"
+    return srv_error(c, 400, "a mapping is named by ?from=HASH"
                      "&to=HASH (definition hashes)", NULL);
   cairn_reader *r;
   cairn_str json;
@@ -332,10 +332,10 @@ static enum MHD_Result audit(conn *c) {
   const char *since = srv_arg(c, "since"), *sl = srv_arg(c, "limit");
   uint32_t limit;
   if (since && (x.since_us = present_parse_time(since)) == 0)
-    return srv_error(c, 400, "invalid", "since takes an RFC 3339 time or "
+    return srv_error(c, 400, "since takes an RFC 3339 time or "
                      "an age (15m, 2h, 7d)", NULL);
   if (sl && (!parse_u32(sl, &limit) || limit == 0 || limit > LIST_MAX))
-    return srv_error(c, 400, "invalid", "limit takes 1..1000", NULL);
+    return srv_error(c, 400, "limit takes 1..1000", NULL);
   if (sl)
     x.limit = limit;
   cairn_reader *r;
@@ -359,7 +359,7 @@ static enum MHD_Result reg(conn *c, const cJSON *body) {
   char hash[CAIRN_HASH_HEX_LEN + 1], name[CAIRN_WORKFLOW_ID_MAX + 1];
   uint32_t version = 0;
   if (body == NULL)
-    return srv_error(c, 400, "invalid", "POST the definition as the body",
+    return srv_error(c, 400, "POST the definition as the body",
                      "docs/definitions.md describes one");
   char *json = cJSON_PrintUnformatted(body);
   int rc = json ? cairn_engine_register(c->s->e, json, strlen(json), hash,
@@ -378,15 +378,15 @@ static enum MHD_Result def_state(conn *c, const cJSON *body) {
                                                       : CAIRN_DEF_DELETE;
   if (op == CAIRN_DEF_DELETE && (!parse_u32(c->r.b, &version) ||
                                  version == 0))
-    return srv_error(c, 400, "invalid", "a version is 1, 2, ...", NULL);
+    return srv_error(c, 400, "a version is 1, 2, ...", NULL);
   static const char *const known[] = {"reason", NULL};
   char err[300];
   bool bad = false;
   if (request_known(body, known, err, sizeof err))
-    return srv_error(c, 400, "invalid", err, NULL);
+    return srv_error(c, 400, err, NULL);
   const char *reason = request_str(body, "reason", &bad);
   if (bad)
-    return srv_error(c, 400, "invalid", "reason is a string", NULL);
+    return srv_error(c, 400, "reason is a string", NULL);
   if (reason == NULL)
     reason = srv_arg(c, "reason");
   int rc = cairn_engine_definition_state(c->s->e, c->r.a, op, version,
@@ -436,7 +436,7 @@ static enum MHD_Result start(conn *c, const cJSON *body) {
   unsigned st = request_start(body, &req, &version, &input, err, sizeof err);
   if (st) {
     free(input);
-    return srv_error(c, st, "invalid", err, "POST {\"workflow\": NAME, "
+    return srv_error(c, st, err, "POST {\"workflow\": NAME, "
                      "\"input\": {...}}");
   }
   const char *key = MHD_lookup_connection_value(c->c, MHD_HEADER_KIND,
@@ -444,7 +444,7 @@ static enum MHD_Result start(conn *c, const cJSON *body) {
   if (key && req.workflow_id == NULL) {
     if (*key == '\0' || strlen(key) > 255) {
       free(input);
-      return srv_error(c, 400, "invalid", "an Idempotency-Key is 1..255 "
+      return srv_error(c, 400, "an Idempotency-Key is 1..255 "
                        "bytes", NULL);
     }
     keyed_id(c->ns, req.name, key, wid, sizeof wid);
@@ -489,14 +489,14 @@ static enum MHD_Result control(conn *c, const cJSON *body) {
   static const char *const stop[] = {"reason", "request_id", NULL};
   char err[400];
   if (request_known(body, c->r.id == R_SIGNAL ? sig : stop, err, sizeof err))
-    return srv_error(c, 400, "invalid", err, NULL);
+    return srv_error(c, 400, err, NULL);
   bool bad = false;
   const char *reason = request_str(body, "reason", &bad);
   const char *rid = request_str(body, "request_id", &bad);
   const char *name = request_str(body, "name", &bad);
   const cJSON *data = cJSON_GetObjectItemCaseSensitive(body, "data");
   if (bad)
-    return srv_error(c, 400, "invalid", "reason, request_id and name are "
+    return srv_error(c, 400, "reason, request_id and name are "
                      "strings", NULL);
   reading rd = {0};
   enum MHD_Result a;
@@ -516,7 +516,7 @@ static enum MHD_Result control(conn *c, const cJSON *body) {
   int rc;
   if (c->r.id == R_SIGNAL) {
     if (name == NULL)
-      return srv_error(c, 400, "invalid", "a signal needs a \"name\"",
+      return srv_error(c, 400, "a signal needs a \"name\"",
                        "POST {\"name\": \"approve\", \"data\": {...}}");
     char *d = data ? cJSON_PrintUnformatted(data) : NULL;
     rc = cairn_engine_signal(c->s->e, run_id, name, d, reason, rid);
@@ -549,11 +549,11 @@ static enum MHD_Result fork_run(conn *c, const cJSON *body) {
   enum MHD_Result a;
   reading rd = {0};
   if (st) {
-    a = srv_error(c, st, "invalid", err, "docs/api.md, \"Control\"");
+    a = srv_error(c, st, err, "docs/api.md, \"Control\"");
     goto out;
   }
   if (req.kind != CAIRN_FORK_REPLAY && req.step == NULL) {
-    a = srv_error(c, 400, "invalid", c->r.id == R_RESET
+    a = srv_error(c, 400, c->r.id == R_RESET
                       ? "a reset needs \"step\": the last step to keep"
                       : "a rerun needs \"from_step\" (rerun it and its "
                         "downstream) or \"step\" (one step, same run)",
@@ -644,6 +644,6 @@ enum MHD_Result api_handle(conn *c, cJSON *body) {
   case R_REPLAY: return fork_run(c, body);
   case R_AUDIT: return audit(c);
   default:
-    return srv_error(c, 500, "internal", "unrouted request", NULL);
+    return srv_error(c, 500, "unrouted request", NULL);
   }
 }

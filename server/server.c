@@ -49,13 +49,15 @@ void server_hash_token(const char *secret, char out[72]) {
 
 /* ------------------------------------------------------------ answers */
 
-static enum MHD_Result queue(conn *c, unsigned status, char *text,
-                             size_t len, const char *type) {
+/* A response over `text` (taken) with the headers every answer carries;
+ * NULL when out of memory. */
+static struct MHD_Response *response(unsigned status, char *text, size_t len,
+                                     const char *type) {
   struct MHD_Response *r =
       MHD_create_response_from_buffer_with_free_callback(len, text, free);
   if (r == NULL) {
     free(text);
-    return MHD_NO;
+    return NULL;
   }
   MHD_add_response_header(r, "Content-Type", type);
   MHD_add_response_header(r, "Cache-Control", "no-store");
@@ -63,6 +65,14 @@ static enum MHD_Result queue(conn *c, unsigned status, char *text,
     MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
   if (status == 429)
     MHD_add_response_header(r, "Retry-After", "60");
+  return r;
+}
+
+static enum MHD_Result queue(conn *c, unsigned status, char *text,
+                             size_t len, const char *type) {
+  struct MHD_Response *r = response(status, text, len, type);
+  if (r == NULL)
+    return MHD_NO;
   c->status = status;
   enum MHD_Result rc = MHD_queue_response(c->c, status, r);
   MHD_destroy_response(r);
@@ -99,19 +109,6 @@ enum MHD_Result srv_text(conn *c, unsigned status, char *text,
   return queue(c, status, text, strlen(text), type);
 }
 
-enum MHD_Result srv_error(conn *c, unsigned status, const char *code,
-                          const char *message, const char *hint) {
-  cJSON *doc = cJSON_CreateObject();
-  cJSON *e = cJSON_AddObjectToObject(doc, "error");
-  cJSON_AddStringToObject(e, "code", code);
-  cJSON_AddStringToObject(e, "message", message);
-  if (hint)
-    cJSON_AddStringToObject(e, "hint", hint);
-  else
-    cJSON_AddNullToObject(e, "hint");
-  return srv_json(c, status, doc);
-}
-
 /* The code word of an error class, as docs/api.md lists them. */
 static const char *code_of(unsigned status) {
   switch (status) {
@@ -145,19 +142,28 @@ static const char *hint_of(int rc) {
   }
 }
 
-cJSON *srv_error_doc(int rc, const char *message) {
-  unsigned st = request_status_of(rc);
-  const char *hint = hint_of(rc);
+static cJSON *error_doc(unsigned status, const char *message,
+                        const char *hint) {
   cJSON *doc = cJSON_CreateObject();
   cJSON *e = cJSON_AddObjectToObject(doc, "error");
-  cJSON_AddStringToObject(e, "code", code_of(st));
-  cJSON_AddStringToObject(e, "message",
-                          message && *message ? message : cairn_strerror(rc));
+  cJSON_AddStringToObject(e, "code", code_of(status));
+  cJSON_AddStringToObject(e, "message", message);
   if (hint)
     cJSON_AddStringToObject(e, "hint", hint);
   else
     cJSON_AddNullToObject(e, "hint");
   return doc;
+}
+
+enum MHD_Result srv_error(conn *c, unsigned status, const char *message,
+                          const char *hint) {
+  return srv_json(c, status, error_doc(status, message, hint));
+}
+
+cJSON *srv_error_doc(int rc, const char *message) {
+  return error_doc(request_status_of(rc),
+                   message && *message ? message : cairn_strerror(rc),
+                   hint_of(rc));
 }
 
 enum MHD_Result srv_fail(conn *c, int rc, const char *message) {
@@ -176,19 +182,7 @@ void srv_wait(conn *c) {
 void srv_answer(conn *c, unsigned status, cJSON *doc) {
   size_t len = 0;
   char *s = print(doc, &len);
-  struct MHD_Response *r =
-      s ? MHD_create_response_from_buffer_with_free_callback(len, s, free)
-        : NULL;
-  if (r) {
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    if (status == 429)
-      MHD_add_response_header(r, "Retry-After", "60");
-  }
-  else {
-    free(s);
-  }
-  c->ready = r;
+  c->ready = s ? response(status, s, len, "application/json") : NULL;
   c->ready_status = status;
   c->status = status;
   MHD_resume_connection(c->c);
@@ -322,13 +316,13 @@ static int load_config(srv *s) {
 static enum MHD_Result answer(srv *s, conn *c) {
   char err[600] = "";
   if (s->stopping)
-    return srv_error(c, 503, "stopping", "the server is stopping",
+    return srv_error(c, 503, "the server is stopping",
                      "retry against another server, or after restart");
   if (s->n_tokens) {
     unsigned st = 0;
     const char *why = NULL;
     if ((c->tok = authenticate(s, c, &st, &why)) == NULL)
-      return srv_error(c, st, code_of(st), why,
+      return srv_error(c, st, why,
                        "tokens are listed in config.json under serve.tokens");
     snprintf(c->ns, sizeof c->ns, "%s", c->tok->ns);
     c->actor = c->tok->name;
@@ -340,30 +334,30 @@ static enum MHD_Result answer(srv *s, conn *c) {
   int m = request_route(c->method, c->path, &c->r);
   if (m == 404) {
     snprintf(err, sizeof err, "no endpoint %s %.400s", c->method, c->path);
-    return srv_error(c, 404, "not_found", err, "docs/api.md lists them");
+    return srv_error(c, 404, err, "docs/api.md lists them");
   }
   if (m == 405) {
     snprintf(err, sizeof err, "%s is not allowed on %.400s", c->method,
              c->path);
-    return srv_error(c, 405, "method_not_allowed", err,
+    return srv_error(c, 405, err,
                      "docs/api.md lists the methods of each endpoint");
   }
   if (c->tok && c->tok->role < c->r.role) {
     snprintf(err, sizeof err, "token %s has role %s; %s %.200s needs %s",
              c->tok->name, role_name(c->tok->role), c->method, c->path,
              role_name(c->r.role));
-    return srv_error(c, 403, "forbidden", err,
+    return srv_error(c, 403, err,
                      "use a token with that role");
   }
   if (c->too_big) {
     snprintf(err, sizeof err, "the body is over %zu bytes", s->max_body);
-    return srv_error(c, 413, "too_large", err,
+    return srv_error(c, 413, err,
                      "raise serve.max_body_bytes in config.json");
   }
   cJSON *body = NULL;
   unsigned st = request_body(c->body, c->len, &body, err, sizeof err);
   if (st)
-    return srv_error(c, st, code_of(st), err, NULL);
+    return srv_error(c, st, err, NULL);
   cairn_engine_act_as(s->e, c->ns, c->actor);
   enum MHD_Result rc = api_handle(c, body);
   cairn_engine_act_as(s->e, NULL, NULL);

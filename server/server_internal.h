@@ -89,9 +89,10 @@ enum MHD_Result srv_json(conn *c, unsigned status, cJSON *doc);
 /* Queues malloc'ed `text` (freed) with a content type. */
 enum MHD_Result srv_text(conn *c, unsigned status, char *text,
                          const char *type);
-/* The error object {"error": {code, message, hint}}. */
-enum MHD_Result srv_error(conn *c, unsigned status, const char *code,
-                          const char *message, const char *hint);
+/* The error object {"error": {code, message, hint}}; the code is the
+ * status's (docs/api.md, "Errors"). */
+enum MHD_Result srv_error(conn *c, unsigned status, const char *message,
+                          const char *hint);
 /* A cairn error code as the error object. */
 enum MHD_Result srv_fail(conn *c, int rc, const char *message);
 /* The error object of cairn error `rc` (message: cairn_strerror's when

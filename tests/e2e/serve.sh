@@ -282,7 +282,13 @@ is "status and workflow filter" "$tmp/body" '[.runs[].workflow_id] | join(",")' 
 req POST /v1/runs "{\"workflow\": \"steady\", \"workflow_id\": \"st-1\",
   \"input\": {\"effects\": \"$tmp/effects\"}}"
 answers "a run that sleeps starts" 201
-wait_until "its first step ran" 10 test -s "$tmp/effects"
+# The kill must come after step one's completion is committed: a step
+# whose effect happened but whose completion was not yet recorded runs
+# again after a crash (at-least-once), which is not what this checks.
+wait_until "its first step's completion is recorded" 10 bash -c \
+  "'$CAIRN' --format json history st-1 2>/dev/null |
+   jq -e '[.events[] | select(.type == \"step.completed\" and
+                               .step == \"one\")] | length == 1' >/dev/null"
 kill -9 "$serve_pid"
 wait "$serve_pid" 2>/dev/null
 serve
