@@ -88,5 +88,6 @@ int cli_diff(cli_ctx *ctx, int argc, char **argv);
 int cli_backtest(cli_ctx *ctx, int argc, char **argv);
 int cli_export(cli_ctx *ctx, int argc, char **argv);
 int cli_serve(cli_ctx *ctx, int argc, char **argv); /* cli_serve.c */
+int cli_prompt(cli_ctx *ctx, int argc, char **argv); /* cli_prompt.c */
 
 #endif

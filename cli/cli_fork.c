@@ -9,7 +9,9 @@
  *                    [--allow-mutations]
  * and on each: [--reason TEXT] [--request-id KEY] [--detach].
  * Overrides: --set-input PATH=JSON, --prompt STEP=TEXT|@FILE,
- *            --model STEP=PROVIDER:MODEL, --param STEP.FIELD=JSON.
+ *            --model STEP=PROVIDER:MODEL, --param STEP.FIELD=JSON; a new
+ *            prompt by artifact: --prompt-artifact ID --prompt-hash
+ *            sha256:HEX [--prompt-step STEP] (docs/prompts.md).
  *
  * The command prints what it created, says loudly which mutating steps
  * will be dry-run and which will really run, and then (unless --detach)
@@ -81,6 +83,12 @@ static int parse(int argc, char **argv, fork_args *a) {
       a->req.request_id = v;
     else if (strcmp(o, "--definition") == 0 && v)
       a->req.definition = v;
+    else if (strcmp(o, "--prompt-artifact") == 0 && v)
+      a->req.prompt_artifact = v;
+    else if (strcmp(o, "--prompt-hash") == 0 && v)
+      a->req.prompt_hash = v;
+    else if (strcmp(o, "--prompt-step") == 0 && v)
+      a->req.prompt_step = v;
     else if (strcmp(o, "--map") == 0 && v && a->req.n_maps < MAX_LIST)
       a->maps[a->req.n_maps++] = v;
     else {

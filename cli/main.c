@@ -36,6 +36,8 @@ static const char usage[] =
     "             [--save-mapping] [--reuse] [overrides]\n"
     "      overrides: --set-input PATH=JSON --param STEP.FIELD=JSON\n"
     "                 --prompt STEP=TEXT|@FILE --model STEP=PROVIDER:MODEL\n"
+    "                 --prompt-artifact ID --prompt-hash sha256:HEX\n"
+    "                 [--prompt-step STEP]\n"
     "                 [--allow-mutations]\n"
     "      each takes [--reason TEXT] [--request-id KEY] [--detach]\n"
     "  lineage ID              the tree of a workflow's runs and origins\n"
@@ -46,6 +48,8 @@ static const char usage[] =
     "           [--definition current|FILE] [--concurrency N]\n"
     "           [--pass-score X]  replay finished runs, compare scores\n"
     "  export ID [--format json|md]  a run as a document to share\n"
+    "  prompt add NAME (FILE | --text TEXT) | list | show ID [--hash H]\n"
+    "                          prompt artifacts a replay can name\n"
     "  serve [--listen ADDR:PORT] [--no-worker] [--quiet]\n"
     "                          the HTTP API (docs/api.md); executes runs too\n"
     "  journal verify          check every history, index and view\n"
@@ -129,7 +133,8 @@ int main(int argc, char **argv) {
               {"reset", cli_fork},        {"rerun", cli_fork},
               {"replay", cli_fork},       {"lineage", cli_lineage},
               {"audit", cli_audit},       {"backtest", cli_backtest},
-              {"export", cli_export},     {"serve", cli_serve}};
+              {"export", cli_export},     {"serve", cli_serve},
+              {"prompt", cli_prompt}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[0], cmds[i].name) == 0)
       return cmds[i].fn(&ctx, argc, argv);

@@ -233,6 +233,19 @@ bool cairn__owner_dead(void *ctx, const char *owner);
 int cairn__request_check(cairn_engine *e, const char *rid,
                          const char *action);
 
+/* prompt.c: adds to `b` the prompt of each llm step of `def` (stored as
+ * `def_hash` under its name) as a revision of artifact
+ * prompt_<name>.<step>. */
+int cairn__prompts_of_def(cairn_engine *e, cairn_batch *b,
+                          const cairn__def *def, const char *def_hash);
+/* The text of revision `hash` ("sha256:<hex>") of artifact `id` in the
+ * engine's namespace, and the artifact (free with cairn_prompt_free).
+ * CAIRN_EINVAL (not a hash), CAIRN_ENOTFOUND (no such artifact, or no such
+ * revision anywhere), CAIRN_ECONFLICT (the hash is another artifact's),
+ * with errmsg set. */
+int cairn__prompt_find(cairn_engine *e, cairn_reader *r, const char *id,
+                       const char *hash, cairn_prompt *art, cairn_str *text);
+
 /* Whether a NUL-terminated string is one JSON value. */
 bool cairn__json_valid_text(const char *s);
 /* From journal/ids.c: wall-clock µs since the epoch. */

@@ -397,6 +397,120 @@ static int apply_override(fork_ctx *c, const char *o) {
   return 0;
 }
 
+/* The llm step a new prompt or model goes to: `want`, else `own` (the
+ * artifact's step, when the artifact is this definition's), else the
+ * definition's only llm step. */
+static int llm_step(fork_ctx *c, const char *want, const char *own,
+                    const char *what, cJSON **out) {
+  const char *name = want && *want ? want : own && *own ? own : NULL;
+  char list[600];
+  if (name) {
+    cJSON *s = step_obj(c->def, name);
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(s, "kind");
+    if (s == NULL) {
+      step_list(c->pdef, list, sizeof list);
+      return fail(c, CAIRN_ENOTFOUND, "%s for step %s: no such step; the "
+                  "steps are: %s", what, name, list);
+    }
+    if (!cJSON_IsString(k) || strcmp(k->valuestring, "llm") != 0)
+      return fail(c, CAIRN_EINVAL, "%s for step %s: it is a%s %s step; "
+                  "prompts and models belong to llm steps", what, name,
+                  cJSON_IsString(k) && strchr("aeiou", *k->valuestring)
+                      ? "n" : "",
+                  cJSON_IsString(k) ? k->valuestring : "kindless");
+    *out = s;
+    return 0;
+  }
+  cJSON *it, *found = NULL;
+  int n = 0;
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(c->def, "steps")) {
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "kind");
+    if (cJSON_IsString(k) && strcmp(k->valuestring, "llm") == 0) {
+      found = it;
+      n++;
+    }
+  }
+  if (n == 1) {
+    *out = found;
+    return 0;
+  }
+  if (n == 0)
+    return fail(c, CAIRN_EINVAL, "%s: the workflow has no llm step", what);
+  return fail(c, CAIRN_EINVAL, "%s: the workflow has %d llm steps; name "
+              "the one it is for", what, n);
+}
+
+/* Sets the string `field` of step s's `with` to `text`. */
+static int set_with(fork_ctx *c, cJSON *s, const char *field,
+                    const char *text, size_t len) {
+  cJSON *with = cJSON_GetObjectItemCaseSensitive(s, "with");
+  if (!cJSON_IsObject(with)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(s, "with");
+    with = cJSON_AddObjectToObject(s, "with");
+  }
+  char *copy = strndup(text, len);
+  cJSON *v = copy ? cJSON_CreateString(copy) : NULL;
+  free(copy);
+  if (with == NULL || v == NULL) {
+    cJSON_Delete(v);
+    return fail(c, CAIRN_ENOMEM, "out of memory");
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(with, field);
+  cJSON_AddItemToObject(with, field, v);
+  return 0;
+}
+
+static const char *step_name(const cJSON *s) {
+  return cJSON_GetObjectItemCaseSensitive(s, "name")->valuestring;
+}
+
+/* A new prompt by artifact id and content hash, a new model: set on their
+ * llm steps and recorded in the origin as "prompt": {artifact, hash,
+ * step} and "model": {model, step}. */
+static int apply_artifacts(fork_ctx *c) {
+  const cairn_fork_request *q = c->req;
+  cJSON *s;
+  int rc;
+  if ((q->prompt_artifact == NULL) != (q->prompt_hash == NULL))
+    return fail(c, CAIRN_EINVAL, "a new prompt names both its artifact id "
+                "(prompt_...) and the content hash of the revision "
+                "(sha256:...)");
+  if (q->prompt_artifact) {
+    cairn_prompt art;
+    cairn_str text;
+    rc = cairn__prompt_find(c->e, c->r, q->prompt_artifact, q->prompt_hash,
+                            &art, &text);
+    if (rc)
+      return rc;
+    const cJSON *dn = cJSON_GetObjectItemCaseSensitive(c->def, "name");
+    bool own = cJSON_IsString(dn) && strcmp(dn->valuestring,
+                                            art.workflow) == 0;
+    rc = llm_step(c, q->prompt_step, own ? art.step : NULL, "the new prompt",
+                  &s);
+    cairn_prompt_free(&art);
+    if (rc == 0)
+      rc = set_with(c, s, "prompt", text.ptr, text.len);
+    if (rc)
+      return rc;
+    cJSON *o = cJSON_AddObjectToObject(c->origin, "prompt");
+    cJSON_AddStringToObject(o, "artifact", q->prompt_artifact);
+    cJSON_AddStringToObject(o, "hash", q->prompt_hash);
+    cJSON_AddStringToObject(o, "step", step_name(s));
+  }
+  if (q->model) {
+    if (strchr(q->model, ':') == NULL)
+      return fail(c, CAIRN_EINVAL, "model '%s' is not PROVIDER:MODEL (for "
+                  "instance openai:gpt-4o-mini)", q->model);
+    if ((rc = llm_step(c, q->model_step, NULL, "the new model", &s)) != 0 ||
+        (rc = set_with(c, s, "model", q->model, strlen(q->model))) != 0)
+      return rc;
+    cJSON *o = cJSON_AddObjectToObject(c->origin, "model");
+    cJSON_AddStringToObject(o, "model", q->model);
+    cJSON_AddStringToObject(o, "step", step_name(s));
+  }
+  return 0;
+}
+
 static int apply_overrides(fork_ctx *c) {
   cJSON *list = cJSON_AddArrayToObject(c->origin, "overrides");
   for (size_t i = 0; i < c->req->n_overrides; i++) {
@@ -843,7 +957,8 @@ static int build(fork_ctx *c) {
     rc = check_point(c);
   if (rc == 0)
     rc = check_limits(c);
-  if (rc == 0 && c->req->kind == CAIRN_FORK_RESET && c->req->n_overrides)
+  if (rc == 0 && c->req->kind == CAIRN_FORK_RESET &&
+      (c->req->n_overrides || c->req->prompt_artifact || c->req->model))
     rc = fail(c, CAIRN_EINVAL, "a reset carries the workflow on unchanged; "
               "to change a step, use rerun --from-step with overrides");
   if (rc == 0)
@@ -858,7 +973,7 @@ static int build(fork_ctx *c) {
   if (c->req->kind == CAIRN_FORK_REPLAY && as_recorded &&
       (rc = carry_reruns(c)) != 0)
     return rc;
-  if ((rc = apply_overrides(c)) != 0)
+  if ((rc = apply_artifacts(c)) != 0 || (rc = apply_overrides(c)) != 0)
     return rc;
   char *json = cJSON_PrintUnformatted(c->def);
   rc = cairn__def_parse(json, strlen(json), cairn__engine_is_native, c->e,

@@ -41,7 +41,9 @@ int cairn_engine_register(cairn_engine *e, const char *json, size_t len,
     return rc;
   }
   int op = cairn_batch_put_definition(b, e->ns, def->name, json, len, h);
-  rc = op < 0 ? op : cairn_batch_commit(b);
+  rc = op < 0 ? op : cairn__prompts_of_def(e, b, def, h);
+  if (rc == 0)
+    rc = cairn_batch_commit(b);
   if (rc == 0) {
     if (hash)
       memcpy(hash, h, sizeof h);
@@ -149,7 +151,9 @@ static int add_run(cairn_engine *e, cairn_batch *b,
   cairn_run_spec spec = {.ns = e->ns, .workflow_id = out->workflow_id,
                          .def_hash = hash,
                          .input = {input, strlen(input)}, .actor = actor};
-  int rc = op < 0 ? op : cairn_batch_create_run(b, &spec, out->run_id);
+  int rc = op < 0 ? op : cairn__prompts_of_def(e, b, def, hash);
+  if (rc == 0)
+    rc = cairn_batch_create_run(b, &spec, out->run_id);
   cairn_audit_record a = {
       .ns = {e->ns, strlen(e->ns)}, .actor = {actor, strlen(actor)},
       .action = {"start", 5},

@@ -72,6 +72,9 @@ struct cairn__journal_ops {
   int (*definition_state)(cairn_reader *r, const char *ns, const char *name, cairn_definition_state *out);
   int (*definition_of_hash)(cairn_reader *r, const char *hash, char *ns_out, char *name, uint32_t *version);
   int (*mapping)(cairn_reader *r, const char *from_hash, const char *to_hash, cairn_str *json);
+  int (*prompt)(cairn_reader *r, const char *ns, const char *id, cairn_prompt *out);
+  int (*prompt_text)(cairn_reader *r, const char *hash, cairn_str *text);
+  int (*prompts)(cairn_reader *r, const char *ns, const char *after, cairn_prompt_cb cb, void *ctx);
   int (*audit_count)(cairn_reader *r, const char *ns, const char *action, int64_t since_us, uint64_t max, uint64_t *count, int64_t *oldest_us);
   int (*audit)(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb, void *ctx);
   int (*audit_backwards)(cairn_reader *r, uint64_t down_to, cairn_audit_cb cb, void *ctx);

@@ -14,6 +14,7 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -437,6 +438,52 @@ int cairn_batch_put_mapping(cairn_batch *b, const char *from_hash,
     return rc;
   memcpy(op->def_hash, from_hash, CAIRN_HASH_HEX_LEN + 1);
   memcpy(op->to_hash, to_hash, CAIRN_HASH_HEX_LEN + 1);
+  b->n_ops++;
+  return 0;
+}
+
+int cairn_batch_put_prompt(cairn_batch *b, const char *ns, const char *id,
+                           const char *workflow, const char *step,
+                           const char *def_hash, const char *text,
+                           char hash_out[CAIRN_HASH_HEX_LEN + 1]) {
+  char why[300];
+  cairn__op *op = new_op(b, CAIRN__OP_PROMPT);
+  if (op == NULL)
+    return b->committed ? CAIRN_EINVAL : CAIRN_ENOMEM;
+  int rc = cairn__prompt_id_check(id, workflow && *workflow, why, sizeof why);
+  if (rc) {
+    cairn__journal_set_err(b->j, "%s", why);
+    return rc;
+  }
+  if (text == NULL || strlen(text) > CAIRN_PROMPT_TEXT_MAX) {
+    cairn__journal_set_err(b->j, "a prompt is a text of at most %u bytes",
+                           CAIRN_PROMPT_TEXT_MAX);
+    return CAIRN_EINVAL;
+  }
+  if (def_hash && *def_hash && !cairn__is_hash_hex(def_hash)) {
+    cairn__journal_set_err(b->j, "a prompt's definition is a hash of 64 "
+                                 "lowercase hex characters");
+    return CAIRN_EINVAL;
+  }
+  if ((rc = copy_name(b->j, "namespace", ns ? ns : "default",
+                      CAIRN_NAMESPACE_MAX, op->ns, true)) ||
+      (rc = copy_name(b->j, "a prompt's workflow", workflow,
+                      CAIRN_WORKFLOW_ID_MAX, op->workflow_id, false)) ||
+      (rc = copy_name(b->j, "a prompt's step", step, CAIRN_STEP_NAME_MAX,
+                      op->step, false)))
+    return rc;
+  op->json_len = strlen(text);
+  if ((op->name = strdup(id)) == NULL ||
+      (op->json = strdup(text)) == NULL) {
+    free(op->name);
+    op->name = NULL;
+    return CAIRN_ENOMEM;
+  }
+  snprintf(op->def_hash, sizeof op->def_hash, "%s", def_hash ? def_hash : "");
+  cairn__sha256_hex(text, op->json_len, op->to_hash);
+  if (hash_out)
+    memcpy(hash_out, op->to_hash, CAIRN_HASH_HEX_LEN + 1);
+  op->time_us = cairn__now_us();
   b->n_ops++;
   return 0;
 }

@@ -140,6 +140,22 @@ int cairn__def_regs_append(const void *p, size_t n, const cairn__def_reg *add,
 /* The latest registration; strings borrow from [p, p+n). */
 int cairn__def_regs_latest(const void *p, size_t n, cairn__def_reg *out);
 
+/* Prompt artifacts (`prompts`): [workflow, step, [[hash, time_us,
+ * def_hash], ...]], revisions oldest first, "" for absent strings.
+ * Decodes into out (all but out->id; revisions malloc'ed). */
+int cairn__prompt_rec_decode(const void *p, size_t n, cairn_prompt *out);
+/* The record [p, p+n) (p NULL: a new artifact of `workflow` and `step`)
+ * with `add` appended; *unchanged (and nothing in *out) when `add` is its
+ * latest revision already. */
+int cairn__prompt_rec_append(const void *p, size_t n, const char *workflow,
+                             const char *step,
+                             const cairn_prompt_revision *add,
+                             bool *unchanged, char **out, size_t *len);
+/* Checks a prompt id (see cairn_batch_put_prompt); 0 or CAIRN_EINVAL
+ * with the reason in why. */
+int cairn__prompt_id_check(const char *id, bool from_definition, char *why,
+                           size_t whylen);
+
 int cairn__run_view_encode(const cairn_run_view *v, char **out, size_t *len);
 int cairn__run_view_decode(const void *p, size_t n, cairn_run_view *v);
 int cairn__step_view_encode(const cairn_step_view *v, char **out,
@@ -217,7 +233,8 @@ typedef enum cairn__op_kind {
   CAIRN__OP_AUDIT = 4,
   CAIRN__OP_PAUSE_DEFINITION = 5,
   CAIRN__OP_DELETE_DEFINITION = 6,
-  CAIRN__OP_MAPPING = 7
+  CAIRN__OP_MAPPING = 7,
+  CAIRN__OP_PROMPT = 8
 } cairn__op_kind;
 
 /* One encoded event waiting for its seq. */
@@ -250,6 +267,10 @@ typedef struct cairn__op {
   uint32_t del_version;
   /* MAPPING: from def_hash to to_hash, the canonical mapping in json */
   char to_hash[CAIRN_HASH_HEX_LEN + 1];
+  /* PROMPT: ns, name (the id), json (the text), to_hash (its SHA-256),
+   * def_hash (the source definition, or ""), workflow_id and step (the
+   * definition name and llm step, or "") */
+  char step[CAIRN_STEP_NAME_MAX + 1];
   /* AUDIT: owned copies in `audit` */
   cairn_audit_record audit;
   char *audit_strs;

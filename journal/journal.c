@@ -114,6 +114,26 @@ int cairn_reader_mapping(cairn_reader *r, const char *from_hash, const char *to_
   return r->j->ops->mapping(r, from_hash, to_hash, json);
 }
 
+int cairn_reader_prompt(cairn_reader *r, const char *ns, const char *id, cairn_prompt *out) {
+  return r->j->ops->prompt(r, ns, id, out);
+}
+
+int cairn_reader_prompt_text(cairn_reader *r, const char *hash, cairn_str *text) {
+  return r->j->ops->prompt_text(r, hash, text);
+}
+
+int cairn_reader_prompts(cairn_reader *r, const char *ns, const char *after, cairn_prompt_cb cb, void *ctx) {
+  return r->j->ops->prompts(r, ns, after, cb, ctx);
+}
+
+void cairn_prompt_free(cairn_prompt *p) {
+  if (p == NULL)
+    return;
+  free(p->revisions);
+  p->revisions = NULL;
+  p->n_revisions = 0;
+}
+
 int cairn_reader_audit_count(cairn_reader *r, const char *ns, const char *action, int64_t since_us, uint64_t max, uint64_t *count, int64_t *oldest_us) {
   return r->j->ops->audit_count(r, ns, action, since_us, max, count, oldest_us);
 }

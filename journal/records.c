@@ -426,6 +426,120 @@ int cairn__def_regs_latest(const void *buf, size_t n, cairn__def_reg *out) {
   return up_close(&u);
 }
 
+/* ---------------------------------------------------- prompt artifacts */
+
+enum { PROMPT_REC_ITEMS = 3, PROMPT_REV_ITEMS = 3 };
+
+/* Reads revision `i` of the revision list `u` points into. */
+static void up_rev(unpacked *u, const msgpack_object *o,
+                   cairn_prompt_revision *r) {
+  const msgpack_object *saved = u->it;
+  memset(r, 0, sizeof *r);
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < PROMPT_REV_ITEMS) {
+    u->ok = false;
+    return;
+  }
+  u->it = o->via.array.ptr;
+  up_cstr(u, 0, r->hash, sizeof r->hash);
+  r->time_us = up_i64(u, 1);
+  up_cstr(u, 2, r->def_hash, sizeof r->def_hash);
+  u->it = saved;
+  if (!cairn__is_hash_hex(r->hash) ||
+      (r->def_hash[0] && !cairn__is_hash_hex(r->def_hash)))
+    u->ok = false;
+}
+
+static void pk_rev(packer *p, const cairn_prompt_revision *r) {
+  msgpack_pack_array(&p->pk, PROMPT_REV_ITEMS);
+  pk_cstr(p, r->hash);
+  pk_i64(p, r->time_us);
+  pk_cstr(p, r->def_hash);
+}
+
+int cairn__prompt_rec_decode(const void *buf, size_t n, cairn_prompt *out) {
+  unpacked u;
+  out->revisions = NULL;
+  out->n_revisions = 0;
+  int rc = up_open(&u, buf, n, PROMPT_REC_ITEMS);
+  if (rc)
+    return rc;
+  up_cstr(&u, 0, out->workflow, sizeof out->workflow);
+  up_cstr(&u, 1, out->step, sizeof out->step);
+  const msgpack_object *a = &u.it[2];
+  if (!u.ok || a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size == 0) {
+    msgpack_zone_destroy(&u.zone);
+    return CAIRN_EDECODE;
+  }
+  uint32_t count = a->via.array.size;
+  out->revisions = calloc(count, sizeof *out->revisions);
+  if (out->revisions == NULL) {
+    msgpack_zone_destroy(&u.zone);
+    return CAIRN_ENOMEM;
+  }
+  for (uint32_t i = 0; i < count && u.ok; i++)
+    up_rev(&u, &a->via.array.ptr[i], &out->revisions[i]);
+  out->n_revisions = count;
+  rc = up_close(&u);
+  if (rc) {
+    free(out->revisions);
+    out->revisions = NULL;
+    out->n_revisions = 0;
+  }
+  return rc;
+}
+
+int cairn__prompt_rec_append(const void *buf, size_t n, const char *workflow,
+                             const char *step,
+                             const cairn_prompt_revision *add,
+                             bool *unchanged, char **out, size_t *len) {
+  cairn_prompt old = {0};
+  packer p;
+  *unchanged = false;
+  if (buf) {
+    int rc = cairn__prompt_rec_decode(buf, n, &old);
+    if (rc)
+      return rc;
+    if (strcmp(old.revisions[old.n_revisions - 1].hash, add->hash) == 0) {
+      *unchanged = true;
+      cairn_prompt_free(&old);
+      return 0;
+    }
+    workflow = old.workflow;
+    step = old.step;
+  }
+  pk_init(&p, PROMPT_REC_ITEMS);
+  pk_cstr(&p, workflow ? workflow : "");
+  pk_cstr(&p, step ? step : "");
+  msgpack_pack_array(&p.pk, (uint32_t)old.n_revisions + 1);
+  for (size_t i = 0; i < old.n_revisions; i++)
+    pk_rev(&p, &old.revisions[i]);
+  pk_rev(&p, add);
+  cairn_prompt_free(&old);
+  return pk_done(&p, out, len);
+}
+
+int cairn__prompt_id_check(const char *id, bool from_definition, char *why,
+                           size_t whylen) {
+  size_t n = id ? strlen(id) : 0;
+  if (n <= 7 || n > CAIRN_PROMPT_ID_MAX || strncmp(id, "prompt_", 7) != 0) {
+    cairn__fmt(why, whylen, "a prompt artifact id is \"prompt_\" and 1..%d "
+               "more bytes", CAIRN_PROMPT_ID_MAX - 7);
+    return CAIRN_EINVAL;
+  }
+  for (size_t i = 7; i < n; i++) {
+    unsigned char c = (unsigned char)id[i];
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!plain && (!from_definition || c == '/' || c < 0x20)) {
+      cairn__fmt(why, whylen, "prompt artifact id \"%s\" has '%c' at byte "
+                 "%zu; use letters, digits, '.', '_' and '-'", id,
+                 c >= 0x20 ? c : '?', i + 1);
+      return CAIRN_EINVAL;
+    }
+  }
+  return 0;
+}
+
 /* -------------------------------------------------------------- views */
 
 enum { RUN_VIEW_ITEMS = 13, STEP_VIEW_ITEMS = 11, ATTEMPT_VIEW_ITEMS = 9 };

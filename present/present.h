@@ -15,6 +15,7 @@
  *   llm.c        what is said of an llm attempt (model, prompt, tokens,
  *                cost)
  *   export.c     one run as a document to share; step and run scores
+ *   prompts.c    prompt artifacts and their revisions
  *   diff.c       what differs between two runs
  *   json_diff.c  the structural diff of two JSON values (json_diff.h)
  */
@@ -136,5 +137,18 @@ int present_run_score(cairn_reader *r, uint64_t key, int status,
  * read in reader r's snapshot (docs/diff.md). */
 int present_diff(cairn_reader *r, const char *ns, const char *id_a,
                  const char *id_b, cJSON **doc, char *err, size_t errlen);
+
+/* --------------------------------------------------------- prompts.c */
+
+/* {id, workflow, step, revisions, latest, history: [{revision, hash,
+ * time, definition: {hash, version} | null, text?}]}: artifact `p` with
+ * each revision's text when `texts`. */
+cJSON *present_prompt(cairn_reader *r, const cairn_prompt *p, bool texts);
+/* {prompts: [{id, workflow, step, revisions, latest}], next_after}: up to
+ * `limit` artifacts of `ns` after id `after` (NULL: from the first). */
+int present_prompts(cairn_reader *r, const char *ns, const char *after,
+                    size_t limit, cJSON **out);
+/* {id, hash, revisions, added}: what registering a prompt answers. */
+cJSON *present_prompt_added(const cairn_prompt_added *a);
 
 #endif

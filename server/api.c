@@ -353,6 +353,64 @@ static enum MHD_Result audit(conn *c) {
   return srv_json(c, 200, doc);
 }
 
+/* ------------------------------------------------------------- prompts */
+
+static enum MHD_Result prompts(conn *c) {
+  uint32_t limit = LIST_DEFAULT;
+  const char *sl = srv_arg(c, "limit");
+  if (sl && (!parse_u32(sl, &limit) || limit == 0 || limit > LIST_MAX))
+    return srv_error(c, 400, "limit takes 1..1000", "GET /v1/prompts?limit=N"
+                     "&after=ID");
+  cairn_reader *r;
+  cJSON *doc = NULL;
+  int rc = cairn_reader_begin(c->s->j, &r);
+  if (rc == 0) {
+    rc = present_prompts(r, c->ns, srv_arg(c, "after"), limit, &doc);
+    cairn_reader_end(r);
+  }
+  if (rc)
+    return srv_fail(c, rc, cairn_journal_errmsg(c->s->j));
+  return srv_json(c, 200, doc);
+}
+
+static enum MHD_Result prompt(conn *c) {
+  cairn_reader *r;
+  cairn_prompt p;
+  int rc = cairn_reader_begin(c->s->j, &r);
+  if (rc)
+    return srv_fail(c, rc, cairn_journal_errmsg(c->s->j));
+  rc = cairn_reader_prompt(r, c->ns, c->r.a, &p);
+  cJSON *doc = rc ? NULL : present_prompt(r, &p, true);
+  if (rc == 0)
+    cairn_prompt_free(&p);
+  cairn_reader_end(r);
+  if (rc)
+    return srv_fail(c, rc, cairn_journal_errmsg(c->s->j));
+  return srv_json(c, 200, doc);
+}
+
+static enum MHD_Result add_prompt(conn *c, const cJSON *body) {
+  static const char *const known[] = {"id", "text", NULL};
+  char err[300];
+  bool bad_id = false, bad_text = false;
+  if (body == NULL)
+    return srv_error(c, 400, "a prompt needs a body: {\"id\": NAME, "
+                     "\"text\": TEXT}", NULL);
+  if (request_known(body, known, err, sizeof err))
+    return srv_error(c, 400, err, NULL);
+  const char *id = request_str(body, "id", &bad_id);
+  const char *text = request_str(body, "text", &bad_text);
+  if (bad_id || id == NULL || bad_text || text == NULL)
+    return srv_error(c, 400, "a prompt is {\"id\": \"NAME\" or "
+                     "\"prompt_NAME\", \"text\": \"...\"}, both strings",
+                     NULL);
+  cairn_prompt_added out;
+  int rc = cairn_engine_prompt_add(c->s->e, id, text, &out);
+  if (rc)
+    return srv_fail(c, rc, cairn_engine_errmsg(c->s->e));
+  return srv_json(c, out.added ? 201 : 200, present_prompt_added(&out));
+}
+
 /* ------------------------------------------------------------- writing */
 
 static enum MHD_Result reg(conn *c, const cJSON *body) {
@@ -643,6 +701,9 @@ enum MHD_Result api_handle(conn *c, cJSON *body) {
   case R_RERUN:
   case R_REPLAY: return fork_run(c, body);
   case R_AUDIT: return audit(c);
+  case R_PROMPTS: return prompts(c);
+  case R_PROMPT: return prompt(c);
+  case R_ADD_PROMPT: return add_prompt(c, body);
   default:
     return srv_error(c, 500, "unrouted request", NULL);
   }

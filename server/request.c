@@ -44,16 +44,20 @@ static const pattern routes[] = {
     {"POST", "/v1/runs/*/rerun", R_RERUN, ROLE_OPERATE},
     {"POST", "/v1/runs/*/replay", R_REPLAY, ROLE_OPERATE},
     {"GET", "/v1/audit", R_AUDIT, ROLE_READ},
+    {"GET", "/v1/prompts", R_PROMPTS, ROLE_READ},
+    {"POST", "/v1/prompts", R_ADD_PROMPT, ROLE_OPERATE},
+    {"GET", "/v1/prompts/*", R_PROMPT, ROLE_READ},
     /* the seed material's two endpoints, exactly as written there */
     {"GET", "/workflow-runs/*/diff", R_DIFF, ROLE_READ},
     {"POST", "/workflow-runs/*/replay", R_REPLAY, ROLE_OPERATE},
 };
 
 #define MAX_SEGS 6
+#define SEG_MAX 352 /* a prompt artifact id (340 bytes) fits */
 
 /* Splits `path` into segments (no empty ones but a trailing slash is
  * refused); returns their number, -1 when too many or too long. */
-static int split(const char *path, char segs[MAX_SEGS][256]) {
+static int split(const char *path, char segs[MAX_SEGS][SEG_MAX]) {
   int n = 0;
   if (*path != '/')
     return -1;
@@ -61,7 +65,7 @@ static int split(const char *path, char segs[MAX_SEGS][256]) {
   while (*p) {
     const char *end = strchr(p, '/');
     size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (len == 0 || len >= 256 || n == MAX_SEGS)
+    if (len == 0 || len >= SEG_MAX || n == MAX_SEGS)
       return -1;
     memcpy(segs[n], p, len);
     segs[n][len] = '\0';
@@ -75,9 +79,9 @@ static int split(const char *path, char segs[MAX_SEGS][256]) {
   return n;
 }
 
-static bool matches(const char *pat, char segs[MAX_SEGS][256], int n,
+static bool matches(const char *pat, char segs[MAX_SEGS][SEG_MAX], int n,
                     route *out) {
-  char psegs[MAX_SEGS][256];
+  char psegs[MAX_SEGS][SEG_MAX];
   int pn = split(pat, psegs), hole = 0;
   if (pn != n)
     return false;
@@ -98,7 +102,7 @@ static bool matches(const char *pat, char segs[MAX_SEGS][256], int n,
 }
 
 int request_route(const char *method, const char *path, route *out) {
-  char segs[MAX_SEGS][256];
+  char segs[MAX_SEGS][SEG_MAX];
   memset(out, 0, sizeof *out);
   int n = split(path, segs);
   if (n < 0)
@@ -330,6 +334,82 @@ static int flag(const cJSON *body, const char *key, bool *out, char *err,
   return 0;
 }
 
+/* The strings `keys` of object `o` (named `what` in errors) into `out`;
+ * those before `n_required` must be there. */
+static int str_fields(const cJSON *o, const char *what,
+                      const char *const *keys, size_t n_keys,
+                      size_t n_required, const char **out, char *err,
+                      size_t errlen) {
+  const char *known[5] = {0};
+  for (size_t i = 0; i < n_keys; i++)
+    known[i] = keys[i];
+  int rc = request_known(o, known, err, errlen);
+  if (rc) {
+    size_t n = strlen(err);
+    snprintf(err + n, errlen - n, " (in \"%s\")", what);
+    return rc;
+  }
+  for (size_t i = 0; i < n_keys; i++) {
+    bool bad = false;
+    out[i] = request_str(o, keys[i], &bad);
+    if (bad || (i < n_required && (out[i] == NULL || *out[i] == '\0'))) {
+      snprintf(err, errlen, "%s.%s must be a non-empty string", what,
+               keys[i]);
+      return 400;
+    }
+  }
+  return 0;
+}
+
+/* "prompt": {artifact, hash, step?}: a new prompt by artifact. */
+static int new_prompt(const cJSON *body, cairn_fork_request *req, char *err,
+                      size_t errlen) {
+  static const char *const keys[] = {"artifact", "hash", "step"};
+  const char *v[3];
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(body, "prompt");
+  if (o == NULL || cJSON_IsNull(o))
+    return 0;
+  if (!cJSON_IsObject(o))
+    return bad_field(err, errlen, "prompt",
+                     "an object {artifact: \"prompt_...\", hash: "
+                     "\"sha256:...\", step?}");
+  int rc = str_fields(o, "prompt", keys, 3, 2, v, err, errlen);
+  if (rc)
+    return rc;
+  req->prompt_artifact = v[0];
+  req->prompt_hash = v[1];
+  req->prompt_step = v[2];
+  return 0;
+}
+
+/* "model": {id, provider, step?}: a new model by id and provider. */
+static int new_model(const cJSON *body, cairn_fork_request *req,
+                     request_strs *owned, char *err, size_t errlen) {
+  static const char *const keys[] = {"id", "provider", "step"};
+  const char *v[3];
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(body, "model");
+  if (o == NULL || cJSON_IsNull(o))
+    return 0;
+  if (!cJSON_IsObject(o))
+    return bad_field(err, errlen, "model",
+                     "an object {id: \"gpt-4o-mini\", provider: \"openai\", "
+                     "step?}");
+  int rc = str_fields(o, "model", keys, 3, 2, v, err, errlen);
+  if (rc)
+    return rc;
+  size_t n = strlen(v[0]) + strlen(v[1]) + 2;
+  char *m = malloc(n);
+  if (m)
+    snprintf(m, n, "%s:%s", v[1], v[0]);
+  if (request_strs_add(owned, m) != 0) {
+    snprintf(err, errlen, "out of memory");
+    return 500;
+  }
+  req->model = m;
+  req->model_step = v[2];
+  return 0;
+}
+
 int request_fork(const cJSON *body, cairn_fork_request *req,
                  request_strs *maps, request_strs *overrides,
                  request_strs *owned, uint32_t *def_version, char *err,
@@ -354,7 +434,7 @@ int request_fork(const cJSON *body, cairn_fork_request *req,
   static const char *const known[] = {
       "step", "from_step", "reason", "request_id", "definition", "map",
       "save_mapping", "reuse", "allow_mutations", "no_reapply_signals",
-      "allowStaleAssets", "overrides", NULL};
+      "allowStaleAssets", "overrides", "prompt", "model", NULL};
   if ((rc = request_known(body, known, err, errlen)) != 0)
     return rc;
   /* rerun: {from_step} reruns from there, {step} reruns that step */
@@ -418,6 +498,9 @@ int request_fork(const cJSON *body, cairn_fork_request *req,
     return rc;
   bool stale = false; /* accepted; assets are not recorded yet */
   if ((rc = flag(body, "allowStaleAssets", &stale, err, errlen)) != 0)
+    return rc;
+  if ((rc = new_prompt(body, req, err, errlen)) != 0 ||
+      (rc = new_model(body, req, owned, err, errlen)) != 0)
     return rc;
   rc = overrides_of(cJSON_GetObjectItemCaseSensitive(body, "overrides"),
                     overrides, err, errlen);

@@ -40,6 +40,9 @@ typedef enum route_id {
   R_RERUN,            /* POST   /v1/runs/{id}/rerun */
   R_REPLAY,           /* POST   /v1/runs/{id}/replay, /workflow-runs/... */
   R_AUDIT,            /* GET    /v1/audit */
+  R_PROMPTS,          /* GET    /v1/prompts */
+  R_ADD_PROMPT,       /* POST   /v1/prompts */
+  R_PROMPT,           /* GET    /v1/prompts/{id} */
   R__COUNT
 } route_id;
 
@@ -47,7 +50,7 @@ typedef struct route {
   int id;             /* route_id */
   int role;           /* the least role that may call it */
   bool writes;        /* a body is expected (POST) */
-  char a[256];        /* {id} or {name} */
+  char a[352];        /* {id} or {name} */
   char b[16];         /* {v} */
 } route;
 

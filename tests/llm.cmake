@@ -15,3 +15,9 @@ cairn_server_test(cli.llm_steps llm_steps.sh llm_server)
 # step is rerun with a better prompt, a replay on another provider's
 # model, and a backtest over 10 runs with one regression.
 cairn_server_test(cli.llm_stories llm_stories.sh llm_server)
+
+# Prompt artifacts: a definition's prompts and prompts added by hand,
+# replays that name an artifact id and content hash (CLI and API), the
+# 404 and 409 answers, and a replay on a new model by id and provider.
+cairn_server_test(cli.prompt_artifacts_replay_the_exact_text prompts.sh
+                  llm_server)

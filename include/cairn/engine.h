@@ -258,6 +258,18 @@ typedef struct cairn_fork_request {
                                    JSON", "prompt:STEP=TEXT",
                                    "model:STEP=PROVIDER:MODEL" */
   size_t n_overrides;
+  /* A new prompt by artifact (docs/prompts.md): the text of revision
+   * prompt_hash ("sha256:<hex>") of artifact prompt_artifact
+   * ("prompt_<id>") becomes the prompt of llm step prompt_step (NULL: the
+   * artifact's own step, else the definition's only llm step). Applied
+   * before `overrides`. Not for resets. */
+  const char *prompt_artifact;
+  const char *prompt_hash;
+  const char *prompt_step;
+  /* A new model ("PROVIDER:MODEL") for llm step model_step (NULL: the
+   * definition's only llm step). Applied before `overrides`. */
+  const char *model;
+  const char *model_step;
   bool execute;              /* lease the new run to this engine */
 } cairn_fork_request;
 
@@ -288,6 +300,25 @@ typedef struct cairn_fork_result {
 int cairn_engine_fork(cairn_engine *e, const cairn_fork_request *req,
                       cairn_fork_result *out);
 void cairn_fork_result_free(cairn_fork_result *r);
+
+/* ------------------------------------------------------ prompt artifacts */
+
+typedef struct cairn_prompt_added {
+  char id[CAIRN_PROMPT_ID_MAX + 1];   /* "prompt_<name>" */
+  char hash[CAIRN_HASH_HEX_LEN + 1];  /* the text's SHA-256, hex */
+  size_t revisions;                   /* the artifact's revisions now */
+  bool added;                         /* false: it was the latest already */
+} cairn_prompt_added;
+
+/* Registers `text` as the latest revision of artifact `name` ("NAME" or
+ * "prompt_NAME"; letters, digits, '.', '_', '-') in the engine's
+ * namespace: the artifact is created, or the text appended unless it is
+ * the latest revision already. A definition's llm step prompt is the
+ * artifact prompt_<definition>.<step>: adding to that id gives the step a
+ * revision that replays can name. CAIRN_EINVAL for a bad name or an empty
+ * text. */
+int cairn_engine_prompt_add(cairn_engine *e, const char *name,
+                            const char *text, cairn_prompt_added *out);
 
 /* --------------------------------------------------------------- control */
 

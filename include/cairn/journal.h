@@ -554,6 +554,68 @@ int cairn_reader_mapping(cairn_reader *r, const char *from_hash,
                          const char *to_hash, cairn_str *json);
 
 /* --------------------------------------------------------------------- */
+/* Prompt artifacts                                                       */
+/* --------------------------------------------------------------------- */
+
+/*
+ * A prompt artifact is a named prompt text with its revisions, addressable
+ * as `prompt_<id>` and, per revision, by the SHA-256 of its bytes
+ * (`sha256:<64 hex>`). Two kinds exist, in one store: the prompt of an llm
+ * step of a named definition (`prompt_<definition>.<step>`, a revision per
+ * registered version whose prompt text changed), and prompts registered by
+ * hand (`cairn prompt add`, POST /v1/prompts). Registering the latest text
+ * again adds nothing; registering an older text again appends it as a new
+ * revision, as definition versions do. Nothing is ever removed.
+ */
+#define CAIRN_PROMPT_ID_MAX 340     /* bytes: "prompt_" + name + "." + step */
+#define CAIRN_PROMPT_TEXT_MAX (1u << 20)
+
+typedef struct cairn_prompt_revision {
+  char hash[CAIRN_HASH_HEX_LEN + 1];     /* SHA-256 of the text, hex */
+  int64_t time_us;                       /* when it was registered */
+  char def_hash[CAIRN_HASH_HEX_LEN + 1]; /* the definition it came from;
+                                            "" when registered by hand */
+} cairn_prompt_revision;
+
+typedef struct cairn_prompt {
+  char id[CAIRN_PROMPT_ID_MAX + 1];
+  char workflow[CAIRN_WORKFLOW_ID_MAX + 1]; /* "" when registered by hand */
+  char step[CAIRN_STEP_NAME_MAX + 1];       /* the llm step it belongs to */
+  cairn_prompt_revision *revisions;         /* oldest first (malloc'ed) */
+  size_t n_revisions;
+} cairn_prompt;
+
+void cairn_prompt_free(cairn_prompt *p);
+
+/* Adds "append `text` as a revision of artifact `id` in `ns`" (a no-op
+ * at commit when it is the latest revision already). `workflow` and `step`
+ * (NULL for a prompt registered by hand) are kept when the artifact is
+ * created; `def_hash` (NULL: none) names the definition it came from.
+ * `hash_out` (65 bytes) receives the text's SHA-256. CAIRN_EINVAL for an
+ * id that is not 8..340 bytes of [A-Za-z0-9._-] after "prompt_" (a
+ * definition's prompt may carry its names' other bytes, never NUL or
+ * '/'), or a text over CAIRN_PROMPT_TEXT_MAX. */
+int cairn_batch_put_prompt(cairn_batch *b, const char *ns, const char *id,
+                           const char *workflow, const char *step,
+                           const char *def_hash, const char *text,
+                           char hash_out[CAIRN_HASH_HEX_LEN + 1]);
+
+/* The artifact `id` of `ns` with its revisions (free with
+ * cairn_prompt_free), or CAIRN_ENOTFOUND. */
+int cairn_reader_prompt(cairn_reader *r, const char *ns, const char *id,
+                        cairn_prompt *out);
+/* The text whose SHA-256 is `hash` (64 hex), of any artifact of any
+ * namespace, or CAIRN_ENOTFOUND. Borrows from the snapshot. */
+int cairn_reader_prompt_text(cairn_reader *r, const char *hash,
+                             cairn_str *text);
+/* Calls cb for each artifact of `ns` in id order, from the first id after
+ * `after` (NULL: from the start), until cb returns nonzero. The artifact
+ * lent to cb lasts for the call. */
+typedef int (*cairn_prompt_cb)(void *ctx, const cairn_prompt *p);
+int cairn_reader_prompts(cairn_reader *r, const char *ns, const char *after,
+                         cairn_prompt_cb cb, void *ctx);
+
+/* --------------------------------------------------------------------- */
 /* Views                                                                  */
 /* --------------------------------------------------------------------- */
 

@@ -138,7 +138,8 @@ static int open_dbis(cairn_journal *j, MDB_txn *txn, unsigned flags) {
              {"audit", &LJ(j)->audit},         {"requests", &LJ(j)->requests},
              {"def_state", &LJ(j)->def_state}, {"def_names", &LJ(j)->def_names},
              {"mappings", &LJ(j)->mappings},
-             {"audit_by_action", &LJ(j)->audit_by_action}};
+             {"audit_by_action", &LJ(j)->audit_by_action},
+             {"prompts", &LJ(j)->prompts}};
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
     int rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi);
     if (rc == MDB_NOTFOUND) { /* read-only, and an older build wrote it */
@@ -254,7 +255,7 @@ int cairn__lmdb_journal_open(const char *home, const cairn_journal_options *opts
                    (o.read_only ? MDB_RDONLY : 0);
   if ((rc = mdb_env_create(&LJ(j)->env)) != 0 ||
       /* 15 named databases (lmdb_internal.h), room for 1 more. */
-      (rc = mdb_env_set_maxdbs(LJ(j)->env, 16)) != 0 ||
+      (rc = mdb_env_set_maxdbs(LJ(j)->env, 32)) != 0 ||
       (rc = mdb_env_set_mapsize(LJ(j)->env, o.initial_map_bytes
                                             ? o.initial_map_bytes
                                             : DEFAULT_MAP_BYTES)) != 0 ||
@@ -418,6 +419,9 @@ const cairn__journal_ops cairn__lmdb_ops = {
     .definition_state = cairn__lmdb_reader_definition_state,
     .definition_of_hash = cairn__lmdb_reader_definition_of_hash,
     .mapping = cairn__lmdb_reader_mapping,
+    .prompt = cairn__lmdb_reader_prompt,
+    .prompt_text = cairn__lmdb_reader_prompt_text,
+    .prompts = cairn__lmdb_reader_prompts,
     .audit_count = cairn__lmdb_reader_audit_count,
     .audit = cairn__lmdb_reader_audit,
     .audit_backwards = cairn__lmdb_reader_audit_backwards,

@@ -27,8 +27,10 @@
  *   mappings   from hash (64 hex) · to hash (64)  -> JSON {"OLD": "NEW"}
  *   audit_by_action  namespace · 0 · action · 0 · time u64 · seq u64
  *                                                 -> (empty)
+ *   prompts    namespace · 0 · prompt id          -> workflow, step, revisions
+ *              0 · hash (64 hex)                  -> the prompt text
  *   meta       "schema" -> u32, "next_run" -> u64, "next_audit" -> u64
- * That is 15 named databases; mdb_env_set_maxdbs allows 16.
+ * That is 16 named databases; mdb_env_set_maxdbs allows 32.
  */
 #ifndef CAIRN_LMDB_INTERNAL_H
 #define CAIRN_LMDB_INTERNAL_H
@@ -43,6 +45,8 @@ enum { VIEW_RUN = 0, VIEW_STEP = 1, VIEW_ATTEMPT = 2 };
 #define CAIRN__VIEW_KEY_MAX (8 + 1 + CAIRN_STEP_NAME_MAX + 1 + 4)
 /* The longest workflows/names/def_state key: namespace, NUL, id. */
 #define CAIRN__NAME_KEY_MAX (CAIRN_NAMESPACE_MAX + 1 + CAIRN_WORKFLOW_ID_MAX)
+/* The longest prompts key: namespace, NUL, prompt id. */
+#define CAIRN__PROMPT_KEY_MAX (CAIRN_NAMESPACE_MAX + 1 + CAIRN_PROMPT_ID_MAX)
 /* The longest requests key: namespace, NUL, request id. */
 #define CAIRN__REQUEST_KEY_MAX (CAIRN_NAMESPACE_MAX + 1 + CAIRN__REQUEST_ID_MAX)
 
@@ -51,7 +55,8 @@ typedef struct cairn__lmdb {
   cairn_journal base;
   MDB_env *env;
   MDB_dbi events, runs, run_ids, workflows, defs, names, by_status, views,
-      audit, requests, def_state, def_names, mappings, audit_by_action, meta;
+      audit, requests, def_state, def_names, mappings, audit_by_action,
+      prompts, meta;
   int watch_fd;          /* inotify on data.mdb, -1 until asked for */
   size_t seen_txnid;     /* the last transaction id at watch_reset */
   size_t own_commits;    /* transactions this handle committed since */
@@ -146,6 +151,9 @@ int cairn__lmdb_reader_definition_names(cairn_reader *r, const char *ns, cairn_d
 int cairn__lmdb_reader_definition_state(cairn_reader *r, const char *ns, const char *name, cairn_definition_state *out);
 int cairn__lmdb_reader_definition_of_hash(cairn_reader *r, const char *hash, char *ns_out, char *name, uint32_t *version);
 int cairn__lmdb_reader_mapping(cairn_reader *r, const char *from_hash, const char *to_hash, cairn_str *json);
+int cairn__lmdb_reader_prompt(cairn_reader *r, const char *ns, const char *id, cairn_prompt *out);
+int cairn__lmdb_reader_prompt_text(cairn_reader *r, const char *hash, cairn_str *text);
+int cairn__lmdb_reader_prompts(cairn_reader *r, const char *ns, const char *after, cairn_prompt_cb cb, void *ctx);
 int cairn__lmdb_reader_audit_count(cairn_reader *r, const char *ns, const char *action, int64_t since_us, uint64_t max, uint64_t *count, int64_t *oldest_us);
 int cairn__lmdb_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb, void *ctx);
 int cairn__lmdb_reader_audit_backwards(cairn_reader *r, uint64_t down_to, cairn_audit_cb cb, void *ctx);

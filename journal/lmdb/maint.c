@@ -355,8 +355,38 @@ static void check_mapping(vctx *v, const MDB_val *k, const MDB_val *val) {
     problem(v, 0, "a saved rename mapping does not decode");
 }
 
+/* prompts: a text is stored under the SHA-256 of its bytes; an
+ * artifact's record decodes and each of its revisions has its text. */
+static void check_prompt(vctx *v, const MDB_val *k, const MDB_val *val) {
+  const unsigned char *kp = k->mv_data;
+  if (k->mv_size > 0 && kp[0] == 0) {
+    char h[CAIRN_HASH_HEX_LEN + 1];
+    cairn__sha256_hex(val->mv_data, val->mv_size, h);
+    if (k->mv_size != 1 + CAIRN_HASH_HEX_LEN ||
+        memcmp(kp + 1, h, CAIRN_HASH_HEX_LEN) != 0)
+      problem(v, 0, "a prompt text is not stored under its own hash");
+    return;
+  }
+  cairn_prompt p;
+  if (cairn__prompt_rec_decode(val->mv_data, val->mv_size, &p) != 0) {
+    problem(v, 0, "a prompt artifact's record does not decode");
+    return;
+  }
+  for (size_t i = 0; i < p.n_revisions; i++) {
+    unsigned char tk[1 + CAIRN_HASH_HEX_LEN] = {0};
+    memcpy(tk + 1, p.revisions[i].hash, CAIRN_HASH_HEX_LEN);
+    MDB_val tkey = {sizeof tk, tk}, tval;
+    if (mdb_get(v->txn, LJ(v->j)->prompts, &tkey, &tval) != 0) {
+      problem(v, 0, "a prompt artifact names a revision whose text is not "
+              "stored");
+      break;
+    }
+  }
+  cairn_prompt_free(&p);
+}
+
 /* Every index that is not one run's: definitions and their names, the
- * audit records and their two indexes, saved mappings. */
+ * audit records and their two indexes, saved mappings, prompt artifacts. */
 static void check_catalogue(vctx *v) {
   cairn__lmdb *l = LJ(v->j);
   v->run_key = 0;
@@ -369,6 +399,7 @@ static void check_catalogue(vctx *v) {
   each_record(v, l->requests, check_request);
   each_record(v, l->audit_by_action, check_action);
   each_record(v, l->mappings, check_mapping);
+  each_record(v, l->prompts, check_prompt);
 }
 
 int cairn__lmdb_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx,

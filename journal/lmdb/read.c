@@ -476,6 +476,106 @@ int cairn__lmdb_reader_mapping(cairn_reader *r, const char *from_hash,
   return 0;
 }
 
+/* ---------------------------------------------------- prompt artifacts */
+
+static int decode_prompt(cairn_reader *r, const MDB_val *k, size_t pn,
+                         const MDB_val *v, cairn_prompt *out) {
+  memset(out, 0, sizeof *out);
+  size_t idn = k->mv_size - pn;
+  if (idn > CAIRN_PROMPT_ID_MAX ||
+      cairn__prompt_rec_decode(v->mv_data, v->mv_size, out) != 0) {
+    cairn__journal_set_err(r->j, "the record of prompt artifact %.*s is "
+                           "damaged", (int)idn, (const char *)k->mv_data + pn);
+    return CAIRN_ECORRUPT;
+  }
+  memcpy(out->id, (const char *)k->mv_data + pn, idn);
+  out->id[idn] = '\0';
+  return 0;
+}
+
+int cairn__lmdb_reader_prompt(cairn_reader *r, const char *ns,
+                              const char *id, cairn_prompt *out) {
+  unsigned char kb[CAIRN__PROMPT_KEY_MAX];
+  memset(out, 0, sizeof *out);
+  ns = ns ? ns : "default";
+  if (id == NULL || *id == '\0' || strlen(ns) > CAIRN_NAMESPACE_MAX ||
+      strlen(id) > CAIRN_PROMPT_ID_MAX) {
+    cairn__journal_set_err(r->j, "no prompt artifact is named %s",
+                           id ? id : "(none)");
+    return CAIRN_ENOTFOUND;
+  }
+  MDB_val k = {cairn__name_key(kb, ns, id), kb}, v;
+  int rc = mdb_get(LR(r)->txn, LJ(r->j)->prompts, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(r->j, "no prompt artifact is named %s in "
+                           "namespace %s", id, ns);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading a prompt artifact");
+  return decode_prompt(r, &k, strlen(ns) + 1, &v, out);
+}
+
+int cairn__lmdb_reader_prompt_text(cairn_reader *r, const char *hash,
+                                   cairn_str *text) {
+  unsigned char kb[1 + CAIRN_HASH_HEX_LEN];
+  if (hash == NULL || !cairn__is_hash_hex(hash)) {
+    cairn__journal_set_err(r->j, "a prompt revision is named by 64 "
+                                 "lowercase hex characters");
+    return CAIRN_ENOTFOUND;
+  }
+  kb[0] = 0;
+  memcpy(kb + 1, hash, CAIRN_HASH_HEX_LEN);
+  MDB_val k = {sizeof kb, kb}, v;
+  int rc = mdb_get(LR(r)->txn, LJ(r->j)->prompts, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(r->j, "no prompt text has hash sha256:%s", hash);
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading a prompt text");
+  text->ptr = v.mv_size ? v.mv_data : "";
+  text->len = v.mv_size;
+  return 0;
+}
+
+int cairn__lmdb_reader_prompts(cairn_reader *r, const char *ns,
+                               const char *after, cairn_prompt_cb cb,
+                               void *ctx) {
+  MDB_cursor *cur;
+  unsigned char kb[CAIRN__PROMPT_KEY_MAX];
+  ns = ns ? ns : "default";
+  size_t pn = strlen(ns) + 1;
+  if (pn > CAIRN_NAMESPACE_MAX + 1)
+    return 0;
+  size_t kn = after && strlen(after) <= CAIRN_PROMPT_ID_MAX
+                  ? cairn__name_key(kb, ns, after)
+                  : cairn__name_key(kb, ns, "");
+  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->prompts, &cur);
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "listing prompt artifacts");
+  MDB_val k = {kn, kb}, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size <= pn || memcmp(k.mv_data, kb, pn) != 0)
+      break;
+    if (after && k.mv_size == kn && memcmp(k.mv_data, kb, kn) == 0)
+      continue; /* the cursor's own id: start after it */
+    cairn_prompt p;
+    if ((rc = decode_prompt(r, &k, pn, &v, &p)) != 0) {
+      mdb_cursor_close(cur);
+      return rc;
+    }
+    int stop = cb(ctx, &p);
+    cairn_prompt_free(&p);
+    if (stop)
+      break;
+  }
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? 0
+                                       : cairn__mdb_err(r->j, rc, "listing");
+}
+
 /* -------------------------------------------------------------- audit */
 
 int cairn__lmdb_reader_audit_count(cairn_reader *r, const char *ns,

@@ -684,6 +684,39 @@ static int put_mapping(cairn_journal *j, MDB_txn *txn, const cairn__op *op) {
                         "saving a mapping");
 }
 
+/* Stores the text by its hash (once) and appends the revision to the
+ * artifact's record unless it is the latest one already. */
+static int put_prompt(cairn_journal *j, MDB_txn *txn, const cairn__op *op) {
+  unsigned char tk[1 + CAIRN_HASH_HEX_LEN], kb[CAIRN__PROMPT_KEY_MAX];
+  tk[0] = 0;
+  memcpy(tk + 1, op->to_hash, CAIRN_HASH_HEX_LEN);
+  MDB_val k = {sizeof tk, tk}, v = {op->json_len, op->json};
+  int rc = mdb_put(txn, LJ(j)->prompts, &k, &v, MDB_NOOVERWRITE);
+  if (rc && rc != MDB_KEYEXIST)
+    return cairn__mdb_err(j, rc, "saving a prompt text");
+  k = (MDB_val){cairn__name_key(kb, op->ns, op->name), kb};
+  rc = mdb_get(txn, LJ(j)->prompts, &k, &v);
+  if (rc && rc != MDB_NOTFOUND)
+    return cairn__mdb_err(j, rc, "reading a prompt artifact");
+  cairn_prompt_revision add = {.time_us = op->time_us};
+  memcpy(add.hash, op->to_hash, sizeof add.hash);
+  memcpy(add.def_hash, op->def_hash, sizeof add.def_hash);
+  bool unchanged = false;
+  char *buf = NULL;
+  size_t n = 0;
+  rc = cairn__prompt_rec_append(rc == 0 ? v.mv_data : NULL,
+                                rc == 0 ? v.mv_size : 0, op->workflow_id,
+                                op->step, &add, &unchanged, &buf, &n);
+  if (rc == CAIRN_EDECODE) {
+    cairn__journal_set_err(j, "the record of prompt artifact %s is damaged",
+                           op->name);
+    return CAIRN_ECORRUPT;
+  }
+  if (rc || unchanged)
+    return rc;
+  return put_encoded(j, txn, LJ(j)->prompts, kb, k.mv_size, buf, n, 0);
+}
+
 /* Writes each touched run's views and record, and moves it in the status
  * index when its status changed. */
 static int finish_runs(commit_ctx *c, MDB_txn *txn) {
@@ -731,6 +764,8 @@ static int apply_op(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
     return change_def_state(c->b->j, txn, op);
   case CAIRN__OP_MAPPING:
     return put_mapping(c->b->j, txn, op);
+  case CAIRN__OP_PROMPT:
+    return put_prompt(c->b->j, txn, op);
   default: /* removed */
     return 0;
   }
