@@ -86,6 +86,8 @@ static int act(cairn_engine *e, const cairn_run_info *info,
     rc = cairn_batch_audit(b, &a);
   if (rc >= 0)
     rc = cairn_batch_commit(b);
+  if (rc == 0)
+    cairn__engine_news(e);
   if (rc == CAIRN_ECONFLICT && cairn__request_check(e, rid, action) == 1)
     rc = 0; /* the same request raced us and won: done once */
   else if (rc)

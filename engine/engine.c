@@ -262,6 +262,11 @@ void cairn__engine_wake(cairn_engine *e) {
   uv_idle_start(&e->pending, on_pending);
 }
 
+void cairn__engine_news(cairn_engine *e) {
+  e->news = true;
+  uv_idle_start(&e->pending, on_pending);
+}
+
 int cairn__engine_turn_batch(cairn_engine *e, bool owned, cairn_batch **out) {
   cairn_batch **b = owned ? &e->batch : &e->free_batch;
   if (*b == NULL) {
@@ -433,9 +438,16 @@ static void after_commit(cairn_engine *e) {
   }
 }
 
+static void look_around(cairn_engine *e);
+
 static void on_check(uv_check_t *h) {
   cairn_engine *e = h->data;
   uv_idle_stop(&e->pending);
+  if (e->news) { /* this process committed outside the turn's batches */
+    e->news = false;
+    look_around(e);
+    changed(e);
+  }
   bool wrote = e->batch || e->free_batch;
   int rc_free = commit_free(e);
   if (e->batch == NULL) {

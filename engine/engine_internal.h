@@ -129,6 +129,9 @@ struct cairn_engine {
   uv_poll_t watch;           /* the journal's change notification
                                 (cairn_journal_watch), while working */
   bool watch_open;           /* watch was initialized */
+  bool news;                 /* a commit of this process outside the
+                                turn's batches (a signal, a cancel, a
+                                fork): the next turn looks around */
   uv_async_t stop_async;
   int mode;                  /* cairn_work_mode while working */
   uint64_t target;           /* CAIRN_WORK_RUN: the run awaited */
@@ -178,6 +181,11 @@ const char *cairn__engine_actor(const cairn_engine *e);
 int cairn__engine_turn_batch(cairn_engine *e, bool owned, cairn_batch **out);
 /* Keeps the loop from blocking until this turn's check has run. */
 void cairn__engine_wake(cairn_engine *e);
+/* This process committed outside the engine's turn (control.c, fork.c):
+ * the journal's watch does not count its own commits as news, so the
+ * next turn reads the owned runs' new events (a signal to a waiting step,
+ * a cancel) and tells the change callback, as a watch would. */
+void cairn__engine_news(cairn_engine *e);
 /* start.c: after the turn's commits (rc of the commit the start was in),
  * reports every asynchronous start and forgets them. */
 void cairn__starts_done(cairn_engine *e, int rc_owned, int rc_free);

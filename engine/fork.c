@@ -1067,6 +1067,8 @@ static int commit(fork_ctx *c) {
   }
   if (rc == 0)
     rc = cairn_batch_commit(b);
+  if (rc == 0)
+    cairn__engine_news(c->e);
   /* Keep the message a step already gave (never format errmsg into
    * itself). */
   if (rc && *c->e->errmsg == '\0')

@@ -13,3 +13,5 @@ seed '\000' /workflow-runs/r1/diff '' diff
 seed '\002' /v1/workflows/w/versions/2 '' delete
 seed '\001' /v1/runs/r1/signal '{"name": "go", "data": {"by": "x"}}' signal
 seed '\000' /v1/runs/ '{"a":' trailing
+seed '\001' /workflow-runs/r1/replay '{"prompt": {"artifact": "prompt_w.s", "hash": "sha256:00", "step": "s"}, "model": {"id": "m", "provider": "p"}}' prompt_replay
+seed '\000' /v1/prompts/prompt_w.s '' prompt
