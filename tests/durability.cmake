@@ -16,3 +16,17 @@ foreach(t test_durability test_concurrency)
     JOURNAL_WRITER="$<TARGET_FILE:journal_writer>")
   add_dependencies(${t} journal_writer)
 endforeach()
+
+# Crash torture (torture/torture.sh): workers SIGKILLed at random under a
+# mixed workload, every run checked against its effects log. CI runs the
+# short mode (50 kills); the full mode (--kills 1000) is in docs/bench.md.
+add_test(NAME torture.fifty_worker_kills_lose_nothing_and_repeat_nothing
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/torture/torture.sh
+          $<TARGET_FILE:cairn> --kills 50 --workers 3)
+add_test(NAME torture.the_checks_catch_a_repeated_and_a_lost_step
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/torture/self_check.sh
+          $<TARGET_FILE:cairn>)
+set_tests_properties(
+  torture.fifty_worker_kills_lose_nothing_and_repeat_nothing
+  torture.the_checks_catch_a_repeated_and_a_lost_step
+  PROPERTIES TIMEOUT 600)
