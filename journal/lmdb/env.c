@@ -13,10 +13,17 @@
  * Durability: commits are synced (no MDB_NOSYNC) unless the caller asked
  * for no_sync. LMDB needs no recovery step after a crash: a commit that
  * returned is on disk, one that did not never happened.
+ *
+ * A full disk: the commit's page writes fail (ENOSPC, or EIO for the
+ * short write LMDB gets when the last blocks run out) and LMDB aborts the
+ * transaction before its meta page is written, so the journal keeps its
+ * last commit whole. commit_failed names that case, with the free space,
+ * instead of LMDB's bare "Input/output error".
  */
 #include "lmdb_internal.h"
 
 #include <sys/inotify.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -321,6 +328,28 @@ static int grow(cairn_journal *j) {
   return rc ? cairn__mdb_err(j, rc, "growing the journal's map") : 0;
 }
 
+/* Below this much free space, an EIO from a commit is taken for a full
+ * disk (the short write that ran out of blocks). */
+#define FULL_DISK_BYTES ((uint64_t)1 << 20)
+
+static int commit_failed(cairn_journal *j, int rc) {
+  struct statvfs sv;
+  if ((rc == ENOSPC || rc == EDQUOT || rc == EIO) &&
+      statvfs(j->home, &sv) == 0) {
+    uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+    if (rc != EIO || avail < FULL_DISK_BYTES) {
+      cairn__journal_set_err(
+          j, "the disk holding the journal %s is full (%llu KiB free): "
+             "nothing of this transaction was recorded, what was recorded "
+             "before is intact; free space there and run the command again "
+             "(`cairn worker --drain` finishes runs left in flight)",
+          j->home, (unsigned long long)(avail >> 10));
+      return CAIRN_EIO;
+    }
+  }
+  return cairn__mdb_err(j, rc, "committing");
+}
+
 int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx) {
   if (j->read_only) {
     cairn__journal_set_err(j, "the journal was opened read-only");
@@ -338,9 +367,9 @@ int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx) {
     if (rc)
       return cairn__mdb_err(j, rc, "starting a write transaction");
     rc = fn(j, txn, ctx);
-    if (rc == 0)
-      rc = cairn__mdb_err(j, mdb_txn_commit(txn), "committing");
-    else
+    if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0)
+      rc = rc == MDB_MAP_FULL ? CAIRN_EFULL : commit_failed(j, rc);
+    else if (rc != 0)
       mdb_txn_abort(txn);
     if (rc == 0)
       LJ(j)->own_commits++; /* not news for this handle's watch */
