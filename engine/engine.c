@@ -380,7 +380,7 @@ static int commit_one(cairn_engine *e, cairn_batch *b) {
     }
     cairn__run *run = id && rc == CAIRN_ECONFLICT ? find_run_id(e, id) : NULL;
     if (run == NULL) {
-      cairn__engine_err(e, "committing: %s", cairn_journal_errmsg(e->j));
+      cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
       return rc;
     }
     /* Cancelled, terminated or taken over: its events are moot. */
@@ -750,13 +750,18 @@ static int work_on_run(cairn_engine *e, const char *run_id) {
   size_t n = 0;
   rc = cairn_journal_claim_runs(e->j, e->owner, e->lease_ms,
                                 cairn__owner_dead, e, info.key, &key, 1, &n);
-  if (rc == 0 && n == 0) {
+  if (rc != 0) {
+    cairn__engine_err(e, "claiming run %s: %s", run_id,
+                      cairn_journal_errmsg(e->j));
+    return rc;
+  }
+  if (n == 0) {
     cairn__engine_err(e, "run %s is executed by %s", run_id,
                       info.lease_owner);
     return CAIRN_ECONFLICT;
   }
   e->target = info.key;
-  return rc ? rc : adopt(e, info.key);
+  return adopt(e, info.key);
 }
 
 /* Adopts the runs this engine started with execute = true: they are

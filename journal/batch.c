@@ -19,7 +19,7 @@
 #include <string.h>
 
 int cairn_batch_new(cairn_journal *j, cairn_batch **out) {
-  cairn_batch *b = calloc(1, sizeof *b);
+  cairn_batch *b = cairn__calloc(1, sizeof *b);
   if (b == NULL)
     return CAIRN_ENOMEM;
   b->j = j;
@@ -82,7 +82,7 @@ static cairn__op *new_op(cairn_batch *b, int kind) {
   }
   if (b->n_ops == b->cap_ops) {
     size_t cap = b->cap_ops ? 2 * b->cap_ops : 8;
-    cairn__op *ops = realloc(b->ops, cap * sizeof *ops);
+    cairn__op *ops = cairn__realloc(b->ops, cap * sizeof *ops);
     if (ops == NULL)
       return NULL;
     b->ops = ops;
@@ -109,7 +109,7 @@ static int add_event(cairn_batch *b, const cairn_event *ev) {
   e.seq = 0;
   if (b->n_evs == b->cap_evs) {
     size_t cap = b->cap_evs ? 2 * b->cap_evs : 16;
-    cairn__pending_event *evs = realloc(b->evs, cap * sizeof *evs);
+    cairn__pending_event *evs = cairn__realloc(b->evs, cap * sizeof *evs);
     if (evs == NULL)
       return CAIRN_ENOMEM;
     b->evs = evs;
@@ -296,7 +296,7 @@ int cairn_batch_put_definition(cairn_batch *b, const char *ns,
   }
   if (rc)
     return rc;
-  if (name && (op->name = strdup(name)) == NULL) {
+  if (name && (op->name = cairn__strdup(name)) == NULL) {
     free(op->json);
     return CAIRN_ENOMEM;
   }
@@ -350,7 +350,7 @@ int cairn_batch_audit(cairn_batch *b, const cairn_audit_record *rec) {
   size_t total = 0;
   for (size_t i = 0; i < 8; i++)
     total += src[i]->len;
-  if ((op->audit_strs = malloc(total + 1)) == NULL)
+  if ((op->audit_strs = cairn__malloc(total + 1)) == NULL)
     return CAIRN_ENOMEM;
   char *p = op->audit_strs;
   for (size_t i = 0; i < 8; i++) {
@@ -379,7 +379,7 @@ static int def_name_op(cairn_batch *b, cairn__op *op, const char *ns,
                            CAIRN_WORKFLOW_ID_MAX);
     return CAIRN_EINVAL;
   }
-  if ((op->name = strdup(name)) == NULL)
+  if ((op->name = cairn__strdup(name)) == NULL)
     return CAIRN_ENOMEM;
   return 0;
 }
@@ -473,8 +473,8 @@ int cairn_batch_put_prompt(cairn_batch *b, const char *ns, const char *id,
                       op->step, false)))
     return rc;
   op->json_len = strlen(text);
-  if ((op->name = strdup(id)) == NULL ||
-      (op->json = strdup(text)) == NULL) {
+  if ((op->name = cairn__strdup(id)) == NULL ||
+      (op->json = cairn__strdup(text)) == NULL) {
     free(op->name);
     op->name = NULL;
     return CAIRN_ENOMEM;

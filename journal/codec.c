@@ -155,7 +155,7 @@ int cairn__event_encode(const cairn_event *ev, char **out, size_t *len,
   msgpack_sbuffer_destroy(&sb);
   /* sbuffer grows in 8 KiB steps; a pending event keeps its buffer until
    * commit, so give back what it does not use. */
-  char *fit = realloc(*out, *len);
+  char *fit = cairn__realloc(*out, *len);
   if (fit)
     *out = fit;
   if (view) {

@@ -118,7 +118,7 @@ static int set_rerun_step(cairn__fold *f, cairn_str name) {
   f->v.rerun_step.len = 0;
   if (name.ptr == NULL)
     return 0;
-  f->rerun_step = strndup(name.ptr, name.len);
+  f->rerun_step = cairn__strndup(name.ptr, name.len);
   if (f->rerun_step == NULL)
     return CAIRN_ENOMEM;
   f->v.rerun_step.ptr = f->rerun_step;
@@ -154,8 +154,8 @@ static int get_step(cairn__fold *f, cairn_str name, cairn__fold_step **out) {
     *out = s;
     return 0;
   }
-  s = calloc(1, sizeof *s);
-  if (s == NULL || (s->name = strndup(name.ptr, name.len)) == NULL) {
+  s = cairn__calloc(1, sizeof *s);
+  if (s == NULL || (s->name = cairn__strndup(name.ptr, name.len)) == NULL) {
     free(s);
     return CAIRN_ENOMEM;
   }
@@ -181,7 +181,7 @@ static int add_attempt(cairn__fold_step *s, const cairn_attempt_view *v,
                        cairn__fold_attempt **out) {
   if (s->n_att == s->cap_att) {
     size_t cap = s->cap_att ? 2 * s->cap_att : 4;
-    cairn__fold_attempt *a = realloc(s->att, cap * sizeof *a);
+    cairn__fold_attempt *a = cairn__realloc(s->att, cap * sizeof *a);
     if (a == NULL)
       return CAIRN_ENOMEM;
     s->att = a;

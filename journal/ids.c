@@ -127,7 +127,7 @@ static int sort_keys(cJSON *node) {
   size_t n = 0;
   for (cJSON *c = node->child; c; c = c->next)
     n++;
-  cJSON **v = malloc(n * sizeof *v);
+  cJSON **v = cairn__malloc(n * sizeof *v);
   if (v == NULL)
     return CAIRN_ENOMEM;
   n = 0;
@@ -155,7 +155,7 @@ static int print_canonical(cJSON *root, char **out, size_t *out_len) {
   if (s == NULL)
     return CAIRN_ENOMEM;
   *out_len = strlen(s);
-  *out = malloc(*out_len + 1);
+  *out = cairn__malloc(*out_len + 1);
   if (*out)
     memcpy(*out, s, *out_len + 1);
   else

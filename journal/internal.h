@@ -12,6 +12,8 @@
  *   batch.c      building a batch (backend-neutral)
  *   journal.c    the public functions, dispatched to the backend
  *                (backend.h: the interface every backend implements)
+ *   fault.c      fault points (fault.h): every allocation of journal/
+ *                goes through cairn__malloc and its siblings
  *   lmdb/        the LMDB backend: the only files that include lmdb.h
  */
 #ifndef CAIRN_JOURNAL_INTERNAL_H
@@ -20,6 +22,8 @@
 #include <cairn/cairn.h>
 #include <stdarg.h>
 #include <uthash.h>
+
+#include "fault.h"
 
 /* --- byte order: keys are big-endian so byte order is numeric order --- */
 static inline void cairn__put_be32(unsigned char *p, uint32_t v) {

@@ -221,7 +221,7 @@ int cairn__wf_rec_decode(const void *buf, size_t n, uint64_t *current,
     return up_close(&u);
   }
   if (a->via.array.size > *cap) {
-    uint64_t *nr = realloc(*runs, a->via.array.size * sizeof *nr);
+    uint64_t *nr = cairn__realloc(*runs, a->via.array.size * sizeof *nr);
     if (nr == NULL) {
       msgpack_zone_destroy(&u.zone);
       return CAIRN_ENOMEM;
@@ -343,7 +343,7 @@ int cairn__def_state_decode(const void *buf, size_t n, bool *paused,
   }
   uint32_t count = a->via.array.size;
   if (count > *cap) {
-    uint32_t *grown = realloc(*deleted, count * sizeof *grown);
+    uint32_t *grown = cairn__realloc(*deleted, count * sizeof *grown);
     if (grown == NULL) {
       msgpack_zone_destroy(&u.zone);
       return CAIRN_ENOMEM;
@@ -471,7 +471,7 @@ int cairn__prompt_rec_decode(const void *buf, size_t n, cairn_prompt *out) {
     return CAIRN_EDECODE;
   }
   uint32_t count = a->via.array.size;
-  out->revisions = calloc(count, sizeof *out->revisions);
+  out->revisions = cairn__calloc(count, sizeof *out->revisions);
   if (out->revisions == NULL) {
     msgpack_zone_destroy(&u.zone);
     return CAIRN_ENOMEM;

@@ -217,14 +217,16 @@ static int setup(cairn_journal *j, char *errbuf, size_t errlen) {
     unsigned char be[4];
     cairn__put_be32(be, CAIRN_JOURNAL_SCHEMA);
     MDB_val k = {6, "schema"}, v = {4, be};
-    rc = cairn__mdb_err(j, mdb_put(txn, LJ(j)->meta, &k, &v, 0),
+    rc = cairn__mdb_err(j, cairn__put(txn, LJ(j)->meta, &k, &v, 0),
                         "writing the schema version");
   }
   if (rc) {
     mdb_txn_abort(txn);
     return rc;
   }
-  return cairn__mdb_err(j, mdb_txn_commit(txn), "creating the journal");
+  return cairn__mdb_err(j, cairn__commit(txn),
+                        schema == 0 ? "creating the journal"
+                                    : "opening the journal");
 }
 
 int cairn__lmdb_journal_open(const char *home, const cairn_journal_options *opts,
@@ -250,8 +252,8 @@ int cairn__lmdb_journal_open(const char *home, const cairn_journal_options *opts
                home, strerror(errno));
     return CAIRN_EIO;
   }
-  cairn_journal *j = calloc(1, sizeof(cairn__lmdb));
-  if (j == NULL || (j->home = strdup(home)) == NULL) {
+  cairn_journal *j = cairn__calloc(1, sizeof(cairn__lmdb));
+  if (j == NULL || (j->home = cairn__strdup(home)) == NULL) {
     free(j);
     return CAIRN_ENOMEM;
   }
@@ -347,6 +349,14 @@ static int commit_failed(cairn_journal *j, int rc) {
       return CAIRN_EIO;
     }
   }
+  if (rc == EIO) {
+    cairn__journal_set_err(
+        j, "committing: %s: nothing of this transaction was recorded, what "
+           "was recorded before is intact; check the disk holding %s "
+           "(dmesg) and run the command again",
+        mdb_strerror(rc), j->home);
+    return CAIRN_EIO;
+  }
   return cairn__mdb_err(j, rc, "committing");
 }
 
@@ -367,7 +377,7 @@ int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx) {
     if (rc)
       return cairn__mdb_err(j, rc, "starting a write transaction");
     rc = fn(j, txn, ctx);
-    if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0)
+    if (rc == 0 && (rc = cairn__commit(txn)) != 0)
       rc = rc == MDB_MAP_FULL ? CAIRN_EFULL : commit_failed(j, rc);
     else if (rc != 0)
       mdb_txn_abort(txn);

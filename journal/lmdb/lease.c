@@ -42,7 +42,7 @@ static int put_rec(cairn_journal *j, MDB_txn *txn, const cairn__run_rec *r) {
     return rc;
   cairn__put_be64(kb, r->info.key);
   MDB_val k = {8, kb}, v = {n, buf};
-  rc = mdb_put(txn, LJ(j)->runs, &k, &v, 0);
+  rc = cairn__put(txn, LJ(j)->runs, &k, &v, 0);
   free(buf);
   return cairn__mdb_err(j, rc, "writing a lease");
 }

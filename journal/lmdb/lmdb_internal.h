@@ -39,6 +39,30 @@
 
 #include <lmdb.h>
 
+/* Every write and commit of this backend goes through a fault point
+ * (../fault.h): EIO instead of the call when it fires. A failed commit
+ * has aborted its transaction, as mdb_txn_commit's failure does. */
+static inline int cairn__put(MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+                             MDB_val *v, unsigned flags) {
+  return cairn__fault_hit(CAIRN__FAULT_WRITE) ? EIO
+                                              : mdb_put(txn, dbi, k, v, flags);
+}
+static inline int cairn__del(MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+                             MDB_val *v) {
+  return cairn__fault_hit(CAIRN__FAULT_WRITE) ? EIO : mdb_del(txn, dbi, k, v);
+}
+static inline int cairn__cursor_del(MDB_cursor *cur, unsigned flags) {
+  return cairn__fault_hit(CAIRN__FAULT_WRITE) ? EIO
+                                              : mdb_cursor_del(cur, flags);
+}
+static inline int cairn__commit(MDB_txn *txn) {
+  if (cairn__fault_hit(CAIRN__FAULT_SYNC)) {
+    mdb_txn_abort(txn);
+    return EIO;
+  }
+  return mdb_txn_commit(txn);
+}
+
 enum { VIEW_RUN = 0, VIEW_STEP = 1, VIEW_ATTEMPT = 2 };
 
 /* The longest view key: run key, tag, step name, NUL, attempt. */

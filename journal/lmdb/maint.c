@@ -468,7 +468,7 @@ static int rebuild_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
        rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE)) {
     /* Re-seek after each delete: simpler than LMDB's cursor-after-delete
      * rules, and views are few per run. */
-    if ((rc = mdb_cursor_del(cur, 0)) != 0)
+    if ((rc = cairn__cursor_del(cur, 0)) != 0)
       break;
     k.mv_size = 8;
     k.mv_data = kb;
@@ -511,7 +511,7 @@ int cairn__lmdb_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs) {
         continue;
       if (n == cap) {
         cap = cap ? 2 * cap : 256;
-        uint64_t *g = realloc(keys, cap * sizeof *g);
+        uint64_t *g = cairn__realloc(keys, cap * sizeof *g);
         if (g == NULL) {
           mdb_cursor_close(cur);
           cairn__lmdb_reader_end(r);

@@ -14,7 +14,7 @@
 #include <string.h>
 
 int cairn__lmdb_reader_begin(cairn_journal *j, cairn_reader **out) {
-  cairn_reader *r = calloc(1, sizeof(cairn__lmdb_reader));
+  cairn_reader *r = cairn__calloc(1, sizeof(cairn__lmdb_reader));
   if (r == NULL)
     return CAIRN_ENOMEM;
   r->j = j;
@@ -123,7 +123,7 @@ int cairn__lmdb_reader_resolve(cairn_reader *r, const cairn_event *ev,
 
 int cairn__lmdb_reader_history(cairn_reader *r, uint64_t key, uint32_t from_seq,
                          cairn_history **out) {
-  cairn_history *it = calloc(1, sizeof(cairn__lmdb_history));
+  cairn_history *it = cairn__calloc(1, sizeof(cairn__lmdb_history));
   if (it == NULL)
     return CAIRN_ENOMEM;
   int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->events, &LH(it)->cur);
@@ -773,7 +773,7 @@ int cairn__lmdb_reader_steps(cairn_reader *r, uint64_t key, cairn_step_cb cb,
       break;
     if (n == cap) {
       cap = cap ? 2 * cap : 32;
-      cairn_step_view *g = realloc(all, cap * sizeof *g);
+      cairn_step_view *g = cairn__realloc(all, cap * sizeof *g);
       if (g == NULL) {
         rc = CAIRN_ENOMEM;
         break;

@@ -138,7 +138,7 @@ static int put_encoded(cairn_journal *j, MDB_txn *txn, MDB_dbi dbi,
   if (enc_rc)
     return enc_rc;
   MDB_val k = {kn, (void *)kp}, v = {n, buf};
-  int rc = mdb_put(txn, dbi, &k, &v, 0);
+  int rc = cairn__put(txn, dbi, &k, &v, 0);
   free(buf);
   return cairn__mdb_err(j, rc, "writing a record");
 }
@@ -217,7 +217,7 @@ static int meta_counter(cairn_journal *j, MDB_txn *txn, const char *name,
   cairn__put_be64(be, *value + 1);
   v.mv_size = 8;
   v.mv_data = be;
-  return cairn__mdb_err(j, mdb_put(txn, LJ(j)->meta, &k, &v, 0),
+  return cairn__mdb_err(j, cairn__put(txn, LJ(j)->meta, &k, &v, 0),
                         "writing a counter");
 }
 
@@ -237,8 +237,8 @@ static int status_index(cairn_journal *j, MDB_txn *txn, int status,
   kb[0] = (unsigned char)status;
   cairn__put_be64(kb + 1, run);
   MDB_val k = {9, kb}, v = {0, ""};
-  int rc = add ? mdb_put(txn, LJ(j)->by_status, &k, &v, 0)
-               : mdb_del(txn, LJ(j)->by_status, &k, NULL);
+  int rc = add ? cairn__put(txn, LJ(j)->by_status, &k, &v, 0)
+               : cairn__del(txn, LJ(j)->by_status, &k, NULL);
   return cairn__mdb_err(j, rc == MDB_NOTFOUND ? 0 : rc,
                         "updating the status index");
 }
@@ -273,7 +273,7 @@ static int touch_run(commit_ctx *c, MDB_txn *txn, uint64_t key,
     *out = t;
     return 0;
   }
-  if ((t = calloc(1, sizeof *t)) == NULL)
+  if ((t = cairn__calloc(1, sizeof *t)) == NULL)
     return CAIRN_ENOMEM;
   cairn__fold_init(&t->fold, key, &c->fl);
   int rc = cairn__get_run(j, txn, key, &t->rec);
@@ -329,7 +329,7 @@ static int append_events(commit_ctx *c, MDB_txn *txn, cairn__op *op,
     }
     unsigned char kb[12];
     MDB_val k = {cairn__event_key(kb, key, seq), kb}, v = {p->len, p->buf};
-    rc = mdb_put(txn, LJ(j)->events, &k, &v, MDB_NOOVERWRITE);
+    rc = cairn__put(txn, LJ(j)->events, &k, &v, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
       cairn__journal_set_err(j, "run %s: event %u exists although the run "
                                 "record ends at %u; run `cairn journal "
@@ -370,7 +370,7 @@ static int add_to_workflow(cairn_journal *j, MDB_txn *txn, cairn__op *op,
                            op->workflow_id);
     return CAIRN_ECONFLICT;
   }
-  uint64_t *grown = realloc(runs, (n + 1) * sizeof *runs);
+  uint64_t *grown = cairn__realloc(runs, (n + 1) * sizeof *runs);
   if (grown == NULL) {
     free(runs);
     return CAIRN_ENOMEM;
@@ -417,7 +417,7 @@ static int create_run(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
   unsigned char kb[8];
   cairn__put_be64(kb, key);
   MDB_val k = {CAIRN_RUN_ID_LEN, op->run_id}, v = {8, kb};
-  if ((rc = cairn__mdb_err(j, mdb_put(txn, LJ(j)->run_ids, &k, &v, 0),
+  if ((rc = cairn__mdb_err(j, cairn__put(txn, LJ(j)->run_ids, &k, &v, 0),
                            "indexing a run id")) != 0)
     return rc;
   cairn__run_rec r = {0};
@@ -463,7 +463,7 @@ static int add_registration(cairn_journal *j, MDB_txn *txn,
 static int put_definition(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
   MDB_val k = {CAIRN_HASH_HEX_LEN, op->def_hash}, v = {op->json_len,
                                                       op->json};
-  int rc = mdb_put(txn, LJ(j)->defs, &k, &v, MDB_NOOVERWRITE);
+  int rc = cairn__put(txn, LJ(j)->defs, &k, &v, MDB_NOOVERWRITE);
   if (rc && rc != MDB_KEYEXIST)
     return cairn__mdb_err(j, rc, "storing a definition");
   op->version = 0;
@@ -481,7 +481,7 @@ static int put_definition(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
   if (rc && rc != MDB_NOTFOUND)
     return cairn__mdb_err(j, rc, "reading definition versions");
   char (*hashes)[CAIRN_HASH_HEX_LEN + 1] =
-      malloc((count + 1) * sizeof *hashes);
+      cairn__malloc((count + 1) * sizeof *hashes);
   if (hashes == NULL)
     return CAIRN_ENOMEM;
   for (uint32_t i = 0; i < count; i++)
@@ -548,7 +548,7 @@ static int put_request(cairn_journal *j, MDB_txn *txn,
   cairn__put_be64(seq, a->seq);
   MDB_val k = {cairn__request_key(kb, a->ns, a->request_id), kb},
           v = {8, seq};
-  int rc = mdb_put(txn, LJ(j)->requests, &k, &v, MDB_NOOVERWRITE);
+  int rc = cairn__put(txn, LJ(j)->requests, &k, &v, MDB_NOOVERWRITE);
   if (rc == MDB_KEYEXIST)
     return request_used(j, txn, a, &v); /* v: the existing value */
   return cairn__mdb_err(j, rc, "indexing a request id");
@@ -563,7 +563,7 @@ static int index_action(cairn_journal *j, MDB_txn *txn,
   if (n == 0)
     return 0; /* an action name too long to index: never counted */
   MDB_val k = {n, kb}, v = {0, ""};
-  return cairn__mdb_err(j, mdb_put(txn, LJ(j)->audit_by_action, &k, &v, 0),
+  return cairn__mdb_err(j, cairn__put(txn, LJ(j)->audit_by_action, &k, &v, 0),
                         "indexing an audit record");
 }
 
@@ -658,7 +658,7 @@ static int change_def_state(cairn_journal *j, MDB_txn *txn,
                               "damaged", op->name);
     rc = CAIRN_ECORRUPT;
   }
-  uint32_t *grown = rc ? NULL : realloc(deleted, (n + 1) * sizeof *deleted);
+  uint32_t *grown = rc ? NULL : cairn__realloc(deleted, (n + 1) * sizeof *deleted);
   if (grown == NULL) {
     free(deleted);
     return rc ? rc : CAIRN_ENOMEM;
@@ -680,7 +680,7 @@ static int put_mapping(cairn_journal *j, MDB_txn *txn, const cairn__op *op) {
   memcpy(kb, op->def_hash, CAIRN_HASH_HEX_LEN);
   memcpy(kb + CAIRN_HASH_HEX_LEN, op->to_hash, CAIRN_HASH_HEX_LEN);
   MDB_val k = {sizeof kb, kb}, v = {op->json_len, op->json};
-  return cairn__mdb_err(j, mdb_put(txn, LJ(j)->mappings, &k, &v, 0),
+  return cairn__mdb_err(j, cairn__put(txn, LJ(j)->mappings, &k, &v, 0),
                         "saving a mapping");
 }
 
@@ -691,7 +691,7 @@ static int put_prompt(cairn_journal *j, MDB_txn *txn, const cairn__op *op) {
   tk[0] = 0;
   memcpy(tk + 1, op->to_hash, CAIRN_HASH_HEX_LEN);
   MDB_val k = {sizeof tk, tk}, v = {op->json_len, op->json};
-  int rc = mdb_put(txn, LJ(j)->prompts, &k, &v, MDB_NOOVERWRITE);
+  int rc = cairn__put(txn, LJ(j)->prompts, &k, &v, MDB_NOOVERWRITE);
   if (rc && rc != MDB_KEYEXIST)
     return cairn__mdb_err(j, rc, "saving a prompt text");
   k = (MDB_val){cairn__name_key(kb, op->ns, op->name), kb};
