@@ -14,7 +14,8 @@
 #    or s4), recomputes the run's output, and marks s4 stale.
 # 2. `replay --model s2=anthropic:claude-haiku`: a new run whose s2 asks
 #    the Anthropic endpoint (the server's request log) while the other
-#    steps keep their models; the original run is untouched.
+#    steps keep their models, and s3 keeps the prompt its rerun recorded
+#    (not the definition's); the original run is untouched.
 # 3. A backtest of a summarizing workflow over its last 10 runs (of 11)
 #    with a new prompt that cites the source: the mean score rises, two
 #    runs whose answers were cut before now pass, and exactly one run
@@ -186,6 +187,9 @@ eq "s2 got the same prompt and the other model answered it" \
                                       .output.finish_reason]' replay.json)" \
   "$(jq -nc --arg p "Draft from: $T1" \
        '[$p, "claude-haiku says: \($p)", "end_turn"]')"
+eq "s3 replays with the prompt its rerun recorded, not the definition's" \
+  "$(jq -r '.steps[2].attempts[0].llm.prompt' replay.json)" \
+  "Polish thoroughly: $(jq -r '.steps[1].attempts[0].output.text' replay.json)"
 eq "the origin records the override and the reason" \
   "$(C --format json history "$replay" |
      jq -c '.events[0].origin | [.kind, .overrides, .parent_run_id == "'"$run"'"]')" \
