@@ -15,7 +15,10 @@
 # Each engine runs in its own durable mode:
 #   cairn    bench_workflows: the engine embedded in one process, native
 #            no-op steps, LMDB journal with an fsync'd group commit per
-#            loop turn (the default; no_sync off);
+#            loop turn (the default; no_sync off); engine=cairn runs the
+#            steps on the loop thread (--inline, as the peers run their
+#            no-op steps on their event loops), engine=cairn-pool on
+#            libuv's thread pool (the default for native kinds);
 #   restate  restate-server 1.7.12 with its storage defaults (replicated
 #            loglet, RocksDB WAL fsync on) and the TypeScript SDK endpoint,
 #            called through the HTTP ingress (a Workflow per run);
@@ -55,24 +58,34 @@ else
 fi
 declare -A res   # res[engine.workload.key]
 
-# cairn: one bench_workflows run, its RESULT line into res[cairn.*].
+# cairn: bench_workflows twice, its no-op steps on the loop thread (as
+# the peers' no-op steps run on their event loops; engine=cairn, the one
+# the ratios take) and on libuv's thread pool (engine=cairn-pool); their
+# RESULT lines into res[cairn.*] and res[cairn-pool.*].
 run_cairn() {
-  local out line
-  out=$("$bench" 2>&1) || { echo "$out" >&2; echo "peers.sh: bench_workflows failed" >&2; exit 1; }
-  echo "$out" | sed 's/^/  [cairn] /' >&2
-  line=$(grep '^RESULT bench=workflows' <<<"$out" | tail -1)
-  val() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
-  for w in seq c32 c256; do
-    res[cairn.$w.p50]=$(val ${w}_p50_ms)
-    res[cairn.$w.p99]=$(val ${w}_p99_ms)
+  local name args out line
+  for name in cairn-pool cairn; do
+    args=$([ $name = cairn ] && echo --inline)
+    out=$("$bench" $args 2>&1) || { echo "$out" >&2; echo "peers.sh: bench_workflows $args failed" >&2; exit 1; }
+    echo "$out" | sed "s/^/  [$name] /" >&2
+    line=$(grep '^RESULT bench=workflows' <<<"$out" | tail -1)
+    for w in seq c32 c256; do
+      res[$name.$w.p50]=$(field "$line" ${w}_p50_ms)
+      res[$name.$w.p99]=$(field "$line" ${w}_p99_ms)
+    done
+    res[$name.seq.sps]=$(per_wf_rate "${res[$name.seq.p50]}")
+    res[$name.c32.sps]=$(field "$line" c32_steps_per_s)
+    res[$name.c256.sps]=$(field "$line" c256_steps_per_s)
+    for w in seq c32 c256; do
+      echo "RESULT engine=$name workload=$(wname $w) wf_p50_ms=${res[$name.$w.p50]} wf_p99_ms=${res[$name.$w.p99]} steps_per_s=${res[$name.$w.sps]}"
+    done
+    echo "  CPU engine=$name cpu_ms_per_wf_c32=$(field "$line" c32_cpu_ms_per_wf) (the one process: client, engine, steps)" >&2
   done
-  res[cairn.seq.sps]=$(per_wf_rate "${res[cairn.seq.p50]}")
-  res[cairn.c32.sps]=$(val c32_steps_per_s)
-  res[cairn.c256.sps]=$(val c256_steps_per_s)
-  for w in seq c32 c256; do
-    echo "RESULT engine=cairn workload=$(wname $w) wf_p50_ms=${res[cairn.$w.p50]} wf_p99_ms=${res[cairn.$w.p99]} steps_per_s=${res[cairn.$w.sps]}"
-  done
+  cairn_ran=1
 }
+
+# field LINE KEY: the value of KEY=... in LINE.
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
 # seq200's steps/s, for every engine alike: 10 steps over the p50 (the
 # peers' harnesses time each workflow there, not the phase).
@@ -110,11 +123,10 @@ run_peer() {
   run_cairn
   line32=$(run_peer_once "$p" 32) || { echo "$line32"; return 0; }
   line256=$(run_peer_once "$p" 256) || { echo "$line256"; return 0; }
-  val() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
-  res[$p.seq.p50]=$(val "$line32" lat_p50_ms)
-  res[$p.seq.p99]=$(val "$line32" lat_p99_ms)
-  res[$p.c32.sps]=$(val "$line32" steps_per_s)
-  res[$p.c256.sps]=$(val "$line256" steps_per_s)
+  res[$p.seq.p50]=$(field "$line32" lat_p50_ms)
+  res[$p.seq.p99]=$(field "$line32" lat_p99_ms)
+  res[$p.c32.sps]=$(field "$line32" steps_per_s)
+  res[$p.c256.sps]=$(field "$line256" steps_per_s)
   res[$p.seq.sps]=$(per_wf_rate "${res[$p.seq.p50]}")
   echo "RESULT engine=$p workload=seq200 wf_p50_ms=${res[$p.seq.p50]} wf_p99_ms=${res[$p.seq.p99]} steps_per_s=${res[$p.seq.sps]}"
   echo "RESULT engine=$p workload=c32 wf_p50_ms=na wf_p99_ms=na steps_per_s=${res[$p.c32.sps]}"
@@ -127,6 +139,9 @@ run_peer() {
 
 echo "[peers] $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), /tmp on $(df --output=fstype /tmp | tail -1), $(date -u +%Y-%m-%dT%H:%MZ)" >&2
 echo "DURABILITY engine=cairn journal=lmdb group_commit=fsync_per_turn"
+cairn_ran=0
 for p in $peers; do
   run_peer "$p"
 done
+# With every peer skipped, cairn's own figures still print.
+[ "$cairn_ran" -eq 1 ] || run_cairn

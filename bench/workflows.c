@@ -13,6 +13,7 @@
  *             second over the phase, and the latency of each under load;
  *   c256      the same with 256 in flight.
  * (--quick divides every count by ten, for a smoke run.)
+ * The RESULT line carries inline=0|1.
  *
  * cairn as an embedder runs it, like DBOS's in-process library: one
  * process, one engine on an LMDB journal in a fresh directory under
@@ -29,10 +30,13 @@
  * Every workflow's final run status is checked in the journal afterwards
  * (all completed), so a figure never counts work that did not happen.
  *
- * Prints a table, then
+ * Prints a table (with the process's CPU time per workflow, every thread
+ * of the one process that is client, engine and steps, and the bytes it
+ * had written to storage per workflow), then
  *   RESULT bench=workflows k=10 seq_p50_ms=.. seq_p99_ms=..
- *     c32_wf_per_s=.. c32_steps_per_s=.. c32_p50_ms=.. c32_p99_ms=..
- *     c256_wf_per_s=.. c256_steps_per_s=.. c256_p50_ms=.. c256_p99_ms=..
+ *     seq_steps_per_s=.. c32_wf_per_s=.. c32_steps_per_s=.. c32_p50_ms=..
+ *     c32_p99_ms=.. c256_wf_per_s=.. c256_steps_per_s=.. c256_p50_ms=..
+ *     c256_p99_ms=.. c32_cpu_ms_per_wf=..
  */
 #include "bench_util.h"
 #include <cairn/cairn.h>
@@ -55,6 +59,8 @@ typedef struct phase {
   bool report;    /* a measured phase (warm-up is not) */
   /* measured */
   double t0, t1;
+  double cpu0, cpu1; /* process CPU seconds (every thread) */
+  double io0, io1;   /* bytes this process had written (/proc/self/io) */
   double *lat_ms; /* n latencies */
 } phase;
 
@@ -84,6 +90,21 @@ static void noop_fn(void *ctx, const cairn_native_call *call,
   (void)ctx;
   (void)call;
   res->output = NULL;
+}
+
+/* Bytes this process caused to be written to storage (write_bytes of
+ * /proc/self/io: pages of data.mdb written back at each commit's fsync);
+ * 0 where unreadable. */
+static double io_written(void) {
+  FILE *f = fopen("/proc/self/io", "r");
+  char line[128];
+  double v = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "write_bytes:", 12) == 0)
+      v = strtod(line + 12, NULL);
+  if (f)
+    fclose(f);
+  return v;
 }
 
 static void fail(bench *b, const char *fmt, const char *what) {
@@ -136,8 +157,11 @@ static void launch(bench *b) {
     fail(b, "starting a workflow: %s", cairn_engine_errmsg(b->e));
     return;
   }
-  if (b->launched++ == 0)
+  if (b->launched++ == 0) {
     p->t0 = f->t0;
+    p->cpu0 = bench_cpu_s();
+    p->io0 = io_written();
+  }
 }
 
 /* Fills the current phase up to its concurrency. */
@@ -174,6 +198,8 @@ static void on_note(void *ctx, const cairn_step_note *n) {
     return;
   }
   p->t1 = now;
+  p->cpu1 = bench_cpu_s();
+  p->io1 = io_written();
   b->launched = b->done = 0;
   if (++b->cur == b->n_phases) {
     cairn_engine_stop(b->e);
@@ -235,13 +261,24 @@ static int check_runs(bench *b) {
 }
 
 int main(int argc, char **argv) {
-  int div = argc > 1 && strcmp(argv[1], "--quick") == 0 ? 10 : 1;
+  int div = 1;
+  bool on_loop = false;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--quick") == 0)
+      div = 10;
+    else if (strcmp(argv[i], "--inline") == 0)
+      on_loop = true;
+    else {
+      fprintf(stderr, "usage: bench_workflows [--quick] [--inline]\n");
+      return 2;
+    }
+  }
   phase phases[] = {
-      {"warm-up seq", 100 / div, 1, false, 0, 0, NULL},
-      {"warm-up 32", 100 / div, 32, false, 0, 0, NULL},
-      {"seq", 200 / div, 1, true, 0, 0, NULL},
-      {"c32", 2000 / div, 32, true, 0, 0, NULL},
-      {"c256", 2000 / div, 256, true, 0, 0, NULL},
+      {.name = "warm-up seq", .n = 100 / div, .conc = 1},
+      {.name = "warm-up 32", .n = 100 / div, .conc = 32},
+      {.name = "seq", .n = 200 / div, .conc = 1, .report = true},
+      {.name = "c32", .n = 2000 / div, .conc = 32, .report = true},
+      {.name = "c256", .n = 2000 / div, .conc = 256, .report = true},
   };
   size_t n_phases = sizeof phases / sizeof phases[0];
   for (size_t i = 0; i < n_phases; i++) {
@@ -270,7 +307,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   bench b = {.e = e, .phases = phases, .n_phases = n_phases};
-  rc = cairn_engine_register_kind(e, "noop", noop_fn, NULL);
+  rc = on_loop ? cairn_engine_register_kind_inline(e, "noop", noop_fn, NULL)
+               : cairn_engine_register_kind(e, "noop", noop_fn, NULL);
+  printf("noop steps on %s\n", on_loop ? "the loop thread (inline)"
+                                       : "libuv's thread pool");
   if (rc == 0)
     rc = register_def(e);
   if (rc == 0) {
@@ -300,10 +340,13 @@ int main(int argc, char **argv) {
   if (rc == 0)
     rc = check_runs(&b);
 
-  double r[3][4] = {{0}}; /* seq, c32, c256: wf/s, steps/s, p50, p99 */
+  /* seq, c32, c256: wf/s, steps/s, p50, p99, CPU ms and KiB written per
+   * workflow */
+  double r[3][6] = {{0}};
   if (rc == 0) {
-    printf("%-6s %8s %6s %10s %11s %9s %9s %9s\n", "phase", "wfs", "conc",
-           "wf/s", "steps/s", "p50 ms", "p99 ms", "max ms");
+    printf("%-6s %6s %5s %9s %10s %8s %8s %8s %10s %9s\n", "phase", "wfs",
+           "conc", "wf/s", "steps/s", "p50 ms", "p99 ms", "max ms",
+           "cpu ms/wf", "KiB/wf");
     for (size_t i = 0, k = 0; i < n_phases; i++) {
       phase *p = &phases[i];
       if (!p->report)
@@ -314,17 +357,20 @@ int main(int argc, char **argv) {
       r[k][1] = (double)(p->n * K) / secs;
       r[k][2] = pct(p->lat_ms, p->n, 0.50);
       r[k][3] = pct(p->lat_ms, p->n, 0.99);
-      printf("%-6s %8zu %6zu %10.1f %11.1f %9.3f %9.3f %9.3f\n", p->name,
-             p->n, p->conc, r[k][0], r[k][1], r[k][2], r[k][3],
-             p->lat_ms[p->n - 1]);
+      r[k][4] = (p->cpu1 - p->cpu0) * 1e3 / (double)p->n;
+      r[k][5] = (p->io1 - p->io0) / 1024.0 / (double)p->n;
+      printf("%-6s %6zu %5zu %9.1f %10.1f %8.3f %8.3f %8.3f %10.3f %9.1f\n",
+             p->name, p->n, p->conc, r[k][0], r[k][1], r[k][2], r[k][3],
+             p->lat_ms[p->n - 1], r[k][4], r[k][5]);
       k++;
     }
-    printf("RESULT bench=workflows k=%d seq_p50_ms=%.3f seq_p99_ms=%.3f "
+    printf("RESULT bench=workflows k=%d inline=%d seq_p50_ms=%.3f seq_p99_ms=%.3f "
            "seq_steps_per_s=%.1f c32_wf_per_s=%.1f c32_steps_per_s=%.1f "
            "c32_p50_ms=%.3f c32_p99_ms=%.3f c256_wf_per_s=%.1f "
-           "c256_steps_per_s=%.1f c256_p50_ms=%.3f c256_p99_ms=%.3f\n",
-           K, r[0][2], r[0][3], r[0][1], r[1][0], r[1][1], r[1][2], r[1][3],
-           r[2][0], r[2][1], r[2][2], r[2][3]);
+           "c256_steps_per_s=%.1f c256_p50_ms=%.3f c256_p99_ms=%.3f "
+           "c32_cpu_ms_per_wf=%.3f\n",
+           K, on_loop, r[0][2], r[0][3], r[0][1], r[1][0], r[1][1], r[1][2], r[1][3],
+           r[2][0], r[2][1], r[2][2], r[2][3], r[1][4]);
   }
   flight *f, *tmpf;
   HASH_ITER(hh, b.by_run, f, tmpf) {

@@ -197,13 +197,14 @@ void **cairn__engine_slot(cairn_engine *e, int kind_id) {
 }
 
 bool cairn__engine_native(cairn_engine *e, const char *name,
-                          cairn_native_fn *fn, void **ctx) {
+                          cairn_native_fn *fn, void **ctx, bool *on_loop) {
   cairn__native_kind *k = NULL;
   HASH_FIND_STR(e->natives, name, k);
   if (k == NULL)
     return false;
   *fn = k->fn;
   *ctx = k->ctx;
+  *on_loop = k->on_loop;
   return true;
 }
 
@@ -256,7 +257,33 @@ int cairn__engine_def(cairn_engine *e, const char *hash, cairn__def **out) {
 
 /* ------------------------------------------------------- turn's batch */
 
-static void on_pending(uv_idle_t *h) { (void)h; }
+/* Runs the calls deferred so far; calls they defer wait for the next
+ * iteration, so a chain of inline steps cannot starve the loop's I/O. */
+static void run_deferred(cairn_engine *e) {
+  cairn__deferred *calls = e->deferred;
+  size_t n = e->n_deferred;
+  e->deferred = NULL;
+  e->n_deferred = e->cap_deferred = 0;
+  for (size_t i = 0; i < n; i++)
+    calls[i].fn(calls[i].arg);
+  free(calls);
+}
+
+static void on_pending(uv_idle_t *h) { run_deferred(h->data); }
+
+int cairn__engine_defer(cairn_engine *e, void (*fn)(void *arg), void *arg) {
+  if (e->n_deferred == e->cap_deferred) {
+    size_t cap = e->cap_deferred ? 2 * e->cap_deferred : 16;
+    cairn__deferred *d = realloc(e->deferred, cap * sizeof *d);
+    if (d == NULL)
+      return CAIRN_ENOMEM;
+    e->deferred = d;
+    e->cap_deferred = cap;
+  }
+  e->deferred[e->n_deferred++] = (cairn__deferred){fn, arg};
+  uv_idle_start(&e->pending, on_pending);
+  return 0;
+}
 
 void cairn__engine_wake(cairn_engine *e) {
   uv_idle_start(&e->pending, on_pending);
@@ -916,6 +943,7 @@ int cairn_engine_open(const cairn_engine_options *o, cairn_engine **out,
   uv_check_start(&e->commit_check, on_check);
   uv_unref((uv_handle_t *)&e->commit_check);
   uv_idle_init(&e->loop, &e->pending);
+  e->pending.data = e;
   uv_timer_init(&e->loop, &e->tick);
   e->tick.data = e;
   uv_async_init(&e->loop, &e->stop_async, on_stop_async);
@@ -929,6 +957,8 @@ void cairn_engine_close(cairn_engine *e) {
   if (e == NULL)
     return;
   let_go_all(e);
+  while (e->n_deferred) /* inline steps queued: they see their run gone */
+    run_deferred(e);
   cairn__kinds_close(e); /* their handles close in the run below */
   uv_close((uv_handle_t *)&e->commit_check, NULL);
   uv_close((uv_handle_t *)&e->pending, NULL);
@@ -950,6 +980,7 @@ void cairn_engine_close(cairn_engine *e) {
     cairn__def_free(d->def);
     free(d);
   }
+  free(e->deferred);
   free(e->launches);
   free(e->pstarts);
   free(e->started);
@@ -959,8 +990,8 @@ void cairn_engine_close(cairn_engine *e) {
   free(e);
 }
 
-int cairn_engine_register_kind(cairn_engine *e, const char *name,
-                               cairn_native_fn fn, void *ctx) {
+static int register_native(cairn_engine *e, const char *name,
+                           cairn_native_fn fn, void *ctx, bool on_loop) {
   static const char *const builtin[] = {"sleep", "wait"};
   cairn__native_kind *k = NULL;
   if (name == NULL || *name == '\0' || strlen(name) > 64 || fn == NULL) {
@@ -986,6 +1017,17 @@ int cairn_engine_register_kind(cairn_engine *e, const char *name,
   }
   k->fn = fn;
   k->ctx = ctx;
+  k->on_loop = on_loop;
   HASH_ADD_KEYPTR(hh, e->natives, k->name, strlen(k->name), k);
   return 0;
+}
+
+int cairn_engine_register_kind(cairn_engine *e, const char *name,
+                               cairn_native_fn fn, void *ctx) {
+  return register_native(e, name, fn, ctx, false);
+}
+
+int cairn_engine_register_kind_inline(cairn_engine *e, const char *name,
+                                      cairn_native_fn fn, void *ctx) {
+  return register_native(e, name, fn, ctx, true);
 }

@@ -93,8 +93,15 @@ typedef struct cairn__native_kind {
   char *name;
   cairn_native_fn fn;
   void *ctx;
+  bool on_loop;              /* cairn_engine_register_kind_inline */
   UT_hash_handle hh;
 } cairn__native_kind;
+
+/* A call deferred to the loop's next iteration (cairn__engine_defer). */
+typedef struct cairn__deferred {
+  void (*fn)(void *arg);
+  void *arg;
+} cairn__deferred;
 
 typedef struct cairn__def_entry {
   char hash[CAIRN_HASH_HEX_LEN + 1];
@@ -124,7 +131,11 @@ struct cairn_engine {
   uv_check_t commit_check;   /* commits what the turn produced */
   uv_idle_t pending;         /* active while a batch waits: the loop must
                                 not block in poll before committing it
-                                (close callbacks run after the check) */
+                                (close callbacks run after the check);
+                                runs the deferred calls */
+  cairn__deferred *deferred; /* calls for the next iteration: inline
+                                native steps */
+  size_t n_deferred, cap_deferred;
   uv_timer_t tick;           /* leases, claims, polling */
   uv_poll_t watch;           /* the journal's change notification
                                 (cairn_journal_watch), while working */

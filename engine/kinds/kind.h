@@ -103,10 +103,17 @@ void cairn__engine_err(cairn_engine *e, const char *fmt, ...)
  * it in its `close` hook. One slot per kind id. */
 void **cairn__engine_slot(cairn_engine *e, int kind_id);
 
-/* The C function registered under `name` (cairn_engine_register_kind):
- * true with *fn and *ctx, false when none is. */
+/* The C function registered under `name` (cairn_engine_register_kind,
+ * or _inline: then *on_loop is true): true with *fn and *ctx, false when
+ * none is. */
 bool cairn__engine_native(cairn_engine *e, const char *name,
-                          cairn_native_fn *fn, void **ctx);
+                          cairn_native_fn *fn, void **ctx, bool *on_loop);
+
+/* Calls fn(arg) on the loop thread in the loop's next iteration, before
+ * that turn's commit (so what it emits commits in that turn), and once
+ * more from cairn_engine_close for calls still queued, after every run
+ * was let go. Returns 0 or CAIRN_ENOMEM. */
+int cairn__engine_defer(cairn_engine *e, void (*fn)(void *arg), void *arg);
 
 /* $CAIRN_HOME/config.json, parsed (config.c): 0 with *doc (NULL when the
  * file does not exist; free with cJSON_Delete) and its path; CAIRN_EIO or

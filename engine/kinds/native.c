@@ -1,6 +1,9 @@
 /*
  * native.c — native step kinds: C functions registered by an
- * embedder, run on libuv's thread pool so they may block.
+ * embedder, run on libuv's thread pool so they may block, or, when
+ * registered with cairn_engine_register_kind_inline, on the loop thread
+ * in the loop's next iteration (cairn__engine_defer): no thread hand-off
+ * each way, and what the step emits commits in that iteration's turn.
  *
  * The call's strings are copied into the request, because the run (and
  * the attempt's link to it) may go away while the function runs: a
@@ -24,6 +27,8 @@ typedef struct native_req {
   char *run_id, *workflow_id, *step, *input;
   char idem[96];
   uint32_t attempt;
+  bool on_loop;       /* inline: deferred, not queued on the pool */
+  bool cancelled;     /* inline and cancelled before it ran */
   cairn_native_result res;
 } native_req;
 
@@ -99,15 +104,29 @@ static void after_cb(uv_work_t *w, int status) {
   free_req(q);
 }
 
+/* An inline step, in the loop's next iteration: the work and its end,
+ * as the pool would have done them. */
+static void run_on_loop(void *arg) {
+  native_req *q = arg;
+  if (!q->cancelled)
+    work_cb(&q->work);
+  after_cb(&q->work, q->cancelled ? UV_ECANCELED : 0);
+}
+
 static void cancel(cairn__attempt *a) {
   native_req *q = a->kind_data;
-  uv_cancel((uv_req_t *)&q->work); /* only if not started yet */
+  if (q->on_loop)
+    q->cancelled = true; /* it has not run: it runs only in the next
+                            iteration, and after that nothing cancels */
+  else
+    uv_cancel((uv_req_t *)&q->work); /* only if not started yet */
 }
 
 static int start(cairn__attempt *a) {
   cairn_native_fn fn;
   void *ctx;
-  if (!cairn__engine_native(a->e, a->sd->kind, &fn, &ctx)) {
+  bool on_loop;
+  if (!cairn__engine_native(a->e, a->sd->kind, &fn, &ctx, &on_loop)) {
     cairn__engine_err(a->e, "no native kind '%s' is registered in this "
                             "process", a->sd->kind);
     return CAIRN_ENOTFOUND;
@@ -129,8 +148,15 @@ static int start(cairn__attempt *a) {
     return CAIRN_ENOMEM;
   }
   q->work.data = q;
+  q->on_loop = on_loop;
   a->kind_data = q;
   a->cancel = cancel;
+  if (on_loop) { /* no timeout timer: nothing preempts the loop thread */
+    int rc = cairn__engine_defer(a->e, run_on_loop, q);
+    if (rc)
+      free_req(q);
+    return rc;
+  }
   int rc = uv_queue_work(cairn__engine_loop(a->e), &q->work, work_cb, after_cb);
   if (rc) {
     free_req(q);

@@ -86,6 +86,15 @@ typedef void (*cairn_native_fn)(void *ctx, const cairn_native_call *call,
 int cairn_engine_register_kind(cairn_engine *e, const char *name,
                                cairn_native_fn fn, void *ctx);
 
+/* The same for a function that never blocks (a quick computation, no
+ * waiting on I/O, locks or sleep): it runs on the loop thread, in the
+ * loop iteration after its step.started is durable, and its completion
+ * commits in that iteration's turn, with no hand-off to the thread pool
+ * and back. While it runs nothing else of the engine does, so a step
+ * `timeout` cannot interrupt it. Same returns. */
+int cairn_engine_register_kind_inline(cairn_engine *e, const char *name,
+                                      cairn_native_fn fn, void *ctx);
+
 /* ----------------------------------------------------------- definitions */
 
 /* Validates a definition (errors name the JSON path and the fix) and
