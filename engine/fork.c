@@ -878,6 +878,10 @@ static int add_audit(fork_ctx *c, cairn_batch *b, const char *new_run) {
 /* A new run: reset, rerun from a step, replay. */
 static int write_new_run(fork_ctx *c, cairn_batch *b, const char *def_json) {
   char hash[CAIRN_HASH_HEX_LEN + 1];
+  /* What the caller gave (input, overrides) is recorded scrubbed of the
+   * kinds' secrets, like a step's outcome. */
+  cairn__kinds_scrub(c->e, c->input);
+  cairn__kinds_scrub(c->e, c->origin);
   char *input = cJSON_PrintUnformatted(c->input);
   char *origin = cJSON_PrintUnformatted(c->origin);
   int kind = c->req->kind;
@@ -933,6 +937,7 @@ static int write_rerun_step(fork_ctx *c, cairn_batch *b) {
   cJSON_AddItemToObject(c->origin, "with",
                         with ? cJSON_Duplicate(with, 1) : cJSON_CreateObject());
   char *details = cJSON_PrintUnformatted(stale);
+  cairn__kinds_scrub(c->e, c->origin); /* as write_new_run */
   char *meta = cJSON_PrintUnformatted(c->origin);
   cairn_event ev = {.type = CAIRN_EV_STEP_RERUN_REQUESTED,
                     .step = S(c->req->step), .reason = S(c->req->reason),

@@ -144,7 +144,11 @@ static void remember_started(cairn_engine *e, const char *run_id) {
 static int add_run(cairn_engine *e, cairn_batch *b,
                    const cairn_start_request *req, const cairn__def *def,
                    const char *json, cairn_start_result *out, char *hash) {
-  const char *input = req->input ? req->input : "null";
+  /* The input as recorded: scrubbed of the secrets the kinds hold (an
+   * llm provider's key pasted into an input never reaches the journal). */
+  char *input = cairn__kinds_scrub_text(e, req->input ? req->input : "null");
+  if (input == NULL)
+    return CAIRN_ENOMEM;
   const char *actor = req->actor ? req->actor : cairn__engine_actor(e);
   int op = cairn_batch_put_definition(b, e->ns, def->name, json,
                                       strlen(json), hash);
@@ -154,6 +158,7 @@ static int add_run(cairn_engine *e, cairn_batch *b,
   int rc = op < 0 ? op : cairn__prompts_of_def(e, b, def, hash);
   if (rc == 0)
     rc = cairn_batch_create_run(b, &spec, out->run_id);
+  free(input);
   cairn_audit_record a = {
       .ns = {e->ns, strlen(e->ns)}, .actor = {actor, strlen(actor)},
       .action = {"start", 5},

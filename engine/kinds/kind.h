@@ -152,6 +152,11 @@ typedef struct cairn__kind {
   /* The engine closes: end what is in flight (reporting it), free the
    * slot. The loop runs once more afterwards, for close callbacks. */
   void (*close)(cairn_engine *e);
+  /* Replaces every secret this kind holds (an llm provider's API key)
+   * in every string of v with "[redacted]": what a caller hands the
+   * engine to record (a run's input, a fork's overrides) is scrubbed by
+   * the rule the kind's own outcomes are. */
+  void (*scrub)(cairn_engine *e, cJSON *v);
 } cairn__kind;
 
 /* Kind ids are small; a slot per id. */
@@ -174,6 +179,18 @@ int cairn__kinds_admit(cairn_engine *e, const cairn__def *d,
                        const bool *skip, const char *only);
 /* Every kind's `close`. */
 void cairn__kinds_close(cairn_engine *e);
+/* Every kind's `scrub` over v. */
+void cairn__kinds_scrub(cairn_engine *e, cJSON *v);
+/* JSON text `json` scrubbed by every kind (malloc'ed, compact when a
+ * secret was found, else a copy), or NULL when out of memory. Text that
+ * is not JSON is scrubbed as one string. */
+char *cairn__kinds_scrub_text(cairn_engine *e, const char *json);
+/* Replaces every `secret` (at least 4 bytes) in every string of v with
+ * "[redacted]"; for the kinds' `scrub`. */
+void cairn__scrub_json(cJSON *v, const char *secret);
+/* s with every `secret` replaced by "[redacted]" (malloc'ed), or NULL when
+ * s holds none (or out of memory). */
+char *cairn__scrub(const char *s, const char *secret);
 
 /* Answers whether `kind` is a registered native kind. */
 typedef bool (*cairn__native_kind_fn)(void *ctx, const char *kind);

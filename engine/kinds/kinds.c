@@ -9,6 +9,7 @@
  */
 #include "kind.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The kinds: X(NAME) stands for the entry `cairn__kind_NAME` that the
@@ -81,6 +82,83 @@ void cairn__kinds_close(cairn_engine *e) {
   for (size_t i = 0; i < N_KINDS; i++)
     if (table[i]->close)
       table[i]->close(e);
+}
+
+void cairn__kinds_scrub(cairn_engine *e, cJSON *v) {
+  for (size_t i = 0; i < N_KINDS; i++)
+    if (table[i]->scrub)
+      table[i]->scrub(e, v);
+}
+
+char *cairn__kinds_scrub_text(cairn_engine *e, const char *json) {
+  cJSON *v = cJSON_Parse(json);
+  bool is_json = v != NULL;
+  if (!is_json) /* not JSON: one string */
+    v = cJSON_CreateString(json);
+  char *before = v ? cJSON_PrintUnformatted(v) : NULL;
+  if (before == NULL) {
+    cJSON_Delete(v);
+    return NULL;
+  }
+  cairn__kinds_scrub(e, v);
+  char *after = cJSON_PrintUnformatted(v), *out;
+  if (after == NULL || strcmp(before, after) == 0)
+    out = strdup(json); /* nothing found: the text as given */
+  else if (is_json)
+    out = strdup(after);
+  else
+    out = strdup(v->valuestring);
+  free(before);
+  free(after);
+  cJSON_Delete(v);
+  return out;
+}
+
+/* ------------------------------------------------------------ secrets */
+
+char *cairn__scrub(const char *s, const char *secret) {
+  static const char mark[] = "[redacted]";
+  size_t kl = strlen(secret), n = 0;
+  const char *p;
+  if (kl < 4)
+    return NULL;
+  for (p = s; (p = strstr(p, secret)) != NULL; p += kl)
+    n++;
+  if (n == 0)
+    return NULL;
+  char *out = malloc(strlen(s) + n * sizeof mark + 1), *d = out;
+  if (out == NULL)
+    return NULL;
+  for (p = s;;) {
+    const char *hit = strstr(p, secret);
+    size_t k = hit ? (size_t)(hit - p) : strlen(p);
+    memcpy(d, p, k);
+    d += k;
+    if (hit == NULL)
+      break;
+    memcpy(d, mark, sizeof mark - 1);
+    d += sizeof mark - 1;
+    p = hit + kl;
+  }
+  *d = '\0';
+  return out;
+}
+
+void cairn__scrub_json(cJSON *v, const char *secret) {
+  for (; v; v = v->next) {
+    char *s;
+    if (cJSON_IsString(v) && (s = cairn__scrub(v->valuestring, secret))) {
+      cJSON_SetValuestring(v, s);
+      free(s);
+    }
+    if (v->string && !(v->type & cJSON_StringIsConst) &&
+        (s = cairn__scrub(v->string, secret)) != NULL) {
+      /* a key that holds the secret (cJSON owns v->string) */
+      cJSON_free(v->string);
+      v->string = s;
+    }
+    cairn__scrub_json(v->child, secret);
+  }
 }
 
 /* ---------------------------------------------------------- definitions */

@@ -115,56 +115,17 @@ static const cJSON *field(const cJSON *o, const char *name) {
 
 /* ------------------------------------------------------------- keys */
 
-/* s with every `key` replaced by "[redacted]" (malloc'ed), or NULL when
- * s holds no key. */
-static char *scrub(const char *s, const char *key) {
-  static const char mark[] = "[redacted]";
-  size_t kl = strlen(key), n = 0;
-  const char *p;
-  for (p = s; (p = strstr(p, key)) != NULL; p += kl)
-    n++;
-  if (n == 0)
-    return NULL;
-  char *out = malloc(strlen(s) + n * sizeof mark + 1), *d = out;
-  if (out == NULL)
-    return NULL;
-  for (p = s;;) {
-    const char *hit = strstr(p, key);
-    size_t k = hit ? (size_t)(hit - p) : strlen(p);
-    memcpy(d, p, k);
-    d += k;
-    if (hit == NULL)
-      break;
-    memcpy(d, mark, sizeof mark - 1);
-    d += sizeof mark - 1;
-    p = hit + kl;
-  }
-  *d = '\0';
-  return out;
-}
-
-static void scrub_json(cJSON *v, const char *key) {
-  for (; v; v = v->next) {
-    char *s;
-    if (cJSON_IsString(v) && (s = scrub(v->valuestring, key)) != NULL) {
-      cJSON_SetValuestring(v, s);
-      free(s);
-    }
-    scrub_json(v->child, key);
-  }
-}
-
 /* Scrubs the key from everything the outcome records. */
 static void scrub_outcome(cairn__outcome *o, const char *key) {
   char *s;
   if (key == NULL || strlen(key) < MIN_KEY)
     return;
-  if (o->message && (s = scrub(o->message, key)) != NULL) {
+  if (o->message && (s = cairn__scrub(o->message, key)) != NULL) {
     free(o->message);
     o->message = s;
   }
-  scrub_json(o->output, key);
-  scrub_json(o->details, key);
+  cairn__scrub_json(o->output, key);
+  cairn__scrub_json(o->details, key);
 }
 
 /* ---------------------------------------------------------- answers */
@@ -497,7 +458,7 @@ static void on_done(void *ctx, const cairn__http_result *r) {
     break;
   }
   if (meta && s->key && strlen(s->key) >= MIN_KEY) {
-    char *clean = scrub(meta, s->key);
+    char *clean = cairn__scrub(meta, s->key);
     if (clean) {
       free(meta);
       meta = clean;
@@ -745,6 +706,16 @@ static int start(cairn__attempt *a) {
   return 0;
 }
 
+/* Every provider key this engine knows, out of v. */
+static void scrub_keys(cairn_engine *e, cJSON *v) {
+  const cairn__llm_config *c = cairn__llm_config_of(e);
+  for (int i = 0; c && i < CAIRN__LLM_PROVIDERS; i++) {
+    const char *key = c->providers[i].api_key;
+    if (key && strlen(key) >= MIN_KEY)
+      cairn__scrub_json(v, key);
+  }
+}
+
 const cairn__kind cairn__kind_llm = {
     .name = "llm",
     .id = CAIRN__KIND_LLM,
@@ -755,4 +726,5 @@ const cairn__kind cairn__kind_llm = {
     .configure = cairn__llm_configure,
     .admit = cairn__llm_policy_check,
     .close = cairn__llm_close,
+    .scrub = scrub_keys,
 };
