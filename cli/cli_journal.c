@@ -1,10 +1,13 @@
 /*
- * cli_journal.c — `cairn journal verify|stats|rebuild-views`.
+ * cli_journal.c — `cairn journal verify|stats|rebuild-views|migrate`.
  *
  *   verify          exit 0 when sound; 1 with one line per problem
  *                   ("run ID (key K) seq S: what") when not
  *   stats           counts and sizes
  *   rebuild-views   recompute every view from events
+ *   migrate         bring a journal of an older schema version to this
+ *                   cairn's (a read-write open does it; this says what
+ *                   it found and did)
  */
 #include "cli.h"
 
@@ -137,20 +140,49 @@ static int cmd_rebuild(cli_ctx *ctx, cairn_journal *j) {
   return EXIT_OK;
 }
 
+/* The open migrated the journal (or found it current): say which. */
+static int cmd_migrate(cli_ctx *ctx, cairn_journal *j) {
+  cairn_journal_stats st;
+  int rc = cairn_journal_stats_get(j, &st);
+  if (rc)
+    return cli_fail(rc, j, "reading the journal");
+  bool migrated = st.opened_schema != st.schema;
+  if (ctx->json) {
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "schema", st.schema);
+    cJSON_AddNumberToObject(doc, "from_schema", st.opened_schema);
+    cJSON_AddBoolToObject(doc, "migrated", migrated);
+    cli_print_json(doc);
+  }
+  else if (migrated) {
+    printf("migrated the journal in %s from schema version %u to %u\n",
+           ctx->home, st.opened_schema, st.schema);
+  }
+  else {
+    printf("the journal in %s is at schema version %u, this cairn's: "
+           "nothing to migrate\n", ctx->home, st.schema);
+  }
+  return EXIT_OK;
+}
+
 int cli_journal(cli_ctx *ctx, int argc, char **argv) {
   if (argc != 2)
-    return cli_usage_error("usage: cairn journal verify|stats|rebuild-views");
+    return cli_usage_error(
+        "usage: cairn journal verify|stats|rebuild-views|migrate");
   bool rebuild = strcmp(argv[1], "rebuild-views") == 0;
-  if (!rebuild && strcmp(argv[1], "verify") != 0 &&
+  bool migrate = strcmp(argv[1], "migrate") == 0;
+  if (!rebuild && !migrate && strcmp(argv[1], "verify") != 0 &&
       strcmp(argv[1], "stats") != 0)
-    return cli_usage_error("unknown journal command '%s'; use verify, stats "
-                           "or rebuild-views", argv[1]);
+    return cli_usage_error("unknown journal command '%s'; use verify, "
+                           "stats, rebuild-views or migrate", argv[1]);
   cairn_journal *j;
-  int rc = cli_open(ctx, !rebuild, &j);
+  int rc = cli_open(ctx, !rebuild && !migrate, &j);
   if (rc)
     return cairn_err_exit_code(rc);
   if (rebuild)
     rc = cmd_rebuild(ctx, j);
+  else if (migrate)
+    rc = cmd_migrate(ctx, j);
   else if (strcmp(argv[1], "verify") == 0)
     rc = cmd_verify(ctx, j);
   else

@@ -55,6 +55,7 @@ static const char usage[] =
     "  journal verify          check every history, index and view\n"
     "  journal stats           counts and sizes of the journal\n"
     "  journal rebuild-views   recompute every view from events\n"
+    "  journal migrate         bring an older journal to this schema\n"
     "\n"
     "The journal lives in --home DIR, else $CAIRN_HOME, else ./.cairn.\n"
     "Exit status: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict,\n"

@@ -30,6 +30,7 @@ struct cairn_journal {
   const cairn__journal_ops *ops;
   char *home;          /* as given to open (owned) */
   bool read_only;
+  uint32_t opened_schema; /* the schema version found at open (0: new) */
   int open_readers;    /* readers of this handle not yet ended */
   char errmsg[512];    /* the last error's message */
 };

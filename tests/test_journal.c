@@ -125,6 +125,64 @@ TEST(open_refuses_a_journal_of_another_schema_version) {
             CAIRN_ESCHEMA, "another schema version is refused");
   CHECK(j == NULL, "no handle on failure");
   CHECK(strstr(err, "schema version 99") != NULL, "the message names it");
+  CHECK(strstr(err, "newer") != NULL, "and says it is newer");
+  test_rmdir_free(home);
+}
+
+/* Makes `home` a schema 1 journal, as cairn wrote before prompt
+ * artifacts: version 1 in meta, no `prompts` database. */
+static void downgrade_to_1(const char *home) {
+  MDB_env *env;
+  MDB_txn *txn;
+  MDB_dbi dbi;
+  mdb_env_create(&env);
+  mdb_env_set_maxdbs(env, 32);
+  CHECK_EQ(mdb_env_open(env, home, 0, 0644), 0, "raw open");
+  mdb_txn_begin(env, NULL, 0, &txn);
+  CHECK_EQ(mdb_dbi_open(txn, "prompts", 0, &dbi), 0, "prompts exists");
+  CHECK_EQ(mdb_drop(txn, dbi, 1), 0, "dropped");
+  CHECK_EQ(mdb_txn_commit(txn), 0, "raw commit");
+  mdb_env_close(env);
+  set_schema(home, 1);
+}
+
+TEST(an_older_journal_is_migrated_by_a_writer_and_a_reader_says_how) {
+  char *home = test_tmpdir();
+  cairn_journal *j = open_j(home);
+  char id[37];
+  new_run(j, "wf", id);
+  cairn_journal_close(j);
+  downgrade_to_1(home);
+
+  char err[512] = "";
+  cairn_journal_options ro = {.read_only = true};
+  CHECK_ERR(cairn_journal_open(home, &ro, &j, err, sizeof err),
+            CAIRN_ESCHEMA, "a reader cannot migrate: refused");
+  CHECK(strstr(err, "schema version 1, older") != NULL, "names the version");
+  CHECK(strstr(err, "cairn journal migrate --home") != NULL,
+        "and the command that migrates it");
+
+  j = open_j(home); /* read-write: migrates */
+  cairn_journal_stats st;
+  CHECK_OK(cairn_journal_stats_get(j, &st), j);
+  CHECK_EQ(st.opened_schema, 1, "it found version 1");
+  CHECK_EQ(st.schema, CAIRN_JOURNAL_SCHEMA, "and left the current one");
+  CHECK(key_of(j, id) == 1, "the run is still there");
+  cairn_batch *b;
+  CHECK_OK(cairn_batch_new(j, &b), j);
+  char ph[CAIRN_HASH_HEX_LEN + 1];
+  CHECK(cairn_batch_put_prompt(b, "default", "prompt_greeting", NULL, NULL,
+                               NULL, "hello", ph) >= 0,
+        "a prompt can be added");
+  CHECK_OK(cairn_batch_commit(b), j);
+  cairn_batch_free(b);
+  expect_verify_ok(j);
+  cairn_journal_close(j);
+
+  CHECK_OK(cairn_journal_open(home, &ro, &j, err, sizeof err), NULL);
+  CHECK_OK(cairn_journal_stats_get(j, &st), j);
+  CHECK_EQ(st.opened_schema, CAIRN_JOURNAL_SCHEMA, "now current");
+  cairn_journal_close(j);
   test_rmdir_free(home);
 }
 

@@ -35,9 +35,15 @@
 extern "C" {
 #endif
 
-/* The schema version this library reads and writes. A journal made with
- * another version is refused with CAIRN_ESCHEMA. */
-#define CAIRN_JOURNAL_SCHEMA 1
+/* The schema version this library reads and writes, bumped whenever what
+ * a journal holds changes shape (docs/storage.md, "Schema version"):
+ *   1  the first;
+ *   2  adds the `prompts` database (prompt artifacts).
+ * Opening a journal of a newer version fails with CAIRN_ESCHEMA. An older
+ * one is migrated in place by a read-write open, in its first
+ * transaction (all of the migration or none); a read-only open refuses it
+ * with CAIRN_ESCHEMA and names `cairn journal migrate`. */
+#define CAIRN_JOURNAL_SCHEMA 2
 /* The encoding version written into every event. */
 #define CAIRN_EVENT_VERSION 1
 
@@ -783,6 +789,9 @@ int cairn_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs);
 
 typedef struct cairn_journal_stats {
   uint32_t schema;          /* schema version */
+  uint32_t opened_schema;   /* the version this handle found at open: an
+                               older one was migrated; 0 when the open
+                               created the journal */
   uint64_t runs;            /* run records */
   uint64_t runs_by_status[6]; /* index by cairn_run_status (0 unused) */
   uint64_t workflows;

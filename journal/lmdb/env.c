@@ -203,17 +203,32 @@ static int setup(cairn_journal *j, char *errbuf, size_t errlen) {
     rc = read_schema(j, txn, &schema);
   else
     rc = cairn__mdb_err(j, rc, "opening the meta database");
-  if (rc == 0 && schema != 0 && schema != CAIRN_JOURNAL_SCHEMA) {
+  if (rc == 0 && schema > CAIRN_JOURNAL_SCHEMA) {
     cairn__fmt(errbuf, errlen,
-               "the journal in %s has schema version %u, and this cairn "
-               "reads version %d; use the cairn release that wrote it, or "
-               "point --home at another directory",
+               "the journal in %s has schema version %u, newer than this "
+               "cairn's (%d): a later release of cairn wrote it; use that "
+               "release or a later one, or point --home at another "
+               "directory",
                j->home, schema, CAIRN_JOURNAL_SCHEMA);
     rc = CAIRN_ESCHEMA;
   }
+  if (rc == 0 && schema != 0 && schema < CAIRN_JOURNAL_SCHEMA &&
+      j->read_only) {
+    cairn__fmt(errbuf, errlen,
+               "the journal in %s has schema version %u, older than this "
+               "cairn's (%d); run `cairn journal migrate --home %s` (any "
+               "command that writes migrates it too), then this command "
+               "again",
+               j->home, schema, CAIRN_JOURNAL_SCHEMA, j->home);
+    rc = CAIRN_ESCHEMA;
+  }
+  /* Migrating (schema 1 .. current - 1, read-write): every change so far
+   * only adds databases (2: `prompts`), which open_dbis creates; then the
+   * current version is written, in this same transaction. */
   if (rc == 0)
     rc = open_dbis(j, txn, j->read_only ? 0 : MDB_CREATE);
-  if (rc == 0 && schema == 0 && !j->read_only) {
+  j->opened_schema = schema;
+  if (rc == 0 && schema != CAIRN_JOURNAL_SCHEMA && !j->read_only) {
     unsigned char be[4];
     cairn__put_be32(be, CAIRN_JOURNAL_SCHEMA);
     MDB_val k = {6, "schema"}, v = {4, be};
@@ -226,7 +241,9 @@ static int setup(cairn_journal *j, char *errbuf, size_t errlen) {
   }
   return cairn__mdb_err(j, cairn__commit(txn),
                         schema == 0 ? "creating the journal"
-                                    : "opening the journal");
+                        : schema != CAIRN_JOURNAL_SCHEMA
+                            ? "migrating the journal"
+                            : "opening the journal");
 }
 
 int cairn__lmdb_journal_open(const char *home, const cairn_journal_options *opts,

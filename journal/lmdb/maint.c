@@ -558,6 +558,7 @@ int cairn__lmdb_journal_stats_get(cairn_journal *j, cairn_journal_stats *out) {
     if (mdb_stat(LR(r)->txn, dbs[i].dbi, &st) == 0)
       *dbs[i].count = st.ms_entries;
   out->schema = CAIRN_JOURNAL_SCHEMA;
+  out->opened_schema = j->opened_schema;
   if (mdb_cursor_open(LR(r)->txn, LJ(j)->by_status, &cur) == 0) {
     for (rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {

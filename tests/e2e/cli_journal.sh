@@ -54,6 +54,18 @@ check "rebuild reports one run" grep -q "1 run" "$tmp/out"
 expect_exit 0 "verify still passes after a rebuild" \
   "$CAIRN" --home "$home" journal verify
 
+# migrate on a current journal changes nothing and says so (an older one:
+# test_journal.an_older_journal_is_migrated_by_a_writer_and_a_reader_says_how)
+expect_exit 0 "migrate on a current journal" \
+  "$CAIRN" --home "$home" --format json journal migrate
+check "it reports nothing migrated" \
+  test "$(jq -c '[.migrated, .schema == .from_schema]' "$tmp/out")" = "[false,true]"
+expect_exit 0 "migrate (text)" "$CAIRN" --home "$home" journal migrate
+check "says nothing to migrate" grep -q "nothing to migrate" "$tmp/out"
+expect_exit 3 "migrate never creates a journal" \
+  "$CAIRN" --home "$tmp/no-journal-here" journal migrate
+check "and leaves nothing behind" test ! -e "$tmp/no-journal-here/data.mdb"
+
 # CAIRN_HOME, then ./.cairn, are the defaults.
 expect_exit 0 "CAIRN_HOME selects the journal" \
   env CAIRN_HOME="$home" "$CAIRN" history "$run"
