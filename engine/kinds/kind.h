@@ -157,6 +157,11 @@ typedef struct cairn__kind {
    * engine to record (a run's input, a fork's overrides) is scrubbed by
    * the rule the kind's own outcomes are. */
   void (*scrub)(cairn_engine *e, cJSON *v);
+  /* Whether text holds one of those secrets as written (so most texts
+   * are never parsed to be scrubbed; a secret spelled with JSON \u
+   * escapes is not seen: the rule guards against pasting, not against
+   * a caller hiding a key on purpose). With `scrub`. */
+  bool (*holds_secret)(cairn_engine *e, const char *text);
 } cairn__kind;
 
 /* Kind ids are small; a slot per id. */

@@ -91,6 +91,11 @@ void cairn__kinds_scrub(cairn_engine *e, cJSON *v) {
 }
 
 char *cairn__kinds_scrub_text(cairn_engine *e, const char *json) {
+  bool held = false;
+  for (size_t i = 0; i < N_KINDS && !held; i++)
+    held = table[i]->holds_secret && table[i]->holds_secret(e, json);
+  if (!held)
+    return strdup(json);
   cJSON *v = cJSON_Parse(json);
   bool is_json = v != NULL;
   if (!is_json) /* not JSON: one string */

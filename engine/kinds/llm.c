@@ -716,6 +716,16 @@ static void scrub_keys(cairn_engine *e, cJSON *v) {
   }
 }
 
+static bool holds_key(cairn_engine *e, const char *text) {
+  const cairn__llm_config *c = cairn__llm_config_of(e);
+  for (int i = 0; c && i < CAIRN__LLM_PROVIDERS; i++) {
+    const char *key = c->providers[i].api_key;
+    if (key && strlen(key) >= MIN_KEY && strstr(text, key))
+      return true;
+  }
+  return false;
+}
+
 const cairn__kind cairn__kind_llm = {
     .name = "llm",
     .id = CAIRN__KIND_LLM,
@@ -727,4 +737,5 @@ const cairn__kind cairn__kind_llm = {
     .admit = cairn__llm_policy_check,
     .close = cairn__llm_close,
     .scrub = scrub_keys,
+    .holds_secret = holds_key,
 };
