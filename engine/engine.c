@@ -271,20 +271,6 @@ static void run_deferred(cairn_engine *e) {
 
 static void on_pending(uv_idle_t *h) { run_deferred(h->data); }
 
-int cairn__engine_defer(cairn_engine *e, void (*fn)(void *arg), void *arg) {
-  if (e->n_deferred == e->cap_deferred) {
-    size_t cap = e->cap_deferred ? 2 * e->cap_deferred : 16;
-    cairn__deferred *d = realloc(e->deferred, cap * sizeof *d);
-    if (d == NULL)
-      return CAIRN_ENOMEM;
-    e->deferred = d;
-    e->cap_deferred = cap;
-  }
-  e->deferred[e->n_deferred++] = (cairn__deferred){fn, arg};
-  uv_idle_start(&e->pending, on_pending);
-  return 0;
-}
-
 void cairn__engine_wake(cairn_engine *e) {
   uv_idle_start(&e->pending, on_pending);
 }
@@ -331,6 +317,17 @@ static void *grow(void *p, size_t *cap, size_t n, size_t size) {
   if (q)
     *cap = c;
   return q;
+}
+
+int cairn__engine_defer(cairn_engine *e, void (*fn)(void *arg), void *arg) {
+  cairn__deferred *d = grow(e->deferred, &e->cap_deferred, e->n_deferred,
+                            sizeof *d);
+  if (d == NULL)
+    return CAIRN_ENOMEM;
+  e->deferred = d;
+  e->deferred[e->n_deferred++] = (cairn__deferred){fn, arg};
+  uv_idle_start(&e->pending, on_pending);
+  return 0;
 }
 
 int cairn__launch_after_commit(cairn__run *run, size_t step,

@@ -13,6 +13,7 @@ bash scripts/deps.sh >/dev/null || exit 1
 label=(-L unit)
 [ "${1-}" = --all ] && label=()
 jobs=$(nproc)
+mkdir -p build-matrix
 summary=()
 failed=0
 for cc in gcc clang; do
