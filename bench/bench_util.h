@@ -1,7 +1,7 @@
 /*
- * bench_util.h — what every benchmark in bench/ needs: clocks, a
- * comparator for sorting samples, paths inside the scratch directory and
- * its removal. Header-only (static inline): each benchmark is its own
+ * bench_util.h — what every benchmark in bench/ needs: clocks, samples
+ * and their percentiles, paths inside the scratch directory and its
+ * removal. Header-only (static inline): each benchmark is its own
  * executable, built from one .c file.
  */
 #ifndef CAIRN_BENCH_UTIL_H
@@ -11,6 +11,7 @@
 #include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -39,6 +40,37 @@ static inline int64_t bench_wall_us(void) {
 static inline int bench_cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile p (0..1] of v[0..n), which it sorts; 0 when
+ * there is no sample. */
+static inline double bench_percentile(double *v, size_t n, double p) {
+  if (n == 0)
+    return 0;
+  qsort(v, n, sizeof *v, bench_cmp_double);
+  double rank = p * (double)n;
+  size_t i = (size_t)rank;
+  i += (double)i < rank; /* ceil */
+  return v[i ? (i <= n ? i : n) - 1 : 0];
+}
+
+/* Samples that grow as they come (a sample that finds no memory is
+ * dropped). Free v when done. */
+typedef struct bench_samples {
+  double *v;
+  size_t n, cap;
+} bench_samples;
+
+static inline void bench_samples_add(bench_samples *s, double x) {
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 1024;
+    double *p = realloc(s->v, cap * sizeof *p);
+    if (p == NULL)
+      return;
+    s->v = p;
+    s->cap = cap;
+  }
+  s->v[s->n++] = x;
 }
 
 /* "dir/name" into out; -1 (with a message) when it does not fit. */

@@ -112,7 +112,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <malloc.h>
-#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -181,14 +180,6 @@ typedef struct results {
 
 
 
-/* Nearest-rank percentile p (0..1] of v[0..n), which it sorts. */
-static double percentile(double *v, size_t n, double p) {
-  if (n == 0)
-    return 0;
-  qsort(v, n, sizeof *v, bench_cmp_double);
-  size_t i = (size_t)ceil(p * (double)n);
-  return v[i ? i - 1 : 0];
-}
 
 /* out = dir/name; -1 when it does not fit. */
 
@@ -297,29 +288,17 @@ typedef struct watch {
   mem mem_running;           /* sampled when running reaches want */
   bool sample_mem;
   bool record;               /* keep every completion time */
-  double *done_at;           /* completion times, when recording */
-  size_t n_done, cap_done;
+  bench_samples done_at;     /* completion times, when recording */
   char error[256];           /* the first failure */
 } watch;
 
 static void watch_reset(watch *w, cairn_engine *e) {
-  free(w->done_at);
+  free(w->done_at.v);
   memset(w, 0, sizeof *w);
   w->e = e;
   w->notify_fd = -1;
 }
 
-static void record_done(watch *w, double t) {
-  if (w->n_done == w->cap_done) {
-    size_t cap = w->cap_done ? 2 * w->cap_done : 1024;
-    double *d = realloc(w->done_at, cap * sizeof *d);
-    if (d == NULL)
-      return;
-    w->done_at = d;
-    w->cap_done = cap;
-  }
-  w->done_at[w->n_done++] = t;
-}
 
 static void on_note(void *ctx, const cairn_step_note *n) {
   watch *w = ctx;
@@ -338,7 +317,7 @@ static void on_note(void *ctx, const cairn_step_note *n) {
   else if (n->status == CAIRN_STEP_COMPLETED) {
     uint64_t c = atomic_fetch_add(&w->completed, 1) + 1;
     if (w->record)
-      record_done(w, t);
+      bench_samples_add(&w->done_at, t);
     if (c == w->stop_completed) {
       w->t_completed = t;
       cairn_engine_stop(w->e);
@@ -501,7 +480,7 @@ static int rss_phase(const char *dir, const config *cfg, results *res) {
   if (rc == 0)
     rc = rss_measure(e, &w, cfg, res);
   cairn_engine_close(e);
-  free(w.done_at);
+  free(w.done_at.v);
   return rc;
 }
 
@@ -658,8 +637,8 @@ static int seq_latency_from_journal(cairn_engine *e, const char *run_id,
     free(lat);
     return journal_fail(j, "reading the seq history", rc);
   }
-  res->seq_journal_p50_us = percentile(lat, n, 0.50);
-  res->seq_journal_p99_us = percentile(lat, n, 0.99);
+  res->seq_journal_p50_us = bench_percentile(lat, n, 0.50);
+  res->seq_journal_p99_us = bench_percentile(lat, n, 0.99);
   free(lat);
   return 0;
 }
@@ -679,21 +658,21 @@ static int seq_run(cairn_engine *e, watch *w, const config *cfg,
     return engine_fail(e, "working on the seq run", rc);
   if (check_failures(w) != 0)
     return -1;
-  if (w->n_done != cfg->seq_steps) {
+  if (w->done_at.n != cfg->seq_steps) {
     fprintf(stderr, "bench_engine: the seq run completed %zu of %u steps\n",
-            w->n_done, cfg->seq_steps);
+            w->done_at.n, cfg->seq_steps);
     return -1;
   }
   if (used_bytes(e, &u1) != 0)
     return -1;
-  size_t n = w->n_done - 1;
+  size_t n = w->done_at.n - 1;
   double *lat = malloc(n * sizeof *lat);
   if (lat == NULL)
     return -1;
   for (size_t i = 0; i < n; i++)
-    lat[i] = (w->done_at[i + 1] - w->done_at[i]) * 1e6;
-  res->seq_p50_us = percentile(lat, n, 0.50);
-  res->seq_p99_us = percentile(lat, n, 0.99);
+    lat[i] = (w->done_at.v[i + 1] - w->done_at.v[i]) * 1e6;
+  res->seq_p50_us = bench_percentile(lat, n, 0.50);
+  res->seq_p99_us = bench_percentile(lat, n, 0.99);
   free(lat);
   res->seq_cpu_us = cpu * 1e6 / cfg->seq_steps;
   res->seq_bytes_per_step = (double)(u1 - u0) / cfg->seq_steps;
@@ -729,9 +708,9 @@ static int seq_phase(const char *dir, const config *cfg, results *res) {
   if (rc == 0)
     rc = commit_slice(&c, cfg->commits - cfg->commits / 2);
   if (rc == 0) {
-    res->commit_p50_us = percentile(c.lat_us, c.n, 0.50);
-    res->commit_p99_us = percentile(c.lat_us, c.n, 0.99);
-    res->fsync_p50_us = percentile(c.sync_us, c.n_sync, 0.50);
+    res->commit_p50_us = bench_percentile(c.lat_us, c.n, 0.50);
+    res->commit_p99_us = bench_percentile(c.lat_us, c.n, 0.99);
+    res->fsync_p50_us = bench_percentile(c.sync_us, c.n_sync, 0.50);
     printf("  per-step latency (observer)   p50 %8.0f us   p99 %8.0f us\n",
            res->seq_p50_us, res->seq_p99_us);
     printf("  per-step latency (journal)    p50 %8.0f us   p99 %8.0f us\n",
@@ -748,7 +727,7 @@ static int seq_phase(const char *dir, const config *cfg, results *res) {
   cairn_engine_close(e);
   if (def)
     committer_close(&c);
-  free(w.done_at);
+  free(w.done_at.v);
   free(def);
   return rc;
 }
@@ -815,11 +794,11 @@ static int tput_measure(cairn_engine *e, watch *w, const config *cfg,
     res->steps_per_s[i] = (double)steps / wall;
     res->cpu_us_per_step[i] = cpu * 1e6 / (double)steps;
     all_steps += steps;
-    double p10 = percentile(rate, rounds, 0.10);
+    double p10 = bench_percentile(rate, rounds, 0.10);
     printf("  %6zu %7zu %8llu %8.3f %10.0f %10.0f %10.0f %10.0f %7.1f us\n",
            concurrency[i], rounds, (unsigned long long)steps, wall,
-           res->steps_per_s[i], p10, percentile(rate, rounds, 0.50),
-           percentile(rate, rounds, 0.90), res->cpu_us_per_step[i]);
+           res->steps_per_s[i], p10, bench_percentile(rate, rounds, 0.50),
+           bench_percentile(rate, rounds, 0.90), res->cpu_us_per_step[i]);
     fflush(stdout);
   }
   free(rate);
@@ -851,7 +830,7 @@ static int tput_phase(const char *dir, const config *cfg, results *res) {
   if (rc == 0)
     rc = tput_measure(e, &w, cfg, res);
   cairn_engine_close(e);
-  free(w.done_at);
+  free(w.done_at.v);
   free(def);
   return rc;
 }
@@ -964,7 +943,7 @@ static int recover_measure(const char *home, const config *cfg,
            res->recover_ms, t * 1e3, cpu * 1e3);
   }
   cairn_engine_close(e);
-  free(w.done_at);
+  free(w.done_at.v);
   return rc;
 }
 

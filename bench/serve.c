@@ -61,29 +61,9 @@ static double phase_s = PHASE_S;
 
 /* ------------------------------------------------------------ samples */
 
-typedef struct samples {
-  double *v;
-  size_t n, cap;
-} samples;
-
-static void sample_add(samples *s, double x) {
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? 2 * s->cap : 4096;
-    double *p = realloc(s->v, cap * sizeof *p);
-    if (p == NULL)
-      return;
-    s->v = p;
-    s->cap = cap;
-  }
-  s->v[s->n++] = x;
-}
-
-static double pct(samples *s, double p) {
-  if (s->n == 0)
-    return 0;
-  qsort(s->v, s->n, sizeof *s->v, bench_cmp_double);
-  size_t i = (size_t)(p * (double)(s->n - 1) + 0.5);
-  return s->v[i];
+/* The p-th percentile of s (nearest rank). */
+static double pct(bench_samples *s, double p) {
+  return bench_percentile(s->v, s->n, p);
 }
 
 /* --------------------------------------------------------------- HTTP */
@@ -160,7 +140,7 @@ static phase_result closed_loop(const char *path, const char *body,
                                 long want, int conns) {
   CURLM *m = curl_multi_init();
   conn_state cs[MAX_CONNS];
-  samples lat = {0};
+  bench_samples lat = {0};
   phase_result r = {0};
   curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)(2 * MAX_CONNS));
   double start = bench_now_s(), end = start + phase_s;
@@ -191,7 +171,7 @@ static phase_result closed_loop(const char *path, const char *body,
                   c->b.p ? c->b.p : "");
       }
       else {
-        sample_add(&lat, (now - c->t0) * 1e3);
+        bench_samples_add(&lat, (now - c->t0) * 1e3);
       }
       curl_multi_remove_handle(m, c->h);
       free(c->b.p);
@@ -224,7 +204,7 @@ typedef struct follower {
   CURL *h;
   char *line;          /* the part of a line not yet ended */
   size_t n;
-  samples *lag;
+  bench_samples *lag;
   int64_t after_us;    /* only events made after this count */
   size_t events;
 } follower;
@@ -248,7 +228,8 @@ static size_t on_sse(char *data, size_t size, size_t n, void *ctx) {
       cJSON *ev = cJSON_Parse(start + 6);
       const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "time_us");
       if (cJSON_IsNumber(t) && (int64_t)t->valuedouble > f->after_us) {
-        sample_add(f->lag, (double)(now - (int64_t)t->valuedouble) / 1e3);
+        bench_samples_add(f->lag,
+                          (double)(now - (int64_t)t->valuedouble) / 1e3);
         f->events++;
       }
       cJSON_Delete(ev);
@@ -274,7 +255,7 @@ static double sse_phase(size_t *n_events) {
   char run[64];
   snprintf(run, sizeof run, "%s", cJSON_IsString(id) ? id->valuestring : "");
   cJSON_Delete(doc);
-  samples lag = {0};
+  bench_samples lag = {0};
   follower fs[FOLLOWERS];
   CURLM *m = curl_multi_init();
   curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)(2 * FOLLOWERS));

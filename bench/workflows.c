@@ -208,11 +208,6 @@ static void on_note(void *ctx, const cairn_step_note *n) {
   fill(b);
 }
 
-static double pct(double *sorted, size_t n, double p) {
-  size_t i = (size_t)(p * (double)n + 0.999999);
-  i = i == 0 ? 0 : i - 1;
-  return sorted[i < n ? i : n - 1];
-}
 
 /* {"name":"bench_wf","steps":[{"name":"s1","kind":"noop"},
  *  {"name":"s2","kind":"noop","needs":["s1"]}, ...]} */
@@ -351,12 +346,11 @@ int main(int argc, char **argv) {
       phase *p = &phases[i];
       if (!p->report)
         continue;
-      qsort(p->lat_ms, p->n, sizeof(double), bench_cmp_double);
       double secs = p->t1 - p->t0;
       r[k][0] = (double)p->n / secs;
       r[k][1] = (double)(p->n * K) / secs;
-      r[k][2] = pct(p->lat_ms, p->n, 0.50);
-      r[k][3] = pct(p->lat_ms, p->n, 0.99);
+      r[k][2] = bench_percentile(p->lat_ms, p->n, 0.50);
+      r[k][3] = bench_percentile(p->lat_ms, p->n, 0.99);
       r[k][4] = (p->cpu1 - p->cpu0) * 1e3 / (double)p->n;
       r[k][5] = (p->io1 - p->io0) / 1024.0 / (double)p->n;
       printf("%-6s %6zu %5zu %9.1f %10.1f %8.3f %8.3f %8.3f %10.3f %9.1f\n",
