@@ -62,17 +62,20 @@ static int id_of(cairn_engine *e, const char *name, char *id, size_t len) {
   return 0; /* the journal checks its bytes */
 }
 
-/* The number of revisions of `id` (0 when it is not stored). */
-static int count_revisions(cairn_engine *e, const char *id, size_t *n) {
+/* The number of revisions of `id` (0 when it is not stored) and the hash
+ * of its latest ("" when none). */
+static int latest_revision(cairn_engine *e, const char *id, size_t *n,
+                           char latest[CAIRN_HASH_HEX_LEN + 1]) {
   cairn_reader *r;
   cairn_prompt p;
   *n = 0;
+  latest[0] = '\0';
   int rc = cairn_reader_begin(e->j, &r);
   if (rc)
     return rc;
   rc = cairn_reader_prompt(r, e->ns, id, &p);
-  if (rc == 0)
-    *n = p.n_revisions;
+  if (rc == 0 && (*n = p.n_revisions) > 0)
+    memcpy(latest, p.revisions[*n - 1].hash, CAIRN_HASH_HEX_LEN + 1);
   cairn_prompt_free(&p);
   cairn_reader_end(r);
   return rc == CAIRN_ENOTFOUND ? 0 : rc;
@@ -81,7 +84,8 @@ static int count_revisions(cairn_engine *e, const char *id, size_t *n) {
 int cairn_engine_prompt_add(cairn_engine *e, const char *name,
                             const char *text, cairn_prompt_added *out) {
   cairn_batch *b;
-  size_t before = 0, after = 0;
+  char latest[CAIRN_HASH_HEX_LEN + 1];
+  size_t before = 0;
   memset(out, 0, sizeof *out);
   e->errmsg[0] = '\0';
   int rc = id_of(e, name, out->id, sizeof out->id);
@@ -91,7 +95,7 @@ int cairn_engine_prompt_add(cairn_engine *e, const char *name,
     cairn__engine_err(e, "prompt %s: the text is empty", out->id);
     return CAIRN_EINVAL;
   }
-  if ((rc = count_revisions(e, out->id, &before)) != 0 ||
+  if ((rc = latest_revision(e, out->id, &before, latest)) != 0 ||
       (rc = cairn_batch_new(e->j, &b)) != 0) {
     cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
     return rc;
@@ -103,10 +107,9 @@ int cairn_engine_prompt_add(cairn_engine *e, const char *name,
   if (rc)
     cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
   cairn_batch_free(b);
-  if (rc == 0 && (rc = count_revisions(e, out->id, &after)) != 0)
-    cairn__engine_err(e, "%s", cairn_journal_errmsg(e->j));
-  out->revisions = after;
-  out->added = after > before;
+  /* The commit adds a revision unless the text is the latest one. */
+  out->added = rc == 0 && strcmp(latest, out->hash) != 0;
+  out->revisions = before + out->added;
   return rc;
 }
 

@@ -186,9 +186,9 @@ int cairn__kinds_admit(cairn_engine *e, const cairn__def *d,
 void cairn__kinds_close(cairn_engine *e);
 /* Every kind's `scrub` over v. */
 void cairn__kinds_scrub(cairn_engine *e, cJSON *v);
-/* JSON text `json` scrubbed by every kind (malloc'ed, compact when a
- * secret was found, else a copy), or NULL when out of memory. Text that
- * is not JSON is scrubbed as one string. */
+/* JSON text `json` scrubbed by every kind (malloc'ed: a copy when it
+ * holds no secret, else the scrubbed value printed compact), or NULL when
+ * out of memory. Text that is not JSON is scrubbed as one string. */
 char *cairn__kinds_scrub_text(cairn_engine *e, const char *json);
 /* Replaces every `secret` (at least 4 bytes) in every string of v with
  * "[redacted]"; for the kinds' `scrub`. */

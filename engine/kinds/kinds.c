@@ -100,21 +100,10 @@ char *cairn__kinds_scrub_text(cairn_engine *e, const char *json) {
   bool is_json = v != NULL;
   if (!is_json) /* not JSON: one string */
     v = cJSON_CreateString(json);
-  char *before = v ? cJSON_PrintUnformatted(v) : NULL;
-  if (before == NULL) {
-    cJSON_Delete(v);
+  if (v == NULL)
     return NULL;
-  }
   cairn__kinds_scrub(e, v);
-  char *after = cJSON_PrintUnformatted(v), *out;
-  if (after == NULL || strcmp(before, after) == 0)
-    out = strdup(json); /* nothing found: the text as given */
-  else if (is_json)
-    out = strdup(after);
-  else
-    out = strdup(v->valuestring);
-  free(before);
-  free(after);
+  char *out = is_json ? cJSON_PrintUnformatted(v) : strdup(v->valuestring);
   cJSON_Delete(v);
   return out;
 }

@@ -351,6 +351,8 @@ static int grow(cairn_journal *j) {
  * disk (the short write that ran out of blocks). */
 #define FULL_DISK_BYTES ((uint64_t)1 << 20)
 
+/* A failed mdb_txn_commit (which has freed the transaction) as a cairn
+ * error with a message that says what to do. */
 static int commit_failed(cairn_journal *j, int rc) {
   struct statvfs sv;
   if ((rc == ENOSPC || rc == EDQUOT || rc == EIO) &&
@@ -395,7 +397,7 @@ int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx) {
       return cairn__mdb_err(j, rc, "starting a write transaction");
     rc = fn(j, txn, ctx);
     if (rc == 0 && (rc = cairn__commit(txn)) != 0)
-      rc = rc == MDB_MAP_FULL ? CAIRN_EFULL : commit_failed(j, rc);
+      rc = commit_failed(j, rc); /* MDB_MAP_FULL: CAIRN_EFULL, grown below */
     else if (rc != 0)
       mdb_txn_abort(txn);
     if (rc == 0)
