@@ -61,6 +61,40 @@ static int add_override(fork_args *a, const char *kind, const char *v) {
   return 0;
 }
 
+/* The field a string option (--step VALUE, ...) sets, or NULL. */
+static const char **string_option(fork_args *a, const char *o) {
+  const struct {
+    const char *opt;
+    const char **dst;
+  } opts[] = {{"--step", &a->req.step},
+              {"--reason", &a->req.reason},
+              {"--request-id", &a->req.request_id},
+              {"--definition", &a->req.definition},
+              {"--prompt-artifact", &a->req.prompt_artifact},
+              {"--prompt-hash", &a->req.prompt_hash},
+              {"--prompt-step", &a->req.prompt_step}};
+  for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+    if (strcmp(o, opts[i].opt) == 0)
+      return opts[i].dst;
+  return NULL;
+}
+
+/* The flag a switch (--detach, ...) sets, or NULL. */
+static bool *flag_option(fork_args *a, const char *o) {
+  const struct {
+    const char *opt;
+    bool *dst;
+  } opts[] = {{"--detach", &a->detach},
+              {"--no-reapply-signals", &a->req.no_reapply_signals},
+              {"--allow-mutations", &a->req.allow_mutations},
+              {"--save-mapping", &a->req.save_mapping},
+              {"--reuse", &a->req.reuse}};
+  for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+    if (strcmp(o, opts[i].opt) == 0)
+      return opts[i].dst;
+  return NULL;
+}
+
 /* Parses the options shared by reset, rerun and replay. */
 static int parse(int argc, char **argv, fork_args *a) {
   static const struct {
@@ -69,52 +103,34 @@ static int parse(int argc, char **argv, fork_args *a) {
             {"--prompt", "prompt"}, {"--model", "model"}};
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    const char **str = string_option(a, o);
+    bool *flag = flag_option(a, o);
     bool takes = true;
     int rc = 0;
-    if (strcmp(o, "--step") == 0 && v)
-      a->req.step = v;
+    if (str && v)
+      *str = v;
     else if (strcmp(o, "--from-step") == 0 && v) {
       a->req.step = v;
       a->req.kind = CAIRN_FORK_RERUN_FROM;
     }
-    else if (strcmp(o, "--reason") == 0 && v)
-      a->req.reason = v;
-    else if (strcmp(o, "--request-id") == 0 && v)
-      a->req.request_id = v;
-    else if (strcmp(o, "--definition") == 0 && v)
-      a->req.definition = v;
-    else if (strcmp(o, "--prompt-artifact") == 0 && v)
-      a->req.prompt_artifact = v;
-    else if (strcmp(o, "--prompt-hash") == 0 && v)
-      a->req.prompt_hash = v;
-    else if (strcmp(o, "--prompt-step") == 0 && v)
-      a->req.prompt_step = v;
     else if (strcmp(o, "--map") == 0 && v && a->req.n_maps < MAX_LIST)
       a->maps[a->req.n_maps++] = v;
-    else {
+    else if (flag) {
+      *flag = true;
       takes = false;
-      if (strcmp(o, "--detach") == 0)
-        a->detach = true;
-      else if (strcmp(o, "--no-reapply-signals") == 0)
-        a->req.no_reapply_signals = true;
-      else if (strcmp(o, "--allow-mutations") == 0)
-        a->req.allow_mutations = true;
-      else if (strcmp(o, "--save-mapping") == 0)
-        a->req.save_mapping = true;
-      else if (strcmp(o, "--reuse") == 0)
-        a->req.reuse = true;
-      else if (o[0] != '-' && a->req.id == NULL)
-        a->req.id = o;
-      else {
-        size_t k = 0;
-        while (k < 4 && strcmp(o, ov[k].opt) != 0)
-          k++;
-        if (k == 4 || v == NULL)
-          return cli_usage_error("%s: unknown option or missing value: %s;"
-                                 " see `cairn help`", argv[0], o);
-        rc = add_override(a, ov[k].kind, v);
-        takes = true;
-      }
+    }
+    else if (o[0] != '-' && a->req.id == NULL) {
+      a->req.id = o;
+      takes = false;
+    }
+    else {
+      size_t k = 0;
+      while (k < 4 && strcmp(o, ov[k].opt) != 0)
+        k++;
+      if (k == 4 || v == NULL)
+        return cli_usage_error("%s: unknown option or missing value: %s;"
+                               " see `cairn help`", argv[0], o);
+      rc = add_override(a, ov[k].kind, v);
     }
     if (rc)
       return rc;

@@ -361,20 +361,32 @@ static int str_fields(const cJSON *o, const char *what,
   return 0;
 }
 
+/* The optional object `what` of body (absent or null: *present false,
+ * 0) with the strings `keys`, as str_fields; `shape` says what it must be. */
+static int object_strs(const cJSON *body, const char *what, const char *shape,
+                       const char *const *keys, size_t n_keys,
+                       size_t n_required, const char **out, bool *present,
+                       char *err, size_t errlen) {
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(body, what);
+  *present = o != NULL && !cJSON_IsNull(o);
+  if (!*present)
+    return 0;
+  if (!cJSON_IsObject(o))
+    return bad_field(err, errlen, what, shape);
+  return str_fields(o, what, keys, n_keys, n_required, out, err, errlen);
+}
+
 /* "prompt": {artifact, hash, step?}: a new prompt by artifact. */
 static int new_prompt(const cJSON *body, cairn_fork_request *req, char *err,
                       size_t errlen) {
   static const char *const keys[] = {"artifact", "hash", "step"};
   const char *v[3];
-  const cJSON *o = cJSON_GetObjectItemCaseSensitive(body, "prompt");
-  if (o == NULL || cJSON_IsNull(o))
-    return 0;
-  if (!cJSON_IsObject(o))
-    return bad_field(err, errlen, "prompt",
-                     "an object {artifact: \"prompt_...\", hash: "
-                     "\"sha256:...\", step?}");
-  int rc = str_fields(o, "prompt", keys, 3, 2, v, err, errlen);
-  if (rc)
+  bool present;
+  int rc = object_strs(body, "prompt",
+                       "an object {artifact: \"prompt_...\", hash: "
+                       "\"sha256:...\", step?}",
+                       keys, 3, 2, v, &present, err, errlen);
+  if (rc || !present)
     return rc;
   req->prompt_artifact = v[0];
   req->prompt_hash = v[1];
@@ -387,15 +399,12 @@ static int new_model(const cJSON *body, cairn_fork_request *req,
                      request_strs *owned, char *err, size_t errlen) {
   static const char *const keys[] = {"id", "provider", "step"};
   const char *v[3];
-  const cJSON *o = cJSON_GetObjectItemCaseSensitive(body, "model");
-  if (o == NULL || cJSON_IsNull(o))
-    return 0;
-  if (!cJSON_IsObject(o))
-    return bad_field(err, errlen, "model",
-                     "an object {id: \"gpt-4o-mini\", provider: \"openai\", "
-                     "step?}");
-  int rc = str_fields(o, "model", keys, 3, 2, v, err, errlen);
-  if (rc)
+  bool present;
+  int rc = object_strs(body, "model",
+                       "an object {id: \"gpt-4o-mini\", provider: "
+                       "\"openai\", step?}",
+                       keys, 3, 2, v, &present, err, errlen);
+  if (rc || !present)
     return rc;
   size_t n = strlen(v[0]) + strlen(v[1]) + 2;
   char *m = malloc(n);
