@@ -280,7 +280,8 @@ int cli_runs(cli_ctx *ctx, int argc, char **argv) {
   rc = runs ? cairn_reader_begin(j, &r) : CAIRN_ENOMEM;
   if (rc == 0) {
     rc = cairn_reader_runs(r, &f, runs, limit, &n);
-    cairn_reader_end(r);
+    if (rc)
+      cairn_reader_end(r);
   }
   int status = rc ? cli_fail(rc, j, "listing runs") : EXIT_OK;
   cJSON *arr = rc == 0 && ctx->json ? cJSON_CreateArray() : NULL;
@@ -288,7 +289,7 @@ int cli_runs(cli_ctx *ctx, int argc, char **argv) {
     char t[40];
     present_time(runs[i].created_us, t, sizeof t);
     if (arr) {
-      cJSON_AddItemToArray(arr, present_run_entry(&runs[i]));
+      cJSON_AddItemToArray(arr, present_run_entry(r, &runs[i]));
     }
     else {
       printf("%s  %-10s  %s  %s\n", runs[i].run_id,
@@ -301,6 +302,8 @@ int cli_runs(cli_ctx *ctx, int argc, char **argv) {
     cJSON_AddItemToObject(doc, "runs", arr);
     cli_print_json(doc);
   }
+  if (rc == 0)
+    cairn_reader_end(r);
   free(runs);
   cairn_journal_close(j);
   return status;

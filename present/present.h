@@ -68,9 +68,10 @@ int present_result(cairn_reader *r, const cairn_run_info *info,
  * prices of llm models. */
 int present_show(cairn_reader *r, const char *home,
                  const cairn_run_info *info, cJSON **out);
-/* A run in a list: {run_id, workflow_id, status, started, origin,
- * events, parent_run_id}. */
-cJSON *present_run_entry(const cairn_run_info *info);
+/* A run in a list: {run_id, workflow_id, workflow, version, status,
+ * started, updated, stale, dry_run, origin, events, parent_run_id};
+ * stale and dry_run: some step is marked so. */
+cJSON *present_run_entry(cairn_reader *r, const cairn_run_info *info);
 /* The tree of a workflow's runs (`cairn lineage`). */
 int present_lineage(cairn_reader *r, const cairn_run_info *run,
                     cJSON **out);

@@ -79,6 +79,32 @@ int present_result(cairn_reader *r, const cairn_run_info *info,
 
 /* ----------------------------------------------------------------- show */
 
+/* "workflow" and "version": the name and version the snapshot `hash` was
+ * registered as; a derived run's effective definition was never
+ * registered, so it has its name from the snapshot (`def`, parsed from
+ * it when NULL) and a null version. */
+static void add_definition_name(cairn_reader *r, const char *hash,
+                                const cJSON *def, cJSON *doc) {
+  char ns[CAIRN_NAMESPACE_MAX + 1], name[CAIRN_WORKFLOW_ID_MAX + 1];
+  uint32_t version = 0;
+  if (cairn_reader_definition_of_hash(r, hash, ns, name, &version) == 0) {
+    cJSON_AddStringToObject(doc, "workflow", name);
+    cJSON_AddNumberToObject(doc, "version", version);
+    return;
+  }
+  cairn_str text;
+  cJSON *own = NULL;
+  if (def == NULL && cairn_reader_definition(r, hash, &text) == 0)
+    def = own = cJSON_ParseWithLength(text.ptr, text.len);
+  const cJSON *n = cJSON_GetObjectItemCaseSensitive(def, "name");
+  if (cJSON_IsString(n))
+    cJSON_AddStringToObject(doc, "workflow", n->valuestring);
+  else
+    cJSON_AddNullToObject(doc, "workflow");
+  cJSON_AddNullToObject(doc, "version");
+  cJSON_Delete(own);
+}
+
 typedef struct show_ctx {
   cairn_reader *r;
   uint64_t key;
@@ -118,6 +144,11 @@ static int on_attempt(void *p, const cairn_attempt_view *a) {
     cJSON_AddNullToObject(o, "error");
   }
   cJSON_AddNumberToObject(o, "duration_ms", (double)a->duration_us / 1e3);
+  cJSON_AddNumberToObject(o, "started_us", (double)a->started_us);
+  if (a->ended_us)
+    cJSON_AddNumberToObject(o, "ended_us", (double)a->ended_us);
+  else
+    cJSON_AddNullToObject(o, "ended_us");
   cJSON_AddBoolToObject(o, "dry_run", a->dry_run);
   if (c->llm)
     cJSON_AddItemToObject(o, "llm",
@@ -130,7 +161,30 @@ static int on_attempt(void *p, const cairn_attempt_view *a) {
   return 0;
 }
 
-static void show_step(show_ctx *c, cJSON *steps, const char *name) {
+/* What the definition says of a step that the viewer draws: its kind,
+ * the steps it needs (its branch), whether it mutates and whether its
+ * replay policy lets it. */
+static void step_shape(cJSON *o, const cJSON *def) {
+  const cJSON *kind = cJSON_GetObjectItemCaseSensitive(def, "kind");
+  const cJSON *needs = cJSON_GetObjectItemCaseSensitive(def, "needs");
+  const cJSON *replay = cJSON_GetObjectItemCaseSensitive(def, "replay");
+  cJSON_AddStringToObject(o, "kind",
+                          cJSON_IsString(kind) ? kind->valuestring : "");
+  cJSON *n = cJSON_AddArrayToObject(o, "needs");
+  const cJSON *it;
+  cJSON_ArrayForEach(it, needs)
+    if (cJSON_IsString(it))
+      cJSON_AddItemToArray(n, cJSON_CreateString(it->valuestring));
+  cJSON_AddBoolToObject(
+      o, "mutates",
+      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(def, "mutates")));
+  cJSON_AddBoolToObject(o, "replay_allows_mutations",
+                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+                            replay, "allow_mutations")));
+}
+
+static void show_step(show_ctx *c, cJSON *steps, const char *name,
+                      const cJSON *def) {
   cairn_step_view s;
   int rc = cairn_reader_step_view(c->r, c->key, name, &s);
   const char *status = rc ? "pending" : cairn_step_status_name(s.status);
@@ -140,6 +194,7 @@ static void show_step(show_ctx *c, cJSON *steps, const char *name) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "name", name);
   cJSON_AddStringToObject(o, "status", status);
+  step_shape(o, def);
   cJSON_AddBoolToObject(o, "reused", rc == 0 && s.reused);
   cJSON_AddBoolToObject(o, "stale", rc == 0 && s.stale);
   c->attempts = cJSON_AddArrayToObject(o, "attempts");
@@ -148,13 +203,20 @@ static void show_step(show_ctx *c, cJSON *steps, const char *name) {
     cairn_reader_attempts(c->r, c->key, name, on_attempt, c);
 }
 
-static void show_header(const cairn_run_info *info, const cairn_run_view *v,
-                        const cairn_event *start, const cairn_event *out,
+static void show_header(cairn_reader *r, const cairn_run_info *info,
+                        const cairn_run_view *v, const cairn_event *start,
+                        const cairn_event *out, const cJSON *def,
                         cJSON *doc) {
   cJSON_AddStringToObject(doc, "workflow_id", info->workflow_id);
   cJSON_AddStringToObject(doc, "run_id", info->run_id);
   cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v->status));
+  add_definition_name(r, info->def_hash, def, doc);
   cJSON_AddStringToObject(doc, "definition_hash", info->def_hash);
+  cJSON_AddNumberToObject(doc, "started_us", (double)v->started_us);
+  if (v->ended_us)
+    cJSON_AddNumberToObject(doc, "ended_us", (double)v->ended_us);
+  else
+    cJSON_AddNullToObject(doc, "ended_us");
   present_add_json_text(doc, "input", start->input);
   if (out->type && out->output.ptr)
     present_add_json_text(doc, "output", out->output);
@@ -198,35 +260,53 @@ int present_show(cairn_reader *r, const char *home,
     rc = cairn_reader_event(r, info->key, end, &last);
   if (rc)
     return rc;
+  cJSON *def = cairn_reader_definition(r, info->def_hash, &def_text) == 0
+                   ? cJSON_ParseWithLength(def_text.ptr, def_text.len)
+                   : NULL;
   cJSON *doc = cJSON_CreateObject();
-  show_header(info, &v, &start, &last, doc);
+  show_header(r, info, &v, &start, &last, def, doc);
   cJSON *steps = cJSON_AddArrayToObject(doc, "steps");
   show_ctx c = {r, info->key, NULL,
                 cairn_run_status_is_final(v.status) && v.rerun_seq == 0,
                 false, home};
-  cJSON *def = cairn_reader_definition(r, info->def_hash, &def_text) == 0
-                   ? cJSON_ParseWithLength(def_text.ptr, def_text.len)
-                   : NULL;
   const cJSON *it;
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(def, "steps")) {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
     c.llm = present_llm_step(it);
     if (cJSON_IsString(name))
-      show_step(&c, steps, name->valuestring);
+      show_step(&c, steps, name->valuestring, it);
   }
   cJSON_Delete(def);
   *out = doc;
   return 0;
 }
 
-cJSON *present_run_entry(const cairn_run_info *info) {
+typedef struct marks {
+  bool stale, dry_run;
+} marks;
+
+static int on_marks(void *p, const cairn_step_view *s) {
+  marks *m = p;
+  m->stale |= s->stale;
+  m->dry_run |= s->dry_run;
+  return m->stale && m->dry_run;
+}
+
+cJSON *present_run_entry(cairn_reader *r, const cairn_run_info *info) {
   char t[40];
   cJSON *o = cJSON_CreateObject();
+  marks m = {false, false};
+  cairn_reader_steps(r, info->key, on_marks, &m);
   present_time(info->created_us, t, sizeof t);
   cJSON_AddStringToObject(o, "run_id", info->run_id);
   cJSON_AddStringToObject(o, "workflow_id", info->workflow_id);
+  add_definition_name(r, info->def_hash, NULL, o);
   cJSON_AddStringToObject(o, "status", cairn_run_status_name(info->status));
   cJSON_AddStringToObject(o, "started", t);
+  present_time(info->updated_us, t, sizeof t);
+  cJSON_AddStringToObject(o, "updated", t);
+  cJSON_AddBoolToObject(o, "stale", m.stale);
+  cJSON_AddBoolToObject(o, "dry_run", m.dry_run);
   cJSON_AddStringToObject(o, "origin",
                           cairn_origin_kind_name(info->origin_kind));
   cJSON_AddNumberToObject(o, "events", info->last_seq);

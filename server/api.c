@@ -221,7 +221,7 @@ static enum MHD_Result runs(conn *c) {
       next = all[i - 1].run_id;
       break;
     }
-    cJSON_AddItemToArray(arr, present_run_entry(x));
+    cJSON_AddItemToArray(arr, present_run_entry(r, x));
     shown++;
     next = NULL;
   }

@@ -110,7 +110,6 @@ static void read_follow(conn *c) {
   }
   cairn_run_filter f = {.ns = c->ns};
   cairn_reader_runs(r, &f, runs, FOLLOW_WINDOW, &n);
-  cairn_reader_end(r);
   for (size_t i = n; i-- > 0;) { /* oldest first */
     seen *s = find_seen(c, runs[i].run_id);
     if (s && s->status == runs[i].status && s->last_seq == runs[i].last_seq)
@@ -131,8 +130,9 @@ static void read_follow(conn *c) {
     s->last_seq = runs[i].last_seq;
     char id[24];
     snprintf(id, sizeof id, "%llu", (unsigned long long)++c->sent);
-    append_event(c, id, "run", present_run_entry(&runs[i]));
+    append_event(c, id, "run", present_run_entry(r, &runs[i]));
   }
+  cairn_reader_end(r);
   free(runs);
 }
 

@@ -18,6 +18,7 @@
  * which commits what its turn holds; exit 0.
  */
 #include "server_internal.h"
+#include "viewer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -313,11 +314,37 @@ static int load_config(srv *s) {
 
 /* ---------------------------------------------------------- requests */
 
+static enum MHD_Result viewer_answer(conn *c, const viewer_file *f,
+                                     const char *type) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
+  if (r == NULL)
+    return MHD_NO;
+  MHD_add_response_header(r, "Content-Type", type);
+  MHD_add_response_header(r, "Cache-Control", "no-cache");
+  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(r, "Content-Security-Policy",
+                          "default-src 'self'; style-src 'self' "
+                          "'unsafe-inline'; img-src 'self' data:");
+  c->status = 200;
+  enum MHD_Result rc = MHD_queue_response(c->c, 200, r);
+  MHD_destroy_response(r);
+  return rc;
+}
+
 static enum MHD_Result answer(srv *s, conn *c) {
   char err[600] = "";
   if (s->stopping)
     return srv_error(c, 503, "the server is stopping",
                      "retry against another server, or after restart");
+  /* The run viewer's files hold no data: they are answered without a
+   * token (the page asks for one and sends it with its API calls). */
+  const char *type = NULL;
+  const viewer_file *f = strcmp(c->method, "GET") == 0
+                             ? viewer_lookup(c->path, &type)
+                             : NULL;
+  if (f)
+    return viewer_answer(c, f, type);
   if (s->n_tokens) {
     unsigned st = 0;
     const char *why = NULL;
