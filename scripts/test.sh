@@ -8,7 +8,7 @@
 #                 ends the output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh --test
 jobs=$(nproc)
 
 echo "== sanitizer build (ASan + UBSan, clang, fuzz target)"

@@ -3,7 +3,7 @@
 // the steps that changed highlighted and marked "changed".
 
 import { get, enc } from './api.js';
-import { h, clear, runLink, statusBadge, fmtMs, jsonView, fmtTime, link } from './util.js';
+import { h, put, runLink, statusBadge, fmtMs, jsonView, fmtTime, link } from './util.js';
 import { navigate } from './app.js';
 import { errorBox } from './runs.js';
 
@@ -45,7 +45,7 @@ export function comparePage(main, a, b) {
     try { d = await get(`/v1/runs/${enc(run.run_id)}/diff?compareTo=${enc(b)}`); } catch (e) { box.append(errorBox(e, 'Comparing')); return; }
     const out = h('div', { id: 'diff' });
     box.append(out);
-    out.append(h('p', { class: d.identical ? 'same' : 'changed-summary' }, d.identical ? 'The runs are identical.' :
+    put(out, h('p', { class: d.identical ? 'same' : 'changed-summary' }, d.identical ? 'The runs are identical.' :
       `${d.steps.filter((s) => !s.same).length} step(s) differ.`),
     h('table', { class: 'diff' }, h('caption', {}, 'Runs'),
       h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', { scope: 'col' }, 'A'), h('th', { scope: 'col' }, 'B'))),

@@ -190,7 +190,7 @@ function mappingDialog(lost, gained, mapping, done) {
     };
     api.form.addEventListener('change', () => api.revalidate());
     api.form.append(h('p', {}, 'The new definition lost these steps and gained others: say which step each became.'),
-      selects.map(([old, s]) => field(`${old} →`, s)), vis, b.row);
+      ...selects.map(([old, s]) => field(`${old} →`, s)), vis, b.row);
     api.revalidate();
   });
 }

@@ -16,6 +16,9 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+// Appends children as h() takes them (arrays flattened, null left out).
+export function put(el, ...children) { append(el, children); return el; }
+
 function append(el, children) {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;
