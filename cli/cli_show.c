@@ -240,7 +240,7 @@ int cli_show(cli_ctx *ctx, int argc, char **argv) {
   int rc = open_run(ctx, id, &j, &r, &info);
   if (rc)
     return rc;
-  rc = ctx->json ? present_show(r, ctx->home, &info, &doc)
+  rc = ctx->json ? present_show(r, ctx->home, &info, NULL, &doc)
                  : show_text(r, ctx->home, &info);
   int status = rc ? cli_fail(rc, j, "reading the run") : EXIT_OK;
   if (doc)

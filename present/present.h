@@ -66,8 +66,19 @@ int present_result(cairn_reader *r, const cairn_run_info *info,
  * definition order with every attempt (input, output, error, duration,
  * dry run, score, and for llm steps what llm.c says). `home` is for the
  * prices of llm models. */
+typedef struct present_show_opts {
+  /* Attempts without their input, output, error and llm fields (what a
+   * timeline draws: number, status, times, dry run, score): the events
+   * are not read, so a run of 10,000 steps answers in milliseconds. */
+  bool summary;
+  /* Only this step, in full: {"step": {...}} (CAIRN_ENOTFOUND when the
+   * definition has no such step). */
+  const char *step;
+} present_show_opts;
+/* `opts` may be NULL: every step, in full. */
 int present_show(cairn_reader *r, const char *home,
-                 const cairn_run_info *info, cJSON **out);
+                 const cairn_run_info *info, const present_show_opts *opts,
+                 cJSON **out);
 /* A run in a list: {run_id, workflow_id, workflow, version, status,
  * started, updated, stale, dry_run, origin, events, parent_run_id};
  * stale and dry_run: some step is marked so. */

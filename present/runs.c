@@ -112,14 +112,22 @@ typedef struct show_ctx {
   bool run_final;   /* a running attempt of a finished run was stopped */
   bool llm;         /* the step shown is an llm step */
   const char *home; /* for the prices of llm models */
+  bool summary;     /* attempts without their events' fields */
 } show_ctx;
+
+static void attempt_times(cJSON *o, const cairn_attempt_view *a) {
+  cJSON_AddNumberToObject(o, "duration_ms", (double)a->duration_us / 1e3);
+  cJSON_AddNumberToObject(o, "started_us", (double)a->started_us);
+  if (a->ended_us)
+    cJSON_AddNumberToObject(o, "ended_us", (double)a->ended_us);
+  else
+    cJSON_AddNullToObject(o, "ended_us");
+  cJSON_AddBoolToObject(o, "dry_run", a->dry_run);
+}
 
 static int on_attempt(void *p, const cairn_attempt_view *a) {
   show_ctx *c = p;
   cairn_event start = {0}, end = {0};
-  cairn_reader_event(c->r, c->key, a->start_seq, &start);
-  if (a->end_seq)
-    cairn_reader_event(c->r, c->key, a->end_seq, &end);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "attempt", a->attempt);
   /* An attempt still "running" in a finished run was stopped with it
@@ -128,6 +136,18 @@ static int on_attempt(void *p, const cairn_attempt_view *a) {
                           c->run_final && a->status == CAIRN_ATTEMPT_RUNNING
                               ? "stopped"
                               : cairn_attempt_status_name(a->status));
+  if (c->summary) {
+    attempt_times(o, a);
+    if (a->scored)
+      cJSON_AddNumberToObject(o, "score", a->score);
+    else
+      cJSON_AddNullToObject(o, "score");
+    cJSON_AddItemToArray(c->attempts, o);
+    return 0;
+  }
+  cairn_reader_event(c->r, c->key, a->start_seq, &start);
+  if (a->end_seq)
+    cairn_reader_event(c->r, c->key, a->end_seq, &end);
   present_add_json_text(o, "input", start.input);
   if (end.type == CAIRN_EV_STEP_COMPLETED)
     present_add_json_text(o, "output", end.output);
@@ -143,13 +163,7 @@ static int on_attempt(void *p, const cairn_attempt_view *a) {
   else {
     cJSON_AddNullToObject(o, "error");
   }
-  cJSON_AddNumberToObject(o, "duration_ms", (double)a->duration_us / 1e3);
-  cJSON_AddNumberToObject(o, "started_us", (double)a->started_us);
-  if (a->ended_us)
-    cJSON_AddNumberToObject(o, "ended_us", (double)a->ended_us);
-  else
-    cJSON_AddNullToObject(o, "ended_us");
-  cJSON_AddBoolToObject(o, "dry_run", a->dry_run);
+  attempt_times(o, a);
   if (c->llm)
     cJSON_AddItemToObject(o, "llm",
                           present_llm_attempt(c->home, &start, &end));
@@ -247,7 +261,11 @@ static void show_header(cairn_reader *r, const cairn_run_info *info,
 }
 
 int present_show(cairn_reader *r, const char *home,
-                 const cairn_run_info *info, cJSON **out) {
+                 const cairn_run_info *info, const present_show_opts *opts,
+                 cJSON **out) {
+  const present_show_opts none = {0};
+  if (opts == NULL)
+    opts = &none;
   cairn_run_view v;
   cairn_event start = {0}, last = {0};
   cairn_str def_text;
@@ -264,19 +282,37 @@ int present_show(cairn_reader *r, const char *home,
                    ? cJSON_ParseWithLength(def_text.ptr, def_text.len)
                    : NULL;
   cJSON *doc = cJSON_CreateObject();
-  show_header(r, info, &v, &start, &last, def, doc);
-  cJSON *steps = cJSON_AddArrayToObject(doc, "steps");
+  cJSON *steps;
+  if (opts->step) {
+    cJSON_AddStringToObject(doc, "workflow_id", info->workflow_id);
+    cJSON_AddStringToObject(doc, "run_id", info->run_id);
+    steps = cJSON_CreateArray();
+  }
+  else {
+    show_header(r, info, &v, &start, &last, def, doc);
+    steps = cJSON_AddArrayToObject(doc, "steps");
+  }
   show_ctx c = {r, info->key, NULL,
                 cairn_run_status_is_final(v.status) && v.rerun_seq == 0,
-                false, home};
+                false, home, opts->summary && !opts->step};
   const cJSON *it;
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(def, "steps")) {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
     c.llm = present_llm_step(it);
-    if (cJSON_IsString(name))
+    if (cJSON_IsString(name) &&
+        (opts->step == NULL || strcmp(opts->step, name->valuestring) == 0))
       show_step(&c, steps, name->valuestring, it);
   }
   cJSON_Delete(def);
+  if (opts->step) {
+    cJSON *one = cJSON_DetachItemFromArray(steps, 0);
+    cJSON_Delete(steps);
+    if (one == NULL) {
+      cJSON_Delete(doc);
+      return CAIRN_ENOTFOUND;
+    }
+    cJSON_AddItemToObject(doc, "step", one);
+  }
   *out = doc;
   return 0;
 }

@@ -26,3 +26,8 @@ echo "\$ ./build/cairn history $wf     # every event, in order"
 echo
 echo "\$ ./build/cairn journal verify"
 ./build/cairn journal verify
+run=$(./build/cairn status "$wf" | awk '{print $3}')
+echo
+echo "The run stays in $CAIRN_HOME. To see it in the run viewer (docs/viewer.md),"
+echo "start \`./build/cairn serve\` (CAIRN_HOME=$CAIRN_HOME) and open:"
+echo "http://127.0.0.1:7070/runs/$run"

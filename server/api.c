@@ -70,9 +70,25 @@ static enum MHD_Result run_read(conn *c) {
   int rc;
   const char *compare = srv_arg(c, "compareTo");
   switch (c->r.id) {
-  case R_RUN:
-    rc = present_show(rd.r, c->s->o.home, &rd.info, &doc);
+  case R_RUN: {
+    const char *view = srv_arg(c, "view");
+    if (view && strcmp(view, "summary") != 0 && strcmp(view, "full") != 0) {
+      cairn_reader_end(rd.r);
+      return srv_error(c, 400, "view takes full (the default) or summary",
+                       "GET /v1/runs/{id}?view=summary");
+    }
+    present_show_opts so = {.summary = view && strcmp(view, "summary") == 0};
+    rc = present_show(rd.r, c->s->o.home, &rd.info, &so, &doc);
     break;
+  }
+  case R_STEP: {
+    present_show_opts so = {.step = c->r.b};
+    rc = present_show(rd.r, c->s->o.home, &rd.info, &so, &doc);
+    if (rc == CAIRN_ENOTFOUND)
+      snprintf(rd.err, sizeof rd.err, "run %s has no step %s",
+               rd.info.run_id, c->r.b);
+    break;
+  }
   case R_RESULT:
     rc = present_result(rd.r, &rd.info, &doc);
     break;
@@ -688,6 +704,7 @@ enum MHD_Result api_handle(conn *c, cJSON *body) {
   case R_RUNS: return runs(c);
   case R_START: return start(c, body);
   case R_RUN:
+  case R_STEP:
   case R_RESULT:
   case R_LINEAGE:
   case R_EXPORT:

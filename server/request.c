@@ -32,6 +32,7 @@ static const pattern routes[] = {
     {"POST", "/v1/runs", R_START, ROLE_OPERATE},
     {"GET", "/v1/runs/*", R_RUN, ROLE_READ},
     {"GET", "/v1/runs/*/history", R_HISTORY, ROLE_READ},
+    {"GET", "/v1/runs/*/steps/*", R_STEP, ROLE_READ},
     {"GET", "/v1/runs/*/result", R_RESULT, ROLE_READ},
     {"GET", "/v1/runs/*/lineage", R_LINEAGE, ROLE_READ},
     {"GET", "/v1/runs/*/export", R_EXPORT, ROLE_READ},

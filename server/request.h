@@ -26,7 +26,8 @@ typedef enum route_id {
   R_MAPPING,          /* GET    /v1/mappings?from=HASH&to=HASH */
   R_RUNS,             /* GET    /v1/runs (?follow=1: SSE) */
   R_START,            /* POST   /v1/runs */
-  R_RUN,              /* GET    /v1/runs/{id} */
+  R_RUN,              /* GET    /v1/runs/{id} (?view=summary) */
+  R_STEP,             /* GET    /v1/runs/{id}/steps/{step} */
   R_HISTORY,          /* GET    /v1/runs/{id}/history */
   R_RESULT,           /* GET    /v1/runs/{id}/result */
   R_LINEAGE,          /* GET    /v1/runs/{id}/lineage */
@@ -51,7 +52,7 @@ typedef struct route {
   int role;           /* the least role that may call it */
   bool writes;        /* a body is expected (POST) */
   char a[352];        /* {id} or {name} */
-  char b[16];         /* {v} */
+  char b[CAIRN_STEP_NAME_MAX + 1]; /* {v} or {step} */
 } route;
 
 /* Matches `method` and `path` (the URL's path, decoded). Returns 0 and

@@ -109,6 +109,16 @@ const scenarios = {
     await waitText('main .facts', 'replay');
     await waitText('main h1', 'completed');
     check((await textOf('main .facts')).includes(id.slice(0, 8)), 'the new run names its parent');
+    // The API's refusals are shown in the dialog with their message.
+    await api('POST', '/v1/workflows/report/pause', { reason: 'release freeze' });
+    await open(`/runs/${id}`);
+    await waitText('main h1', 'completed');
+    await click('#replay-button');
+    await page.click(`${dialog} [data-submit]`);
+    await waitText(`${dialog} .dialog-error`, '409 conflict');
+    await waitText(`${dialog} .dialog-error`, 'paused');
+    await page.screenshot({ path: `${SHOTS}/replay_refused.png` });
+    check((await api('GET', '/v1/runs?workflow=report')).runs.length === 2, 'a refused replay starts no run');
   },
 
   async replay_new_model() {

@@ -229,12 +229,21 @@ export function rerunDialog(run, step) {
     const allow = h('input', { type: 'checkbox', name: 'allow_mutations', id: uid('allow') });
     const reason = h('input', { name: 'reason', placeholder: 'why (kept in the audit)' });
     const llmBox = h('div', {}, field('Prompt override', prompt, 'empty: the step keeps its prompt'), field('Model override', model));
-    const fill = () => {
+    // The step's latest rendered prompt, in full (the run page holds a
+    // summary without it).
+    const fill = async () => {
       const s = run.steps.find((x) => x.name === sel.value);
-      const last = s && s.attempts[s.attempts.length - 1];
       llmBox.hidden = !(s && s.kind === 'llm');
-      prompt.value = last && last.llm && typeof last.llm.prompt === 'string' ? last.llm.prompt : '';
-      prompt.dataset.orig = prompt.value;
+      prompt.value = '';
+      prompt.dataset.orig = '';
+      if (!s || s.kind !== 'llm') return;
+      try {
+        const full = (await get(`/v1/runs/${enc(run.run_id)}/steps/${enc(s.name)}`)).step;
+        const last = full.attempts[full.attempts.length - 1];
+        if (sel.value !== s.name) return;
+        prompt.value = last && last.llm && typeof last.llm.prompt === 'string' ? last.llm.prompt : '';
+        prompt.dataset.orig = prompt.value;
+      } catch (e) { api.fail(e); }
     };
     sel.addEventListener('change', fill);
     const b = buttons(api, 'Rerun', async () => {

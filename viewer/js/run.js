@@ -33,7 +33,10 @@ export function runPage(main, id, tab) {
 
   async function load() {
     try {
-      state.run = await get(`/v1/runs/${enc(id)}`);
+      // The summary: attempts without inputs and outputs, which the
+      // details panel fetches for the step it shows.
+      state.run = await get(`/v1/runs/${enc(id)}?view=summary`);
+      state.full = new Map();
     } catch (e) {
       clear(msg).append(errorBox(e, `Reading run ${id}`));
       return false;
@@ -179,11 +182,23 @@ export function runPage(main, id, tab) {
     drawDetails();
   }
 
-  function drawDetails() {
+  async function drawDetails() {
     const r = state.run;
-    const s = r.steps.find((x) => x.name === state.selected);
+    const name = state.selected;
+    if (!r.steps.some((x) => x.name === name)) return;
+    let s = state.full.get(name);
+    if (!s) {
+      try {
+        s = (await get(`/v1/runs/${enc(r.run_id)}/steps/${enc(name)}`)).step;
+      } catch (e) {
+        clear(timeline.details).append(errorBox(e, `Reading step ${name}`));
+        return;
+      }
+      if (state.run !== r) return; // reloaded meanwhile: that draw wins
+      state.full.set(name, s);
+    }
+    if (state.selected !== name || !timeline) return;
     const d = clear(timeline.details);
-    if (!s) return;
     d.append(h('h2', {}, 'Step ', h('code', {}, s.name), ' ', statusBadge(s.status)),
       h('p', { class: 'muted' }, `${s.kind || 'step'}`, s.needs.length ? ` · needs ${s.needs.join(', ')}` : '',
         s.mutates ? ' · mutates' : '', ` · ${s.attempts.length} attempt(s)`,
