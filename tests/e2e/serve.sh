@@ -159,6 +159,38 @@ is "the last page has no next" "$tmp/body" .next_after null
 req GET "/v1/runs/$run1/export?format=md"
 answers "export" 200
 
+# What the viewer reads of a big run: the summary, then one step.
+req GET "/v1/runs/$run1?view=summary"
+answers "the summary view" 200
+C show "$run1" --format json >"$tmp/full.json"
+is "the summary has every step of the full view" "$tmp/body" \
+  '[.steps[].name] | join(",")' "$(jq -r '[.steps[].name] | join(",")' "$tmp/full.json")"
+is "its attempts have times, not inputs or outputs" "$tmp/body" \
+  '[.steps[].attempts[] | (has("started_us") and (has("input") | not) and (has("output") | not))] | all' true
+step1=$(jq -r '.steps[0].name' "$tmp/full.json")
+req GET "/v1/runs/$run1/steps/$step1"
+answers "one step in full" 200
+jq -S .step "$tmp/body" >"$tmp/step_api.json"
+jq -S '.steps[0]' "$tmp/full.json" >"$tmp/step_cli.json"
+check "GET /v1/runs/{id}/steps/{step} is the full view's step" \
+  cmp -s "$tmp/step_api.json" "$tmp/step_cli.json"
+req GET "/v1/runs/$run1/steps/no_such_step"
+answers "an unknown step is 404" 404
+is "the 404 names the step" "$tmp/body" '.error.message | test("no step no_such_step")' true
+req GET "/v1/runs/$run1?view=everything"
+answers "an unknown view is 400" 400
+
+# The run viewer: the page at its addresses, its files, nothing else.
+for page in / "/runs/$run1" "/compare/$run1/x" /audit; do
+  code=$(curl -s -o "$tmp/page" -w '%{http_code}' "$api$page")
+  eq "GET $page answers the viewer's page" "$code" 200
+  check "GET $page is the viewer's index.html" grep -q 'viewer/js/app.js' "$tmp/page"
+done
+code=$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$api/viewer/js/app.js")
+eq "the viewer's modules are JavaScript" "$code" "200 text/javascript; charset=utf-8"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$api/viewer/js/nope.js")
+eq "an unknown viewer file is 404" "$code" 404
+
 # ------------------------------------------- control: reset and replay
 
 req POST "/v1/runs/$run1/reset" '{"step": "ask", "reason": "approver typo"}'
@@ -291,6 +323,9 @@ B=(-H "Authorization: Bearer $secret_b")
 R=(-H "Authorization: Bearer $secret_r")
 req GET /v1/runs ""
 answers "no token is 401" 401
+code=$(curl -s -o "$tmp/page" -w '%{http_code}' "$api/runs/any-run")
+eq "the viewer's page needs no token (it holds no data)" "$code" 200
+check "and is the page, not an error" grep -q 'viewer/js/app.js' "$tmp/page"
 req GET /v1/runs "" -H "Authorization: Bearer not-a-token-of-ours-at-all"
 answers "an unknown token is 401" 401
 req POST /v1/workflows "$(cat "$E2E/defs/approve.json")" "${A[@]}"
