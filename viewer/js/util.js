@@ -34,7 +34,7 @@ export const link = (href, text, attrs) =>
 
 export const runLink = (id, text) => link(`/runs/${id}`, text || short(id), { title: id });
 
-export const short = (id) => (id && id.length > 13 ? id.slice(0, 8) + '…' + id.slice(-4) : id || '');
+export const short = (id) => (id && id.length > 20 ? id.slice(0, 8) + '…' + id.slice(-8) : id || '');
 
 // A status word with its colour; the word itself carries the meaning.
 export function statusBadge(status) {
