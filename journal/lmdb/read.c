@@ -795,7 +795,8 @@ int cairn__lmdb_reader_steps(cairn_reader *r, uint64_t key, cairn_step_cb cb,
   mdb_cursor_close(cur);
   if (rc == MDB_NOTFOUND || rc == 0) {
     rc = 0;
-    qsort(all, n, sizeof *all, by_first_seq);
+    if (n) /* qsort's array may not be NULL, even empty */
+      qsort(all, n, sizeof *all, by_first_seq);
     for (size_t i = 0; i < n && cb(ctx, &all[i]) == 0; i++)
       ;
   }
