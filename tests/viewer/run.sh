@@ -35,13 +35,20 @@ export OPENAI_BASE_URL=http://127.0.0.1:$llm_port/v1
 export ANTHROPIC_BASE_URL=http://127.0.0.1:$llm_port/v1/
 export OPENAI_API_KEY=sk-viewer-test ANTHROPIC_API_KEY=sk-viewer-test
 mkdir -p "$CAIRN_HOME"
+token=""
+if [ "$scenario" = tokens ]; then # a server that answers only with a token
+  token=viewer-test-secret-4f9c2a7e81
+  hash=$(printf '%s' "$token" | "$CAIRN" serve hash-token)
+  printf '{"serve": {"tokens": [{"name": "ada", "sha256": "%s", "namespace": "default", "role": "admin"}]}}\n' \
+    "$hash" >"$CAIRN_HOME/config.json"
+fi
 "$CAIRN" serve --listen 127.0.0.1:0 --quiet >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pids+=($!)
 for _ in $(seq 200); do grep -q "listening on" "$tmp/serve.out" && break; sleep 0.05; done
 api=$(grep -o 'http://127.0.0.1:[0-9]*' "$tmp/serve.out" | head -1)
 [ -n "$api" ] || { echo "FAIL: cairn serve did not start: $(cat "$tmp/serve.err")" >&2; exit 1; }
 
-CAIRN_API=$api CAIRN_SHOTS=$shots HOME=$tmp timeout 100 \
+CAIRN_API=$api CAIRN_SHOTS=$shots CAIRN_TOKEN=$token HOME=$tmp timeout 100 \
   node "$here/viewer.test.mjs" "$scenario"
 rc=$?
 [ $rc -ne 0 ] && { echo "--- cairn serve stderr:" >&2; tail -20 "$tmp/serve.err" >&2; }

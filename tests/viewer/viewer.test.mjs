@@ -9,11 +9,13 @@ import puppeteer from 'puppeteer-core';
 const API = process.env.CAIRN_API;
 const SHOTS = process.env.CAIRN_SHOTS;
 const scenario = process.argv[2];
+const TOKEN = process.env.CAIRN_TOKEN || '';
 
 // ------------------------------------------------------------- the API
 async function api(method, path, body) {
   const res = await fetch(API + path, {
-    method, headers: { 'Content-Type': 'application/json' },
+    method,
+    headers: Object.assign({ 'Content-Type': 'application/json' }, TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {}),
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -279,6 +281,27 @@ const scenarios = {
     check(JSON.stringify(changed) === '["scale"]', `exactly the changed step is highlighted (got ${JSON.stringify(changed)})`);
     check((await textOf('#steps-diff tr[data-step="scale"]')).includes('changed'), 'the changed row also says "changed"');
     await waitText('#diff', '.x');
+  },
+
+  async tokens() {
+    await register({ name: 'guarded', steps: [exec('only', echoJson({ ok: 1 }))] });
+    const id = await start('guarded', {});
+    await waitStatus(id, 'completed');
+    await open('/');
+    await waitText('main .error', '401 unauthenticated');
+    await page.evaluate(() => [...document.querySelectorAll('main .error button')].find((b) => b.textContent === 'Enter a token').click());
+    await page.waitForSelector('#token-input');
+    await page.type('#token-input', TOKEN);
+    await page.click('dialog[open] button[value="save"]');
+    await waitText(`tr[data-run="${id}"]`, 'completed');
+    await page.click(`tr[data-run="${id}"] td a`);
+    await waitText('main h1', 'completed');
+    await waitText('#step-details', '"ok":1');
+    // Without the token the list was a 401; with it the page reads runs.
+    check(await page.evaluate(() => sessionStorage.getItem('cairn.token') !== null), 'the token is kept for the tab');
+    // The start (made with the token) is attributed to its name.
+    await page.click('#tab-lineage');
+    await waitText('#lineage', 'started by ada');
   },
 
   async live_run() {
