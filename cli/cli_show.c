@@ -278,11 +278,9 @@ int cli_runs(cli_ctx *ctx, int argc, char **argv) {
   cairn_run_info *runs = calloc(limit, sizeof *runs);
   size_t n = 0;
   rc = runs ? cairn_reader_begin(j, &r) : CAIRN_ENOMEM;
-  if (rc == 0) {
+  bool reading = rc == 0; /* the entries read the snapshot too */
+  if (reading)
     rc = cairn_reader_runs(r, &f, runs, limit, &n);
-    if (rc)
-      cairn_reader_end(r);
-  }
   int status = rc ? cli_fail(rc, j, "listing runs") : EXIT_OK;
   cJSON *arr = rc == 0 && ctx->json ? cJSON_CreateArray() : NULL;
   for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -302,7 +300,7 @@ int cli_runs(cli_ctx *ctx, int argc, char **argv) {
     cJSON_AddItemToObject(doc, "runs", arr);
     cli_print_json(doc);
   }
-  if (rc == 0)
+  if (reading)
     cairn_reader_end(r);
   free(runs);
   cairn_journal_close(j);

@@ -79,29 +79,41 @@ int present_result(cairn_reader *r, const cairn_run_info *info,
 
 /* ----------------------------------------------------------------- show */
 
-/* "workflow" and "version": the name and version the snapshot `hash` was
- * registered as; a derived run's effective definition was never
- * registered, so it has its name from the snapshot (`def`, parsed from
- * it when NULL) and a null version. */
-static void add_definition_name(cairn_reader *r, const char *hash,
+/* "workflow" and "version" of run `info`: the name and version its
+ * snapshot was registered as. A derived run's effective definition (a
+ * fork with overrides) was never registered: its version is null and its
+ * name is its nearest registered ancestor's (a few index reads, however
+ * big the definition), else the snapshot's own "name" (`def`, parsed
+ * when NULL). */
+static void add_definition_name(cairn_reader *r, const cairn_run_info *info,
                                 const cJSON *def, cJSON *doc) {
   char ns[CAIRN_NAMESPACE_MAX + 1], name[CAIRN_WORKFLOW_ID_MAX + 1];
   uint32_t version = 0;
-  if (cairn_reader_definition_of_hash(r, hash, ns, name, &version) == 0) {
+  if (cairn_reader_definition_of_hash(r, info->def_hash, ns, name,
+                                      &version) == 0) {
     cJSON_AddStringToObject(doc, "workflow", name);
     cJSON_AddNumberToObject(doc, "version", version);
     return;
   }
+  cJSON_AddNullToObject(doc, "version");
+  cairn_run_info up = *info;
+  for (int depth = 0; depth < 16 && up.parent_run_id[0] &&
+                      cairn_reader_run_by_id(r, up.parent_run_id, &up) == 0;
+       depth++)
+    if (cairn_reader_definition_of_hash(r, up.def_hash, ns, name,
+                                        &version) == 0) {
+      cJSON_AddStringToObject(doc, "workflow", name);
+      return;
+    }
   cairn_str text;
   cJSON *own = NULL;
-  if (def == NULL && cairn_reader_definition(r, hash, &text) == 0)
+  if (def == NULL && cairn_reader_definition(r, info->def_hash, &text) == 0)
     def = own = cJSON_ParseWithLength(text.ptr, text.len);
   const cJSON *n = cJSON_GetObjectItemCaseSensitive(def, "name");
   if (cJSON_IsString(n))
     cJSON_AddStringToObject(doc, "workflow", n->valuestring);
   else
     cJSON_AddNullToObject(doc, "workflow");
-  cJSON_AddNullToObject(doc, "version");
   cJSON_Delete(own);
 }
 
@@ -115,13 +127,18 @@ typedef struct show_ctx {
   bool summary;     /* attempts without their events' fields */
 } show_ctx;
 
-static void attempt_times(cJSON *o, const cairn_attempt_view *a) {
-  cJSON_AddNumberToObject(o, "duration_ms", (double)a->duration_us / 1e3);
-  cJSON_AddNumberToObject(o, "started_us", (double)a->started_us);
-  if (a->ended_us)
-    cJSON_AddNumberToObject(o, "ended_us", (double)a->ended_us);
+/* "started_us" and "ended_us" (null while it runs), µs since the epoch. */
+static void add_span(cJSON *o, int64_t started_us, int64_t ended_us) {
+  cJSON_AddNumberToObject(o, "started_us", (double)started_us);
+  if (ended_us)
+    cJSON_AddNumberToObject(o, "ended_us", (double)ended_us);
   else
     cJSON_AddNullToObject(o, "ended_us");
+}
+
+static void attempt_times(cJSON *o, const cairn_attempt_view *a) {
+  cJSON_AddNumberToObject(o, "duration_ms", (double)a->duration_us / 1e3);
+  add_span(o, a->started_us, a->ended_us);
   cJSON_AddBoolToObject(o, "dry_run", a->dry_run);
 }
 
@@ -224,13 +241,9 @@ static void show_header(cairn_reader *r, const cairn_run_info *info,
   cJSON_AddStringToObject(doc, "workflow_id", info->workflow_id);
   cJSON_AddStringToObject(doc, "run_id", info->run_id);
   cJSON_AddStringToObject(doc, "status", cairn_run_status_name(v->status));
-  add_definition_name(r, info->def_hash, def, doc);
+  add_definition_name(r, info, def, doc);
   cJSON_AddStringToObject(doc, "definition_hash", info->def_hash);
-  cJSON_AddNumberToObject(doc, "started_us", (double)v->started_us);
-  if (v->ended_us)
-    cJSON_AddNumberToObject(doc, "ended_us", (double)v->ended_us);
-  else
-    cJSON_AddNullToObject(doc, "ended_us");
+  add_span(doc, v->started_us, v->ended_us);
   present_add_json_text(doc, "input", start->input);
   if (out->type && out->output.ptr)
     present_add_json_text(doc, "output", out->output);
@@ -336,7 +349,7 @@ cJSON *present_run_entry(cairn_reader *r, const cairn_run_info *info) {
   present_time(info->created_us, t, sizeof t);
   cJSON_AddStringToObject(o, "run_id", info->run_id);
   cJSON_AddStringToObject(o, "workflow_id", info->workflow_id);
-  add_definition_name(r, info->def_hash, NULL, o);
+  add_definition_name(r, info, NULL, o);
   cJSON_AddStringToObject(o, "status", cairn_run_status_name(info->status));
   cJSON_AddStringToObject(o, "started", t);
   present_time(info->updated_us, t, sizeof t);

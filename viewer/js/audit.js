@@ -2,9 +2,7 @@
 // run, when, and why; filtered by workflow id and action.
 
 import { get } from './api.js';
-import { h, clear } from './util.js';
-import { auditTable } from './run.js';
-import { errorBox } from './runs.js';
+import { h, clear, runLink, fmtTime, errorBox } from './util.js';
 
 export function auditPage(main) {
   const params = new URLSearchParams(location.search);
@@ -33,4 +31,15 @@ export function auditPage(main) {
     load();
   });
   load();
+}
+
+// The audit records as a table (also the run page's Audit tab).
+export function auditTable(records) {
+  return h('table', { class: 'audit' },
+    h('thead', {}, h('tr', {}, ['Time', 'Actor', 'Action', 'Target', 'New run', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, records.map((a) => h('tr', { 'data-action': a.action },
+      h('td', {}, fmtTime(a.time)), h('td', {}, a.actor || ''), h('td', {}, a.action),
+      h('td', {}, a.run_id ? runLink(a.run_id) : '', a.step ? [' step ', h('code', {}, a.step)] : '', a.workflow_id && !a.run_id ? a.workflow_id : ''),
+      h('td', {}, a.new_run_id ? runLink(a.new_run_id) : ''),
+      h('td', {}, a.reason || '')))));
 }

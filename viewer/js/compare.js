@@ -3,9 +3,8 @@
 // the steps that changed highlighted and marked "changed".
 
 import { get, enc } from './api.js';
-import { h, put, runLink, statusBadge, fmtMs, jsonView, fmtTime, link } from './util.js';
+import { h, put, runLink, statusBadge, fmtMs, jsonView, fmtTime, link, errorBox } from './util.js';
 import { navigate } from './app.js';
-import { errorBox } from './runs.js';
 
 function diffTable(caption, diffs) {
   if (!diffs || !diffs.length) return h('p', { class: 'same' }, `${caption}: the same`);

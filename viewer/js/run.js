@@ -3,13 +3,14 @@
 // lineage of its workflow id and its audit records; live while it runs.
 
 import { get, enc, stream } from './api.js';
-import { h, clear, link, runLink, short, statusBadge, markBadge, fmtTime, fmtMs, jsonView, VirtualList } from './util.js';
+import { h, clear, link, runLink, short, statusBadge, markBadge, fmtTime, fmtMs, jsonView, VirtualList, errorBox } from './util.js';
+import { auditTable } from './audit.js';
 import { setLive } from './app.js';
-import { errorBox } from './runs.js';
 import { replayDialog, resetDialog, rerunDialog } from './dialogs.js';
 
 const ROW = 30;           // timeline and history row height, px
-const FINAL = new Set(['run.completed', 'run.failed', 'run.cancelled', 'run.terminated']);
+const dd = (t, v) => [h('dt', {}, t), h('dd', {}, v)];
+const retries = (n) => `${n} retr${n > 1 ? 'ies' : 'y'}`; // attempts after the first
 
 export function runPage(main, id, tab) {
   const ctl = new AbortController();
@@ -53,7 +54,6 @@ export function runPage(main, id, tab) {
   function drawHead() {
     const r = state.run;
     const o = r.origin || {};
-    const dd = (t, v) => [h('dt', {}, t), h('dd', {}, v)];
     clear(head).append(
       h('h1', {}, r.workflow || r.workflow_id, ' ', statusBadge(r.status),
         r.steps.some((s) => s.stale) ? [' ', markBadge('stale', 'a step upstream was rerun after it ran')] : null,
@@ -160,7 +160,7 @@ export function runPage(main, id, tab) {
       track.append(seg);
     }
     const marks = [
-      s.attempts.length > 1 ? markBadge(`${s.attempts.length - 1} retr${s.attempts.length > 2 ? 'ies' : 'y'}`, 'attempts after the first') : null,
+      s.attempts.length > 1 ? markBadge(retries(s.attempts.length - 1), 'attempts after the first') : null,
       s.reused ? markBadge('reused', 'output kept from the parent run') : null,
       s.stale ? markBadge('stale', 'a step upstream was rerun after this one ran') : null,
       s.attempts.some((a) => a.dry_run) ? markBadge('dry-run', 'recorded from the source run, not performed') : null,
@@ -202,13 +202,12 @@ export function runPage(main, id, tab) {
     d.append(h('h2', {}, 'Step ', h('code', {}, s.name), ' ', statusBadge(s.status)),
       h('p', { class: 'muted' }, `${s.kind || 'step'}`, s.needs.length ? ` · needs ${s.needs.join(', ')}` : '',
         s.mutates ? ' · mutates' : '', ` · ${s.attempts.length} attempt(s)`,
-        s.attempts.length > 1 ? ` · ${s.attempts.length - 1} retr${s.attempts.length > 2 ? 'ies' : 'y'}` : ''),
+        s.attempts.length > 1 ? ` · ${retries(s.attempts.length - 1)}` : ''),
       h('div', { class: 'buttons' },
         s.status === 'completed' ? h('button', { type: 'button', onclick: () => resetDialog(r, s.name) }, 'Reset after this step…') : null,
         r.status !== 'running' ? h('button', { type: 'button', onclick: () => rerunDialog(r, s.name) }, 'Rerun this step…') : null));
     if (s.reused) d.append(h('p', {}, 'Output reused from the parent run: no attempt ran here.'));
     for (const a of [...s.attempts].reverse()) {
-      const dd = (t, v) => [h('dt', {}, t), h('dd', {}, v)];
       const llm = a.llm;
       const [provider, model] = llm && typeof llm.model === 'string' && llm.model.includes(':')
         ? llm.model.split(/:(.*)/s) : [null, llm ? llm.model : null];
@@ -292,8 +291,7 @@ export function runPage(main, id, tab) {
     if (state.run.status === 'running') {
       stream(`/v1/runs/${enc(state.run.run_id)}/events?after=0`, (ev) => {
         if (historyView) historyView.add(ev.data);
-        reload();
-        if (FINAL.has(ev.event)) reload();
+        reload(); // throttled: one redraw per 200 ms however many events
       }, { signal: ctl.signal, onState: setLive, onEnd: () => { setLive(false); reload(); } });
     }
   })();
@@ -329,15 +327,6 @@ async function drawLineage(panel, run) {
 }
 
 // --------------------------------------------------------------- audit
-export function auditTable(records) {
-  return h('table', { class: 'audit' },
-    h('thead', {}, h('tr', {}, ['Time', 'Actor', 'Action', 'Target', 'New run', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
-    h('tbody', {}, records.map((a) => h('tr', { 'data-action': a.action },
-      h('td', {}, fmtTime(a.time)), h('td', {}, a.actor || ''), h('td', {}, a.action),
-      h('td', {}, a.run_id ? runLink(a.run_id) : '', a.step ? [' step ', h('code', {}, a.step)] : '', a.workflow_id && !a.run_id ? a.workflow_id : ''),
-      h('td', {}, a.new_run_id ? runLink(a.new_run_id) : ''),
-      h('td', {}, a.reason || '')))));
-}
 
 async function drawAudit(panel, run) {
   let doc;

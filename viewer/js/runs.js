@@ -1,21 +1,12 @@
 // runs.js — the runs list: newest first, filters, search by workflow id
 // or run id, paging by cursor, and live updates from GET /v1/runs?follow=1.
 
-import { get, enc, stream, ApiError } from './api.js';
-import { h, clear, runLink, link, statusBadge, markBadge, fmtTime } from './util.js';
+import { get, enc, stream } from './api.js';
+import { h, clear, runLink, link, statusBadge, markBadge, fmtTime, errorBox } from './util.js';
 import { setLive } from './app.js';
 
 const LIMIT = 50;
 
-export function errorBox(e, what) {
-  const box = h('div', { class: 'error', role: 'alert' },
-    h('strong', {}, what ? `${what}: ` : ''),
-    e instanceof ApiError ? e.describe() : String(e.message || e));
-  if (e.hint) box.append(h('div', { class: 'hint' }, e.hint));
-  if (e.status === 401)
-    box.append(h('button', { type: 'button', onclick: () => window.dispatchEvent(new Event('cairn:unauthenticated')) }, 'Enter a token'));
-  return box;
-}
 
 function badges(r) {
   return [

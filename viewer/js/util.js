@@ -1,5 +1,7 @@
 // util.js — small DOM and formatting helpers shared by the pages.
 
+import { ApiError } from './api.js';
+
 // h('div', {class: 'x', onclick: f}, child, 'text', [children]) builds
 // an element; attributes named on* are listeners, `null` ones are left out.
 export function h(tag, attrs, ...children) {
@@ -121,4 +123,16 @@ export class VirtualList {
     }
     if (this.onNearEnd && last >= this.count - 20) this.onNearEnd();
   }
+}
+
+// An API error as the page shows it: the API's status, code, message and
+// hint; a 401 offers the token dialog.
+export function errorBox(e, what) {
+  const box = h('div', { class: 'error', role: 'alert' },
+    h('strong', {}, what ? `${what}: ` : ''),
+    e instanceof ApiError ? e.describe() : String(e.message || e));
+  if (e.hint) box.append(h('div', { class: 'hint' }, e.hint));
+  if (e.status === 401)
+    box.append(h('button', { type: 'button', onclick: () => window.dispatchEvent(new Event('cairn:unauthenticated')) }, 'Enter a token'));
+  return box;
 }
