@@ -42,6 +42,7 @@ int cairn__config_load(const char *home, cairn_limits *limits, cJSON **doc,
     limits = &ignored;
   limits->max_fork_depth = 5;
   limits->max_forks_per_minute = 20;
+  limits->max_asset_bytes = 256ll << 20;
   *doc = NULL;
   snprintf(path, pathlen, "%s/config.json", home);
   FILE *f = fopen(path, "rb");
@@ -76,6 +77,23 @@ int cairn__config_load(const char *home, cairn_limits *limits, cJSON **doc,
   if (rc == 0)
     rc = read_int(l, "max_forks_per_minute", 1,
                   &limits->max_forks_per_minute, path, err, errlen);
+  const cJSON *as = cJSON_GetObjectItemCaseSensitive(d, "assets");
+  const cJSON *mb = cJSON_GetObjectItemCaseSensitive(as, "max_bytes");
+  if (rc == 0 && as && !cJSON_IsObject(as)) {
+    snprintf(err, errlen, "%s: assets must be an object", path);
+    rc = CAIRN_ECONFIG;
+  }
+  if (rc == 0 && mb) {
+    if (!cJSON_IsNumber(mb) || mb->valuedouble < 1 ||
+        mb->valuedouble > 9e15 ||
+        mb->valuedouble != (double)(int64_t)mb->valuedouble) {
+      snprintf(err, errlen, "%s: assets.max_bytes must be a whole number "
+               "of bytes >= 1", path);
+      rc = CAIRN_ECONFIG;
+    }
+    else
+      limits->max_asset_bytes = (int64_t)mb->valuedouble;
+  }
   if (rc)
     cJSON_Delete(d);
   else

@@ -44,6 +44,12 @@ typedef struct cairn__step_state {
                                rerun gets the step's whole retry policy and
                                auto_rerun budget again */
   char *wait_signal;        /* wait steps: the signal awaited */
+  cJSON *assets;            /* [{key, partition?, hash}] its visible
+                               completion materialized (assets.c) */
+  cJSON *consumed;          /* the same, of what it consumes, read when
+                               the running attempt started */
+  cJSON *made;              /* assets an attempt that just succeeded
+                               makes, until emitted */
 } cairn__step_state;
 
 /* A signal received by a run, waiting to be consumed by a wait step. */
@@ -62,6 +68,7 @@ struct cairn__run {
   cairn__def *def;          /* shared from the engine's cache */
   char def_hash[CAIRN_HASH_HEX_LEN + 1];
   cJSON *input;
+  char *partition;          /* run.started's partition key, or NULL */
   int status;               /* cairn_run_status */
   uint32_t seen_seq;        /* history read up to here */
   cairn__step_state *steps; /* def->n_steps */
@@ -208,6 +215,26 @@ void cairn__engine_adopt_started(cairn_engine *e);
 
 /* config.c: cairn__config_load is declared in kind.h (kinds read their
  * sections too). */
+
+/* run.c: renders `t` (`raw` when it has no templates) with the run's
+ * context plus `.output` (NULL: none), as a step's `with` is. */
+int cairn__run_render_with_output(cairn__run *run, cairn__tmpl *t,
+                                  const cJSON *raw, const cJSON *output,
+                                  cJSON **out, char *err, size_t errlen);
+
+/* assets.c (docs/assets.md). collect: the assets step i's successful
+ * attempt makes (its rendered `input` gives the working directory),
+ * hashed into st->made; CAIRN_E* with err when one cannot be: the attempt
+ * then fails instead. emit: their asset.materialized events, after the
+ * step.completed. fold / fold_reused: st->assets from history. consume:
+ * st->consumed, the latest version of each key the step consumes. */
+int cairn__assets_collect(cairn__run *run, size_t i, const cJSON *input,
+                          const cJSON *output, char *err, size_t errlen);
+void cairn__assets_emit(cairn__run *run, size_t i);
+void cairn__assets_fold(cairn__run *run, size_t i, const cairn_event *ev);
+void cairn__assets_fold_reused(cairn__run *run, size_t i, cairn_reader *r,
+                               const cairn_event *reused);
+void cairn__assets_consume(cairn__run *run, size_t i);
 
 /* Adds one event for `run` to this turn's batch. */
 int cairn__emit(cairn__run *run, const cairn_event *ev);

@@ -73,6 +73,8 @@ typedef struct fork_ctx {
   bool *keep;              /* per effective step: reused */
   const pstep **src;       /* per effective step: its parent step */
   char *rerun_with;        /* RERUN_STEP: the step's overridden `with` */
+  char *partition;         /* the parent's partition key, kept (owned) */
+  char *stale;             /* replay: the parent's stale assets, JSON */
   bool mismatch;           /* the request id belongs to another action */
 } fork_ctx;
 
@@ -168,6 +170,8 @@ static int load_parent(fork_ctx *c) {
     return fail(c, rc, "%s", cairn_journal_errmsg(c->e->j));
   c->input = cJSON_ParseWithLength(ev.input.ptr ? ev.input.ptr : "null",
                                    ev.input.ptr ? ev.input.len : 4);
+  if (ev.partition.ptr)
+    c->partition = strndup(ev.partition.ptr, ev.partition.len);
   if ((rc = cairn_reader_steps(c->r, c->parent.key, on_step, c)) != 0)
     return fail(c, rc, "%s", cairn_journal_errmsg(c->e->j));
   rc = cairn_reader_definition(c->r, c->parent.def_hash, &json);
@@ -872,7 +876,78 @@ static int add_audit(fork_ctx *c, cairn_batch *b, const char *new_run) {
       .workflow_id = S(c->parent.workflow_id),
       .run_id = S(c->parent.run_id), .new_run_id = S(new_run),
       .reason = S(c->req->reason), .request_id = S(c->req->request_id)};
-  return cairn_batch_audit(b, &a);
+  char *detail = NULL;
+  if (c->stale) { /* allowed onto stale assets: say which */
+    size_t n = strlen(c->stale) + 64;
+    if ((detail = malloc(n)) != NULL)
+      snprintf(detail, n, "{\"allow_stale_assets\":true,"
+               "\"stale_assets\":%s}", c->stale);
+    a.detail = S(detail);
+  }
+  int rc = cairn_batch_audit(b, &a);
+  free(detail);
+  return rc;
+}
+
+/* A replay refused for stale assets is audited too (its own action, so
+ * that it neither takes the request id nor counts as a derived run). */
+static void audit_refusal(fork_ctx *c) {
+  cairn_batch *b;
+  size_t n = strlen(c->stale) + 64;
+  char *detail = malloc(n);
+  if (detail == NULL || cairn_batch_new(c->e->j, &b) != 0) {
+    free(detail);
+    return;
+  }
+  snprintf(detail, n, "{\"refused\":\"stale_assets\",\"stale_assets\":%s}",
+           c->stale);
+  cairn_audit_record a = {
+      .ns = S(c->e->ns), .actor = S(cairn__engine_actor(c->e)),
+      .action = S("replay_refused"),
+      .workflow_id = S(c->parent.workflow_id),
+      .run_id = S(c->parent.run_id), .reason = S(c->req->reason),
+      .detail = S(detail)};
+  if (cairn_batch_audit(b, &a) == 0 && cairn_batch_commit(b) == 0)
+    cairn__engine_news(c->e);
+  cairn_batch_free(b);
+  free(detail);
+}
+
+/* A replay with prior inputs onto assets that are no longer current
+ * would bring old outputs back: refused unless allowed (docs/assets.md).
+ * One catalogue lookup per asset of the run and per upstream. */
+static int check_assets(fork_ctx *c) {
+  size_t n = 0;
+  int rc = cairn_run_stale_assets(c->r, c->parent.key, 0, &c->stale, &n);
+  if (rc)
+    return fail(c, rc, "reading run %s's assets: %s", c->parent.run_id,
+                cairn_journal_errmsg(c->e->j));
+  if (n == 0 || c->req->allow_stale_assets)
+    return 0;
+  /* the message names the first few; the result has them all */
+  char names[200] = "";
+  cJSON *list = cJSON_Parse(c->stale);
+  const cJSON *a;
+  size_t told = 0;
+  cJSON_ArrayForEach(a, list) {
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(a, "key");
+    const cJSON *why = cJSON_GetArrayItem(
+        cJSON_GetObjectItemCaseSensitive(a, "why"), 0);
+    size_t at = strlen(names);
+    if (!cJSON_IsString(key) || !cJSON_IsString(why) ||
+        at + strlen(key->valuestring) + 24 >= sizeof names)
+      break;
+    snprintf(names + at, sizeof names - at, "%s%s (%s)", told ? ", " : "",
+             key->valuestring, why->valuestring);
+    told++;
+  }
+  cJSON_Delete(list);
+  return fail(c, CAIRN_ESTALE, "run %s produced %zu asset%s that %s stale "
+              "now: %s%s; replaying it would bring older outputs back. "
+              "Replay the run that made the current ones, or give "
+              "--allow-stale-assets to replay anyway",
+              c->parent.run_id, n, n == 1 ? "" : "s",
+              n == 1 ? "is" : "are", names, told < n ? ", ..." : "");
 }
 
 /* A new run: reset, rerun from a step, replay. */
@@ -895,7 +970,7 @@ static int write_new_run(fork_ctx *c, cairn_batch *b, const char *def_json) {
                                                  : CAIRN_ORIGIN_RERUN,
       .parent_run_id = c->parent.run_id, .origin_point = c->req->step,
       .reason = S(c->req->reason), .overrides = S(origin),
-      .actor = cairn__engine_actor(c->e),
+      .actor = cairn__engine_actor(c->e), .partition = c->partition,
       .make_current = kind != CAIRN_FORK_REPLAY};
   if (rc >= 0)
     rc = cairn_batch_create_run(b, &spec, c->out->run_id);
@@ -996,6 +1071,8 @@ static int build(fork_ctx *c) {
   if ((rc = choose_kept(c)) != 0)
     return rc;
   plan_mutations(c);
+  if (c->req->kind == CAIRN_FORK_REPLAY && (rc = check_assets(c)) != 0)
+    return rc;
   /* The steps that will run must pass their kinds' policies (llm steps:
    * models the policy allows). */
   return cairn__kinds_admit(c->e, c->edef, c->keep,
@@ -1096,6 +1173,8 @@ static void ctx_free(fork_ctx *c) {
   free(c->keep);
   free(c->src);
   free(c->rerun_with);
+  free(c->partition);
+  free(c->stale);
 }
 
 int cairn_engine_fork(cairn_engine *e, const cairn_fork_request *req,
@@ -1112,6 +1191,13 @@ int cairn_engine_fork(cairn_engine *e, const cairn_fork_request *req,
     rc = CAIRN_ECONFLICT;
   else if (!out->repeated) {
     rc = build(&c);
+    if (rc == CAIRN_ESTALE) {
+      cairn_reader_end(c.r); /* the refusal commits: no reader held */
+      c.r = NULL;
+      audit_refusal(&c);
+      out->stale_assets = c.stale;
+      c.stale = NULL;
+    }
     if (rc == 0)
       rc = commit(&c);
     if (rc == CAIRN_ECONFLICT && req->request_id) {
@@ -1124,6 +1210,10 @@ int cairn_engine_fork(cairn_engine *e, const cairn_fork_request *req,
           rc = 0;
       }
     }
+  }
+  if (rc == 0 && c.stale) {
+    out->stale_assets = c.stale;
+    c.stale = NULL;
   }
   if (rc == 0 && !out->repeated) {
     memcpy(out->workflow_id, c.parent.workflow_id, sizeof out->workflow_id);
@@ -1140,5 +1230,7 @@ void cairn_fork_result_free(cairn_fork_result *r) {
     return;
   free(r->dry_run);
   free(r->for_real);
+  free(r->stale_assets);
   r->dry_run = r->for_real = NULL;
+  r->stale_assets = NULL;
 }

@@ -92,7 +92,12 @@ static void fold_step(cairn__run *run, cairn_reader *r,
   const cairn__step_def *sd = &run->def->steps[i];
   cairn_event src;
   switch (ev->type) {
+  case CAIRN_EV_ASSET_MATERIALIZED:
+    cairn__assets_fold(run, (size_t)i, ev);
+    break;
   case CAIRN_EV_STEP_STARTED:
+    cJSON_Delete(st->assets);
+    st->assets = NULL;
     st->status = sd->kind_id == CAIRN__KIND_WAIT ? CAIRN_STEP_WAITING
                                                  : CAIRN_STEP_RUNNING;
     st->attempt = ev->attempt;
@@ -110,6 +115,8 @@ static void fold_step(cairn__run *run, cairn_reader *r,
     if (ev->type == CAIRN_EV_STEP_REUSED &&
         cairn_reader_resolve(r, ev, &src) != 0)
       break;
+    if (ev->type == CAIRN_EV_STEP_REUSED)
+      cairn__assets_fold_reused(run, (size_t)i, r, ev);
     st->status = CAIRN_STEP_COMPLETED;
     st->fire_at_us = 0;
     cJSON_Delete(st->output);
@@ -184,6 +191,10 @@ static int fold_event(cairn__run *run, cairn_reader *r,
   case CAIRN_EV_RUN_STARTED: {
     cJSON_Delete(run->input);
     run->input = parse_str(ev->input);
+    free(run->partition);
+    run->partition = ev->partition.ptr
+                         ? strndup(ev->partition.ptr, ev->partition.len)
+                         : NULL;
     cJSON *origin = ev->meta.ptr ? parse_str(ev->meta) : NULL;
     cJSON_Delete(run->dry_run);
     run->dry_run = cJSON_DetachItemFromObjectCaseSensitive(origin, "dry_run");
@@ -280,6 +291,9 @@ void cairn__run_free(cairn__run *run) {
     cJSON_Delete(st->pending_input);
     free(st->error);
     free(st->wait_signal);
+    cJSON_Delete(st->assets);
+    cJSON_Delete(st->consumed);
+    cJSON_Delete(st->made);
   }
   for (size_t i = 0; i < run->n_signals; i++) {
     free(run->signals[i].name);
@@ -292,6 +306,7 @@ void cairn__run_free(cairn__run *run) {
   free(run->signals);
   free(run->steps);
   cJSON_Delete(run->input);
+  free(run->partition);
   cJSON_Delete(run->dry_run);
   cJSON_Delete(run->rerun_with);
   free(run);
@@ -320,6 +335,10 @@ static cJSON *context(cairn__run *run) {
   }
   cJSON_AddStringToObject(r, "id", run->run_id);
   cJSON_AddStringToObject(r, "workflow_id", run->workflow_id);
+  if (run->partition)
+    cJSON_AddStringToObject(r, "partition", run->partition);
+  else
+    cJSON_AddNullToObject(r, "partition");
   return ctx;
 }
 
@@ -334,6 +353,22 @@ static int render(cairn__run *run, cairn__tmpl *t, const cJSON *raw,
   cJSON *ctx = context(run);
   int rc = cairn__tmpl_render(t, ctx, out, err, errlen);
   cJSON_Delete(ctx);
+  return rc;
+}
+
+int cairn__run_render_with_output(cairn__run *run, cairn__tmpl *t,
+                                  const cJSON *raw, const cJSON *output,
+                                  cJSON **out, char *err, size_t errlen) {
+  if (!cairn__tmpl_has_templates(t))
+    return cairn__tmpl_render(t, NULL, out, err, errlen);
+  cJSON *ctx = context(run);
+  if (output)
+    cJSON_AddItemReferenceToObject(ctx, "output", (cJSON *)output);
+  else
+    cJSON_AddNullToObject(ctx, "output");
+  int rc = cairn__tmpl_render(t, ctx, out, err, errlen);
+  cJSON_Delete(ctx);
+  (void)raw;
   return rc;
 }
 
@@ -609,6 +644,10 @@ static void start_step(cairn__run *run, size_t i, uint32_t attempt) {
   ev.input = S(json);
   cairn__emit(run, &ev);
   free(json);
+  cJSON_Delete(st->assets);
+  st->assets = NULL;
+  if (sd->consumes_tmpl)
+    cairn__assets_consume(run, i);
   st->status = CAIRN_STEP_RUNNING;
   cairn__note(run, i, CAIRN_STEP_RUNNING, 0, NULL);
   if (rc) {
@@ -923,11 +962,18 @@ void cairn__attempt_done(cairn__attempt *a, cairn__outcome *o) {
   if (run && !run->finished) {
     cairn__step_state *st = &run->steps[a->step];
     st->inflight = NULL;
+    char aerr[1200];
+    if (o->ok && run->def->steps[a->step].produces_tmpl &&
+        cairn__assets_collect(run, a->step, a->input, o->output, aerr,
+                              sizeof aerr) != 0)
+      cairn__outcome_fail(o, "asset_error", false, "%s", aerr);
     if (o->ok) {
       complete_step(run, a->step, o->output ? o->output
                                             : cJSON_CreateNull(),
                     o->meta, dur);
       o->output = NULL;
+      if (run->def->steps[a->step].produces_tmpl)
+        cairn__assets_emit(run, a->step);
       if (run->def->steps[a->step].check_tmpl)
         evaluate(run, a->step);
       judge_done(run, a->step);

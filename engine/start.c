@@ -154,7 +154,8 @@ static int add_run(cairn_engine *e, cairn_batch *b,
                                       strlen(json), hash);
   cairn_run_spec spec = {.ns = e->ns, .workflow_id = out->workflow_id,
                          .def_hash = hash,
-                         .input = {input, strlen(input)}, .actor = actor};
+                         .input = {input, strlen(input)}, .actor = actor,
+                         .partition = req->partition};
   int rc = op < 0 ? op : cairn__prompts_of_def(e, b, def, hash);
   if (rc == 0)
     rc = cairn_batch_create_run(b, &spec, out->run_id);

@@ -80,6 +80,11 @@ struct cairn__journal_ops {
   int (*audit)(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb, void *ctx);
   int (*audit_backwards)(cairn_reader *r, uint64_t down_to, cairn_audit_cb cb, void *ctx);
   int (*request)(cairn_reader *r, const char *ns, const char *request_id, cairn_audit_record *out);
+  int (*asset)(cairn_reader *r, const char *ns, const char *key, const char *partition, cairn_asset *out);
+  int (*assets)(cairn_reader *r, const char *ns, const char *prefix, const char *after_key, const char *after_partition, cairn_asset_cb cb, void *ctx);
+  int (*asset_history)(cairn_reader *r, const char *ns, const char *key, const char *partition, cairn_asset_cb cb, void *ctx);
+  int (*run_assets)(cairn_reader *r, uint64_t run_key, cairn_asset_cb cb, void *ctx);
+  int (*asset_users)(cairn_reader *r, const char *ns, const char *key, const char *partition, const char *hash, cairn_run_key_cb cb, void *ctx);
   int (*run_view)(cairn_reader *r, uint64_t key, cairn_run_view *out);
   int (*step_view)(cairn_reader *r, uint64_t key, const char *step, cairn_step_view *out);
   int (*steps)(cairn_reader *r, uint64_t key, cairn_step_cb cb, void *ctx);

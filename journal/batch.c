@@ -222,6 +222,7 @@ int cairn_batch_create_run(cairn_batch *b, const cairn_run_spec *spec,
       .parent_run_id = cstr(spec->parent_run_id),
       .origin_point = cstr(spec->origin_point),
       .actor = cstr(spec->actor),
+      .partition = cstr(spec->partition),
   };
   if (spec->origin_point &&
       strlen(spec->origin_point) > CAIRN_STEP_NAME_MAX) {
@@ -342,18 +343,24 @@ int cairn_batch_audit(cairn_batch *b, const cairn_audit_record *rec) {
   const cairn_str *src[] = {&rec->ns, &rec->actor, &rec->action,
                             &rec->workflow_id, &rec->run_id,
                             &rec->new_run_id, &rec->reason,
-                            &rec->request_id};
+                            &rec->request_id, &rec->detail};
   cairn_str *dst[] = {&op->audit.ns, &op->audit.actor, &op->audit.action,
                       &op->audit.workflow_id, &op->audit.run_id,
                       &op->audit.new_run_id, &op->audit.reason,
-                      &op->audit.request_id};
+                      &op->audit.request_id, &op->audit.detail};
+  enum { N_STRS = sizeof src / sizeof src[0] };
+  if (rec->detail.ptr && !cairn__json_valid(rec->detail.ptr,
+                                            rec->detail.len)) {
+    cairn__journal_set_err(b->j, "an audit record's detail must be JSON");
+    return CAIRN_EINVAL;
+  }
   size_t total = 0;
-  for (size_t i = 0; i < 8; i++)
+  for (size_t i = 0; i < N_STRS; i++)
     total += src[i]->len;
   if ((op->audit_strs = cairn__malloc(total + 1)) == NULL)
     return CAIRN_ENOMEM;
   char *p = op->audit_strs;
-  for (size_t i = 0; i < 8; i++) {
+  for (size_t i = 0; i < N_STRS; i++) {
     dst[i]->ptr = src[i]->ptr ? p : NULL;
     dst[i]->len = src[i]->len;
     if (src[i]->ptr)

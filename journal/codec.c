@@ -33,7 +33,9 @@ enum {
   F_DELAY = 14, F_FIRE_AT = 15, F_REASON = 16, F_REF_RUN = 17,
   F_REF_SEQ = 18, F_NAME = 19, F_META = 20, F_RUN_ID = 21,
   F_WORKFLOW_ID = 22, F_NS = 23, F_DEF_HASH = 24, F_ORIGIN_KIND = 25,
-  F_PARENT = 26, F_POINT = 27, F_ACTOR = 28
+  F_PARENT = 26, F_POINT = 27, F_ACTOR = 28, F_ASSET_KEY = 29,
+  F_PARTITION = 30, F_CONTENT_HASH = 31, F_SIZE = 32, F_URI = 33,
+  F_MAX_AGE = 34
 };
 
 static const char *const type_names[] = {
@@ -89,7 +91,9 @@ int cairn__event_encode(const cairn_event *ev, char **out, size_t *len,
       {F_RUN_ID, ev->run_id},     {F_WORKFLOW_ID, ev->workflow_id},
       {F_NS, ev->ns},             {F_DEF_HASH, ev->def_hash},
       {F_PARENT, ev->parent_run_id}, {F_POINT, ev->origin_point},
-      {F_ACTOR, ev->actor},
+      {F_ACTOR, ev->actor},       {F_ASSET_KEY, ev->asset_key},
+      {F_PARTITION, ev->partition}, {F_CONTENT_HASH, ev->content_hash},
+      {F_URI, ev->uri},
   };
   const size_t n_strs = sizeof strs / sizeof strs[0];
   size_t body_off[sizeof strs / sizeof strs[0]];
@@ -104,6 +108,8 @@ int cairn__event_encode(const cairn_event *ev, char **out, size_t *len,
   fields += ev->fire_at_us != 0;
   fields += ev->ref_seq != 0;
   fields += ev->origin_kind != 0;
+  fields += ev->size_bytes != 0;
+  fields += ev->max_age_us != 0;
 
   msgpack_sbuffer sb;
   msgpack_packer pk;
@@ -138,6 +144,10 @@ int cairn__event_encode(const cairn_event *ev, char **out, size_t *len,
     pack_i64(&pk, F_REF_SEQ, ev->ref_seq);
   if (ev->origin_kind)
     pack_i64(&pk, F_ORIGIN_KIND, ev->origin_kind);
+  if (ev->size_bytes)
+    pack_i64(&pk, F_SIZE, ev->size_bytes);
+  if (ev->max_age_us)
+    pack_i64(&pk, F_MAX_AGE, ev->max_age_us);
   for (size_t i = 0; i < n_strs; i++) {
     if (strs[i].s.ptr == NULL)
       continue;
@@ -190,7 +200,9 @@ static const char *tag_name(uint64_t tag) {
       "output", "error_code", "error_message", "details", "retryable",
       "dry_run", "duration_us", "delay_ms", "fire_at_us", "reason",
       "ref_run", "ref_seq", "name", "meta", "run_id", "workflow_id", "ns",
-      "def_hash", "origin_kind", "parent_run_id", "origin_point", "actor"};
+      "def_hash", "origin_kind", "parent_run_id", "origin_point", "actor",
+      "asset_key", "partition", "content_hash", "size_bytes", "uri",
+      "max_age_us"};
   return tag < sizeof names / sizeof names[0] ? names[tag] : "unknown";
 }
 
@@ -234,6 +246,10 @@ static cairn_str *str_field(cairn_event *ev, uint64_t tag) {
   case F_PARENT: return &ev->parent_run_id;
   case F_POINT: return &ev->origin_point;
   case F_ACTOR: return &ev->actor;
+  case F_ASSET_KEY: return &ev->asset_key;
+  case F_PARTITION: return &ev->partition;
+  case F_CONTENT_HASH: return &ev->content_hash;
+  case F_URI: return &ev->uri;
   default: return NULL;
   }
 }
@@ -281,6 +297,10 @@ static bool set_field(cairn_event *ev, uint64_t tag, const msgpack_object *v,
   case F_ORIGIN_KIND:
     return get_i64(v, &i) && i >= 0 && i <= CAIRN_ORIGIN_REPLAY &&
            (ev->origin_kind = (int)i, true);
+  case F_SIZE:
+    return get_i64(v, &ev->size_bytes) && ev->size_bytes >= 0;
+  case F_MAX_AGE:
+    return get_i64(v, &ev->max_age_us) && ev->max_age_us >= 0;
   default:
     return true; /* a newer field: ignored */
   }
@@ -353,6 +373,33 @@ int cairn__event_check(const cairn_event *ev, char *msg, size_t msglen) {
                "step name must be 1..%d bytes without NUL bytes",
                CAIRN_STEP_NAME_MAX);
     return CAIRN_EINVAL;
+  }
+  if (!name_ok(ev->partition, CAIRN_PARTITION_MAX)) {
+    cairn__fmt(msg, msglen, "a partition key must be 1..%d bytes without "
+               "NUL bytes", CAIRN_PARTITION_MAX);
+    return CAIRN_EINVAL;
+  }
+  if (ev->type == CAIRN_EV_ASSET_MATERIALIZED) {
+    if (ev->asset_key.ptr == NULL ||
+        !name_ok(ev->asset_key, CAIRN_ASSET_KEY_MAX)) {
+      cairn__fmt(msg, msglen, "asset.materialized needs an asset_key of "
+                 "1..%d bytes without NUL bytes", CAIRN_ASSET_KEY_MAX);
+      return CAIRN_EINVAL;
+    }
+    char hex[CAIRN_HASH_HEX_LEN + 1];
+    cairn__fmt(hex, sizeof hex, "%.*s", (int)ev->content_hash.len,
+               ev->content_hash.ptr ? ev->content_hash.ptr : "");
+    if (ev->content_hash.len != CAIRN_HASH_HEX_LEN ||
+        !cairn__is_hash_hex(hex)) {
+      cairn__fmt(msg, msglen, "asset.materialized needs a content_hash: "
+                 "the SHA-256 of the content as 64 lowercase hex digits");
+      return CAIRN_EINVAL;
+    }
+    if (ev->size_bytes < 0 || ev->max_age_us < 0) {
+      cairn__fmt(msg, msglen, "asset.materialized: size_bytes and "
+                 "max_age_us are never negative");
+      return CAIRN_EINVAL;
+    }
   }
   const struct { const char *what; cairn_str s; } json[] = {
       {"input", ev->input}, {"output", ev->output},

@@ -399,6 +399,27 @@ static int timer_event(cairn__fold *f, cairn__fold_step *s,
   return 0;
 }
 
+/* asset.materialized: what the attempt that just completed produced. It
+ * follows that attempt's step.completed (or another asset.materialized
+ * of it) directly, so it is always in the completion's batch: an asset
+ * is never recorded without the step that made it, nor the reverse. */
+static int asset_materialized(cairn__fold *f, cairn__fold_step *s,
+                              const cairn_event *ev) {
+  if (!s->known || s->v.status != CAIRN_STEP_COMPLETED || s->v.reused ||
+      s->v.ok_attempt != ev->attempt || ev->attempt == 0)
+    return conflict(f, ev, "an asset is materialized by the attempt that "
+                    "completed the step, right after its step.completed%s",
+                    "");
+  if (s->v.dry_run)
+    return conflict(f, ev, "a dry-run attempt performed nothing and "
+                    "materializes no asset%s", "");
+  if (s->v.last_seq + 1 != ev->seq)
+    return conflict(f, ev, "asset.materialized must directly follow its "
+                    "step's step.completed (in the same batch)%s", "");
+  touch(s, ev);
+  return 0;
+}
+
 static int step_event(cairn__fold *f, const cairn_event *ev) {
   cairn__fold_step *s = NULL;
   if (ev->step.ptr == NULL || ev->step.len == 0)
@@ -436,6 +457,8 @@ static int step_event(cairn__fold *f, const cairn_event *ev) {
     return rerun_requested(f, s, ev);
   case CAIRN_EV_STEP_EVALUATED:
     return step_evaluated(f, s, ev);
+  case CAIRN_EV_ASSET_MATERIALIZED:
+    return asset_materialized(f, s, ev);
   default:
     return timer_event(f, s, ev);
   }

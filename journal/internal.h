@@ -160,6 +160,22 @@ int cairn__prompt_rec_append(const void *p, size_t n, const char *workflow,
 int cairn__prompt_id_check(const char *id, bool from_definition, char *why,
                            size_t whylen);
 
+/* The latest materialization of an asset (`assets`): [time_us, run key,
+ * seq, hash, versions]: where its asset.materialized event is, its
+ * content hash (staleness checks compare it without reading the event)
+ * and how many materializations the key has. */
+typedef struct cairn__asset_latest {
+  int64_t time_us;
+  uint64_t run;
+  uint32_t seq;
+  char hash[CAIRN_HASH_HEX_LEN + 1];
+  uint32_t versions;
+} cairn__asset_latest;
+int cairn__asset_latest_encode(const cairn__asset_latest *a, char **out,
+                               size_t *len);
+int cairn__asset_latest_decode(const void *p, size_t n,
+                               cairn__asset_latest *a);
+
 int cairn__run_view_encode(const cairn_run_view *v, char **out, size_t *len);
 int cairn__run_view_decode(const void *p, size_t n, cairn_run_view *v);
 int cairn__step_view_encode(const cairn_step_view *v, char **out,
@@ -227,6 +243,18 @@ int cairn__fold_set_view(cairn__fold *f, const cairn_run_view *v);
 /* Applies one event. 0, or CAIRN_ECONFLICT (lifecycle broken) /
  * CAIRN_ECORRUPT / CAIRN_ENOMEM with f->err set. */
 int cairn__fold_apply(cairn__fold *f, const cairn_event *ev);
+
+/* --- assets.c: the backend-neutral part of the asset catalogue --- */
+/* Calls cb for each upstream {"key", "partition", "hash"} of an
+ * asset.materialized event's meta (absent, or without upstreams: none);
+ * entries that are not well formed are skipped. Strings are lent for
+ * the call. Returns 0, cb's nonzero answer, or CAIRN_ENOMEM. */
+typedef int (*cairn__upstream_cb)(void *ctx, const char *key,
+                                  const char *partition, const char *hash);
+int cairn__asset_upstreams(cairn_str meta, cairn__upstream_cb cb, void *ctx);
+/* Fills the event's part of *out (key, partition, step, attempt, time,
+ * hash, size, uri, max_age, meta, seq) from an asset.materialized. */
+void cairn__asset_from_event(const cairn_event *ev, cairn_asset *out);
 
 /* --- batch.c: a batch is built here and applied by the backend --- */
 typedef enum cairn__op_kind {

@@ -122,6 +122,21 @@ int cairn_reader_prompt_text(cairn_reader *r, const char *hash, cairn_str *text)
   return r->j->ops->prompt_text(r, hash, text);
 }
 
+int cairn_reader_asset(cairn_reader *r, const char *ns, const char *key, const char *partition, cairn_asset *out) {
+  return r->j->ops->asset(r, ns, key, partition, out);
+}
+int cairn_reader_assets(cairn_reader *r, const char *ns, const char *prefix, const char *after_key, const char *after_partition, cairn_asset_cb cb, void *ctx) {
+  return r->j->ops->assets(r, ns, prefix, after_key, after_partition, cb, ctx);
+}
+int cairn_reader_asset_history(cairn_reader *r, const char *ns, const char *key, const char *partition, cairn_asset_cb cb, void *ctx) {
+  return r->j->ops->asset_history(r, ns, key, partition, cb, ctx);
+}
+int cairn_reader_run_assets(cairn_reader *r, uint64_t run_key, cairn_asset_cb cb, void *ctx) {
+  return r->j->ops->run_assets(r, run_key, cb, ctx);
+}
+int cairn_reader_asset_users(cairn_reader *r, const char *ns, const char *key, const char *partition, const char *hash, cairn_run_key_cb cb, void *ctx) {
+  return r->j->ops->asset_users(r, ns, key, partition, hash, cb, ctx);
+}
 int cairn_reader_prompts(cairn_reader *r, const char *ns, const char *after, cairn_prompt_cb cb, void *ctx) {
   return r->j->ops->prompts(r, ns, after, cb, ctx);
 }

@@ -291,6 +291,7 @@ int cairn__audit_encode(const cairn_audit_record *a, char **out,
   pk_str(&p, a->new_run_id);
   pk_str(&p, a->reason);
   pk_str(&p, a->request_id);
+  pk_str(&p, a->detail);
   return pk_done(&p, out, len);
 }
 
@@ -309,6 +310,43 @@ int cairn__audit_decode(const void *buf, size_t n, cairn_audit_record *a) {
   a->new_run_id = up_str(&u, 7);
   a->reason = up_str(&u, 8);
   a->request_id = up_str(&u, 9);
+  a->detail = u.n > 10 ? up_str(&u, 10) : (cairn_str){NULL, 0};
+  return up_close(&u);
+}
+
+/* ------------------------------------------------------------ assets */
+
+enum { ASSET_LATEST_ITEMS = 5 };
+
+int cairn__asset_latest_encode(const cairn__asset_latest *a, char **out,
+                               size_t *len) {
+  packer p;
+  pk_init(&p, ASSET_LATEST_ITEMS);
+  pk_i64(&p, a->time_us);
+  pk_u64(&p, a->run);
+  pk_u64(&p, a->seq);
+  pk_cstr(&p, a->hash);
+  pk_u64(&p, a->versions);
+  return pk_done(&p, out, len);
+}
+
+int cairn__asset_latest_decode(const void *buf, size_t n,
+                               cairn__asset_latest *a) {
+  unpacked u;
+  int rc = up_open(&u, buf, n, ASSET_LATEST_ITEMS);
+  if (rc)
+    return rc;
+  a->time_us = up_i64(&u, 0);
+  a->run = up_u64(&u, 1);
+  a->seq = up_u32(&u, 2);
+  cairn_str h = up_str(&u, 3);
+  a->versions = up_u32(&u, 4);
+  if (h.len != CAIRN_HASH_HEX_LEN)
+    u.ok = false;
+  else {
+    memcpy(a->hash, h.ptr, CAIRN_HASH_HEX_LEN);
+    a->hash[CAIRN_HASH_HEX_LEN] = '\0';
+  }
   return up_close(&u);
 }
 

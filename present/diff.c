@@ -556,6 +556,90 @@ static bool all_steps_same(const cJSON *steps) {
   return true;
 }
 
+/* ------------------------------------------------------------ assets */
+
+/* What each run materialized, by "KEY" or "KEY [PARTITION]". */
+static cJSON *assets_by_name(cairn_reader *r, const side *s) {
+  cJSON *arr = NULL, *by = cJSON_CreateObject(), *a;
+  if (present_run_assets(r, s->info.key, &arr) != 0)
+    return by;
+  cJSON_ArrayForEach(a, arr) {
+    const cJSON *k = get(a, "key"), *p = get(a, "partition");
+    char name[CAIRN_ASSET_KEY_MAX + CAIRN_PARTITION_MAX + 4];
+    snprintf(name, sizeof name, "%s%s%s%s", k->valuestring,
+             cJSON_IsString(p) ? " [" : "",
+             cJSON_IsString(p) ? p->valuestring : "",
+             cJSON_IsString(p) ? "]" : "");
+    cJSON *brief = cJSON_CreateObject();
+    static const char *const fields[] = {"hash", "size_bytes", "max_age_s",
+                                         "materialized", "stale"};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+      const cJSON *v = get(a, fields[i]);
+      if (v)
+        cJSON_AddItemToObject(brief, fields[i], cJSON_Duplicate(v, 1));
+    }
+    cJSON_AddItemToObject(by, name, brief);
+  }
+  cJSON_Delete(arr);
+  return by;
+}
+
+/* Asset deltas, in the shape of a JSON diff ({path, change, before,
+ * after}, path the asset's name): added, removed, and changed in hash,
+ * size or max_age (when each was made is not a change). */
+static cJSON *assets_json(cairn_reader *r, const side *a, const side *b) {
+  cJSON *in_a = assets_by_name(r, a), *in_b = assets_by_name(r, b);
+  cJSON *out = cJSON_CreateArray(), *it;
+  static const char *const compared[] = {"hash", "size_bytes", "max_age_s"};
+  cJSON_ArrayForEach(it, in_a) {
+    cJSON *other = cJSON_GetObjectItemCaseSensitive(in_b, it->string);
+    bool same = other != NULL;
+    for (size_t i = 0; same && i < sizeof compared / sizeof compared[0]; i++)
+      same = present_json_equal(get(it, compared[i]),
+                                get(other, compared[i]));
+    if (same)
+      continue;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "path", it->string);
+    cJSON_AddStringToObject(d, "change", other ? "changed" : "removed");
+    cJSON_AddItemToObject(d, "before", cJSON_Duplicate(it, 1));
+    if (other)
+      cJSON_AddItemToObject(d, "after", cJSON_Duplicate(other, 1));
+    cJSON_AddItemToArray(out, d);
+  }
+  cJSON_ArrayForEach(it, in_b) {
+    if (cJSON_GetObjectItemCaseSensitive(in_a, it->string))
+      continue;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "path", it->string);
+    cJSON_AddStringToObject(d, "change", "added");
+    cJSON_AddItemToObject(d, "after", cJSON_Duplicate(it, 1));
+    cJSON_AddItemToArray(out, d);
+  }
+  cJSON_Delete(in_a);
+  cJSON_Delete(in_b);
+  return out;
+}
+
+/* The warning: the base run (A) produced assets that are stale now. */
+static cJSON *stale_warning(cairn_reader *r, const side *a) {
+  char *json = NULL;
+  size_t n = 0;
+  if (cairn_run_stale_assets(r, a->info.key, 0, &json, &n) != 0 || n == 0)
+    return cJSON_CreateNull();
+  cJSON *w = cJSON_CreateObject();
+  char msg[200];
+  snprintf(msg, sizeof msg, "run %s produced %zu asset%s that %s stale now; "
+           "replaying it needs --allow-stale-assets", a->info.run_id, n,
+           n == 1 ? "" : "s", n == 1 ? "is" : "are");
+  cJSON_AddStringToObject(w, "run_id", a->info.run_id);
+  cJSON_AddStringToObject(w, "message", msg);
+  cJSON *list = cJSON_Parse(json);
+  cJSON_AddItemToObject(w, "assets", list ? list : cJSON_CreateArray());
+  free(json);
+  return w;
+}
+
 /* The whole comparison as the --format json document. */
 static int compare(cairn_reader *r, const side *a, const side *b,
                    cJSON **out) {
@@ -578,9 +662,13 @@ static int compare(cairn_reader *r, const side *a, const side *b,
                         present_json_equal(a->transitions, b->transitions));
   cJSON *output = present_json_diff(a->output, b->output);
   cJSON_AddItemToObject(doc, "output", output);
+  cJSON *assets = assets_json(r, a, b);
+  cJSON_AddItemToObject(doc, "assets", assets);
+  cJSON_AddItemToObject(doc, "stale_warning", stale_warning(r, a));
   cJSON_AddBoolToObject(
       doc, "identical",
       cJSON_GetArraySize(input) == 0 && cJSON_IsTrue(get(def, "same")) &&
+          cJSON_GetArraySize(assets) == 0 &&
           all_steps_same(steps) && cJSON_GetArraySize(output) == 0 &&
           a->view.status == b->view.status &&
           present_json_equal(a->error, b->error));

@@ -147,6 +147,22 @@ int present_run_score(cairn_reader *r, uint64_t key, int status,
 
 /* The comparison of runs `id_a` and `id_b` (run or workflow ids in `ns`),
  * read in reader r's snapshot (docs/diff.md). */
+/* assets.c (docs/assets.md). An asset with its freshness at now_us (0:
+ * now; r NULL: without); the catalogue of `ns` ({"assets", "next"}: key
+ * prefix, the cursor "KEY[\tPARTITION]" of the previous page's next,
+ * limit (0: 100), only stale ones); one asset with the runs that used
+ * it; its history, newest first; what a run materialized (an array).
+ * Return a cairn error of the reader (CAIRN_ENOTFOUND: no such asset). */
+cJSON *present_asset(cairn_reader *r, const cairn_asset *a, int64_t now_us);
+int present_assets(cairn_reader *r, const char *ns, const char *prefix,
+                   const char *after, size_t limit, bool stale_only,
+                   cJSON **out);
+int present_asset_show(cairn_reader *r, const char *ns, const char *key,
+                       const char *partition, cJSON **out);
+int present_asset_history(cairn_reader *r, const char *ns, const char *key,
+                          const char *partition, cJSON **out);
+int present_run_assets(cairn_reader *r, uint64_t run_key, cJSON **out);
+
 int present_diff(cairn_reader *r, const char *ns, const char *id_a,
                  const char *id_b, cJSON **doc, char *err, size_t errlen);
 

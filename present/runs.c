@@ -438,6 +438,11 @@ cJSON *present_audit_record(const cairn_audit_record *a) {
   present_add_str(o, "new_run_id", a->new_run_id);
   present_add_str(o, "reason", a->reason);
   present_add_str(o, "request_id", a->request_id);
+  cJSON *d = a->detail.ptr ? cJSON_ParseWithLength(a->detail.ptr,
+                                                   a->detail.len)
+                           : NULL;
+  if (d)
+    cJSON_AddItemToObject(o, "detail", d);
   return o;
 }
 
@@ -524,6 +529,9 @@ cJSON *present_forked(const cairn_fork_result *r, const char *kind,
   cJSON_AddBoolToObject(doc, "repeated", r->repeated);
   add_list(doc, "dry_run", r->dry_run);
   add_list(doc, "for_real", r->for_real);
+  cJSON *stale = r->stale_assets ? cJSON_Parse(r->stale_assets) : NULL;
+  if (stale) /* a replay allowed onto stale assets: which they were */
+    cJSON_AddItemToObject(doc, "stale_assets", stale);
   return doc;
 }
 

@@ -670,17 +670,19 @@ static enum MHD_Result fork_run(conn *c, const cJSON *body) {
   cairn_fork_result res = {0};
   int rc = cairn_engine_fork(c->s->e, &req, &res);
   if (rc) {
-    a = srv_fail(c, rc, cairn_engine_errmsg(c->s->e));
+    cJSON *doc = srv_error_doc(rc, cairn_engine_errmsg(c->s->e));
+    cJSON *list = res.stale_assets ? cJSON_Parse(res.stale_assets) : NULL;
+    if (list) /* a refused replay: every stale asset, in the body */
+      cJSON_AddItemToObject(cJSON_GetObjectItem(doc, "error"),
+                            "stale_assets", list);
+    cairn_fork_result_free(&res);
+    a = srv_json(c, request_status_of(rc), doc);
     goto out;
   }
   if (req.execute && !res.repeated)
     cairn_engine_adopt(c->s->e, res.run_id);
   cJSON *doc = present_forked(&res, req.kind == CAIRN_FORK_RERUN_STEP
                                         ? "rerun" : verb, req.reason);
-  if (body && cJSON_GetObjectItemCaseSensitive(body, "allowStaleAssets"))
-    cJSON_AddStringToObject(doc, "stale_assets",
-                            "not recorded yet: allowStaleAssets has "
-                            "nothing to act on");
   bool repeated = res.repeated;
   cairn_fork_result_free(&res);
   a = srv_json(c, repeated ? 200 : 201, doc);

@@ -506,8 +506,8 @@ int request_fork(const cJSON *body, cairn_fork_request *req,
       (rc = flag(body, "no_reapply_signals", &req->no_reapply_signals, err,
                  errlen)))
     return rc;
-  bool stale = false; /* accepted; assets are not recorded yet */
-  if ((rc = flag(body, "allowStaleAssets", &stale, err, errlen)) != 0)
+  if ((rc = flag(body, "allowStaleAssets", &req->allow_stale_assets, err,
+                 errlen)) != 0)
     return rc;
   if ((rc = new_prompt(body, req, err, errlen)) != 0 ||
       (rc = new_model(body, req, owned, err, errlen)) != 0)
@@ -529,6 +529,7 @@ unsigned request_status_of(int rc) {
   case CAIRN_EINVAL: return 400;
   case CAIRN_ENOTFOUND: return 404;
   case CAIRN_ECONFLICT: return 409;
+  case CAIRN_ESTALE: return 409;
   case CAIRN_EFORBIDDEN: return 403;
   case CAIRN_ERATELIMIT: return 429;
   case CAIRN_ETOOBIG: return 413;

@@ -133,6 +133,9 @@ static const char *hint_of(int rc) {
   case CAIRN_ECONFLICT:
     return "read the run (GET /v1/runs/{id}) and retry when its state "
            "allows";
+  case CAIRN_ESTALE:
+    return "replay the run that made the current assets, or send "
+           "\"allowStaleAssets\": true to replay onto them anyway";
   case CAIRN_ERATELIMIT:
     return "wait, or raise the limits in config.json (docs/config.md)";
   case CAIRN_EFORBIDDEN:
@@ -162,9 +165,13 @@ enum MHD_Result srv_error(conn *c, unsigned status, const char *message,
 }
 
 cJSON *srv_error_doc(int rc, const char *message) {
-  return error_doc(request_status_of(rc),
-                   message && *message ? message : cairn_strerror(rc),
-                   hint_of(rc));
+  cJSON *doc = error_doc(request_status_of(rc),
+                         message && *message ? message : cairn_strerror(rc),
+                         hint_of(rc));
+  if (rc == CAIRN_ESTALE) /* a conflict a client tells apart */
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(doc, "error"), "code",
+                              cJSON_CreateString("stale_assets"));
+  return doc;
 }
 
 enum MHD_Result srv_fail(conn *c, int rc, const char *message) {

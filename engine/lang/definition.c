@@ -305,7 +305,7 @@ static int parse_defaults(parser *p, const cJSON *v) {
 static const char *const step_fields[] = {
     "name",    "kind",        "with",   "needs", "retry", "timeout_ms",
     "mutates", "description", "replay", "check", "auto_rerun", "evaluator",
-    NULL};
+    "produces", "consumes", NULL};
 
 /* The step's name: valid, and not taken by an earlier step. */
 static int parse_step_name(parser *p, cairn__step_def *s, const cJSON *v,
@@ -438,6 +438,141 @@ static int parse_step_policy(parser *p, cairn__step_def *s,
   return rc;
 }
 
+/* ---- assets: produces and consumes (docs/assets.md) ---- */
+
+static bool is_template(const cJSON *v) {
+  return cJSON_IsString(v) && strstr(v->valuestring, "{{") != NULL;
+}
+
+int cairn__duration_us(const cJSON *v, int64_t *us) {
+  if (cJSON_IsNumber(v)) {
+    if (!(v->valuedouble > 0) || v->valuedouble > 9e12)
+      return CAIRN_EINVAL;
+    *us = (int64_t)(v->valuedouble * 1e6);
+    return *us > 0 ? 0 : CAIRN_EINVAL;
+  }
+  if (!cJSON_IsString(v))
+    return CAIRN_EINVAL;
+  char *end = NULL;
+  const char *t = v->valuestring;
+  if (*t < '0' || *t > '9')
+    return CAIRN_EINVAL;
+  long long n = strtoll(t, &end, 10);
+  static const struct { char unit; int64_t us; } units[] = {
+      {'s', 1000000ll}, {'m', 60000000ll}, {'h', 3600000000ll},
+      {'d', 86400000000ll}};
+  for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
+    if (end[0] == units[k].unit && end[1] == '\0' && n > 0 &&
+        n <= INT64_MAX / units[k].us) {
+      *us = n * units[k].us;
+      return 0;
+    }
+  }
+  return CAIRN_EINVAL;
+}
+
+/* One entry of `produces`: {"key", "partition"?, one of "path" / "value" /
+ * "uri" (a uri may come with a value: the value is what is hashed),
+ * "max_age"?}. Templates are checked when rendered. */
+static int parse_produced(parser *p, const cJSON *a, size_t i, size_t k) {
+  static const char *const fields[] = {"key", "partition", "path", "value",
+                                       "uri", "max_age", NULL};
+  char path[96], got[48];
+  snprintf(path, sizeof path, "steps[%zu].produces[%zu]", i, k);
+  if (!cJSON_IsObject(a))
+    return fail(p, "%s: %s is not an object; give {\"key\": \"reports/"
+                   "{{ .input.day }}\", \"path\": \"out/report.csv\"}",
+                path, cairn__check_describe(a, got, sizeof got));
+  int rc = cairn__check_fields(&p->c, a, path, fields,
+                               "an asset's fields are key, partition, path, "
+                               "value, uri, max_age");
+  if (rc)
+    return rc;
+  const cJSON *key = cairn__check_field(a, "key");
+  if (!cJSON_IsString(key) || key->valuestring[0] == '\0' ||
+      strlen(key->valuestring) > CAIRN_ASSET_KEY_MAX)
+    return fail(p, "%s.key: give the asset's key, a string of 1..%d bytes "
+                   "(a template may fill it: \"reports/{{ .input.day }}\")",
+                path, CAIRN_ASSET_KEY_MAX);
+  const cJSON *part = cairn__check_field(a, "partition");
+  if (part && (!cJSON_IsString(part) || part->valuestring[0] == '\0' ||
+               strlen(part->valuestring) > CAIRN_PARTITION_MAX))
+    return fail(p, "%s.partition: give a string of 1..%d bytes, or leave it "
+                   "out to use the run's --partition", path,
+                CAIRN_PARTITION_MAX);
+  const cJSON *file = cairn__check_field(a, "path");
+  const cJSON *value = cairn__check_field(a, "value");
+  const cJSON *uri = cairn__check_field(a, "uri");
+  if ((file != NULL) + (value != NULL || uri != NULL) != 1)
+    return fail(p, "%s: give one of path (a file the step writes, relative "
+                   "to its working directory), value (content from its "
+                   "output) or uri (where it put the asset)", path);
+  if (file && (!cJSON_IsString(file) || file->valuestring[0] == '\0'))
+    return fail(p, "%s.path: give the file's path as a non-empty string",
+                path);
+  if (uri && (!cJSON_IsString(uri) || uri->valuestring[0] == '\0'))
+    return fail(p, "%s.uri: give the asset's URI as a non-empty string",
+                path);
+  const cJSON *age = cairn__check_field(a, "max_age");
+  int64_t us;
+  if (age && !is_template(age) && cairn__duration_us(age, &us) != 0)
+    return fail(p, "%s.max_age: %s is not a duration; give seconds (86400) "
+                   "or a whole number with s, m, h or d (\"36h\")",
+                path, cairn__check_describe(age, got, sizeof got));
+  return 0;
+}
+
+static int parse_assets(parser *p, cairn__step_def *s, const cJSON *step,
+                        size_t i) {
+  char path[64], got[48];
+  const cJSON *prod = cairn__check_field(step, "produces");
+  const cJSON *cons = cairn__check_field(step, "consumes");
+  int rc = 0;
+  if ((prod || cons) && (s->kind_id == CAIRN__KIND_SLEEP ||
+                         s->kind_id == CAIRN__KIND_WAIT))
+    return fail(p, "steps[%zu]: a %s step makes nothing; declare produces "
+                   "and consumes on the steps that do the work",
+                i, s->kind);
+  if (prod) {
+    if (!cJSON_IsArray(prod))
+      return fail(p, "steps[%zu].produces: %s is not an array; give a list "
+                     "of assets", i, cairn__check_describe(prod, got,
+                                                           sizeof got));
+    size_t k = 0;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, prod) {
+      if ((rc = parse_produced(p, a, i, k++)) != 0)
+        return rc;
+    }
+    s->produces = prod;
+    snprintf(path, sizeof path, "steps[%zu].produces", i);
+    rc = cairn__tmpl_compile_in(p->o->tmpls, prod, path, &s->produces_tmpl,
+                                p->c.err, p->c.errlen);
+  }
+  if (rc == 0 && cons) {
+    size_t k = 0;
+    const cJSON *a;
+    if (!cJSON_IsArray(cons))
+      return fail(p, "steps[%zu].consumes: %s is not an array; give the "
+                     "keys of the assets the step builds from", i,
+                  cairn__check_describe(cons, got, sizeof got));
+    cJSON_ArrayForEach(a, cons) {
+      const cJSON *key = cJSON_IsObject(a)
+                             ? cJSON_GetObjectItemCaseSensitive(a, "key")
+                             : a;
+      if (!cJSON_IsString(key) || key->valuestring[0] == '\0')
+        return fail(p, "steps[%zu].consumes[%zu]: give an asset key, or "
+                       "{\"key\": ..., \"partition\": ...}", i, k);
+      k++;
+    }
+    s->consumes = cons;
+    snprintf(path, sizeof path, "steps[%zu].consumes", i);
+    rc = cairn__tmpl_compile_in(p->o->tmpls, cons, path, &s->consumes_tmpl,
+                                p->c.err, p->c.errlen);
+  }
+  return rc;
+}
+
 static int parse_step(parser *p, size_t i, const cJSON *step) {
   cairn__step_def *s = &p->d->steps[i];
   char path[64];
@@ -450,7 +585,7 @@ static int parse_step(parser *p, size_t i, const cJSON *step) {
   int rc = cairn__check_fields(&p->c, step, path, step_fields,
                         "a step's fields are name, kind, with, needs, retry, "
                         "timeout_ms, mutates, description, replay, check, "
-                        "auto_rerun, evaluator");
+                        "auto_rerun, evaluator, produces, consumes");
   if (rc == 0)
     rc = parse_step_name(p, s, cairn__check_field(step, "name"), i);
   if (rc == 0)
@@ -463,6 +598,8 @@ static int parse_step(parser *p, size_t i, const cJSON *step) {
   if (rc == 0)
     rc = cairn__tmpl_compile_in(p->o->tmpls, s->with, path, &s->with_tmpl,
                                 p->c.err, p->c.errlen);
+  if (rc == 0)
+    rc = parse_assets(p, s, step, i);
   return rc;
 }
 
@@ -861,6 +998,8 @@ void cairn__def_free(cairn__def *d) {
     free(d->steps[i].needs);
     cairn__tmpl_free(d->steps[i].with_tmpl);
     cairn__tmpl_free(d->steps[i].check_tmpl);
+    cairn__tmpl_free(d->steps[i].produces_tmpl);
+    cairn__tmpl_free(d->steps[i].consumes_tmpl);
   }
   free(d->steps);
   cairn__tmpl_free(d->output_tmpl);

@@ -94,6 +94,12 @@ typedef struct cairn__step_def {
   cairn__tmpl *check_tmpl;  /* `check`, as "{{ EXPR }}"; NULL: none */
   int evaluator;            /* `evaluator`: the step whose output's score
                                scores this one, or -1 */
+  const cJSON *produces;    /* `produces`: the assets the step makes
+                               (docs/assets.md), borrowed; NULL: none */
+  cairn__tmpl *produces_tmpl; /* `produces`, compiled (rendered with the
+                               step's `.output` at completion) */
+  const cJSON *consumes;    /* `consumes`: assets it builds from */
+  cairn__tmpl *consumes_tmpl;
   bool has_auto_rerun;      /* `auto_rerun` */
   double rerun_below;       /* ... an attempt scoring below this ... */
   uint32_t rerun_max;       /* ... runs again, at most this many times */
@@ -160,6 +166,11 @@ bool cairn__def_upstream(const cairn__def *d, size_t a, size_t b);
  * > 0 (and, without a cap, at 2^62). 0 for next <= 1. Whether attempt
  * `next` happens at all (next <= max_attempts) is the caller's check. */
 int64_t cairn__retry_delay_ms(const cairn__retry_policy *p, uint32_t next);
+
+/* Parses a duration: a number of seconds, or a string of a whole number
+ * and a unit s, m, h or d ("90s", "36h", "7d"), into µs in *us (> 0).
+ * Returns 0 or CAIRN_EINVAL. An asset's `max_age`. */
+int cairn__duration_us(const cJSON *v, int64_t *us);
 
 /* Parses an RFC 3339 time ("2030-01-02T15:04:05.250+01:00"; T, t or a
  * space between date and time; Z, z or ±hh:mm) into milliseconds since

@@ -75,7 +75,8 @@ extern "C" {
   X(ETOOBIG, -13, 1, "value too large")                                      \
   X(EBUSY, -14, 1, "resource busy")                                          \
   X(EFULL, -15, 1, "journal is full and cannot grow")                       \
-  X(ECONFIG, -16, 1, "invalid configuration")
+  X(ECONFIG, -16, 1, "invalid configuration")                               \
+  X(ESTALE, -17, 4, "assets the run produced are stale")
 
 typedef enum cairn_err {
   CAIRN_OK = 0,

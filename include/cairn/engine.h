@@ -115,6 +115,8 @@ typedef struct cairn_start_request {
                               cairn_engine_work); else a worker will */
   const char *actor;       /* for the audit index; NULL = $CAIRN_ACTOR or
                               the OS user */
+  const char *partition;   /* the run's partition key (docs/assets.md);
+                              NULL: none */
 } cairn_start_request;
 
 typedef struct cairn_start_result {
@@ -262,6 +264,8 @@ typedef struct cairn_fork_request {
   bool reuse;                /* replay: reuse steps whose name and
                                 effective parameters are unchanged */
   bool allow_mutations;      /* perform steps marked "mutates" for real */
+  bool allow_stale_assets;   /* replay: start although assets the run
+                                produced are stale (docs/assets.md) */
   bool no_reapply_signals;   /* reset: do not re-deliver later signals */
   const char *const *overrides; /* "input:PATH=JSON", "param:STEP.FIELD=
                                    JSON", "prompt:STEP=TEXT",
@@ -292,6 +296,9 @@ typedef struct cairn_fork_result {
   char *dry_run;             /* steps that will be dry-run, comma-separated
                                 (malloc'ed, may be NULL) */
   char *for_real;            /* mutating steps that will really run */
+  char *stale_assets;        /* replay: JSON array of the parent's stale
+                                assets (malloc'ed, NULL when none); set
+                                also when the replay was refused for them */
 } cairn_fork_result;
 
 /*
@@ -303,7 +310,9 @@ typedef struct cairn_fork_result {
  * CAIRN_ERATELIMIT (too deep a chain of derived runs, or too many derived
  * runs a minute in the namespace), CAIRN_EINVAL (bad override),
  * CAIRN_EFORBIDDEN also when an llm step that will run names a model
- * outside the llm policy.
+ * outside the llm policy; CAIRN_ESTALE: a replay of a run whose assets are
+ * stale, without allow_stale_assets (out->stale_assets lists them; the
+ * refusal is in the audit index as action "replay_refused").
  * Free the result's lists with cairn_fork_result_free.
  */
 int cairn_engine_fork(cairn_engine *e, const cairn_fork_request *req,
@@ -356,6 +365,8 @@ const char *cairn_actor(void);
 typedef struct cairn_limits {
   int max_fork_depth;        /* derived runs in a chain; default 5 */
   int max_forks_per_minute;  /* per namespace; default 20 */
+  int64_t max_asset_bytes;   /* assets.max_bytes: the largest file a step
+                                may declare it produces; default 256 MiB */
 } cairn_limits;
 const cairn_limits *cairn_engine_limits(const cairn_engine *e);
 

@@ -38,12 +38,14 @@ extern "C" {
 /* The schema version this library reads and writes, bumped whenever what
  * a journal holds changes shape (docs/storage.md, "Schema version"):
  *   1  the first;
- *   2  adds the `prompts` database (prompt artifacts).
+ *   2  adds the `prompts` database (prompt artifacts);
+ *   3  adds the asset catalogue (`assets`, `asset_versions`,
+ *      `run_assets`, `asset_uses`).
  * Opening a journal of a newer version fails with CAIRN_ESCHEMA. An older
  * one is migrated in place by a read-write open, in its first
  * transaction (all of the migration or none); a read-only open refuses it
  * with CAIRN_ESCHEMA and names `cairn journal migrate`. */
-#define CAIRN_JOURNAL_SCHEMA 2
+#define CAIRN_JOURNAL_SCHEMA 3
 /* The encoding version written into every event. */
 #define CAIRN_EVENT_VERSION 1
 
@@ -55,6 +57,8 @@ extern "C" {
 #define CAIRN_HASH_HEX_LEN 64      /* SHA-256 as lowercase hex */
 #define CAIRN_EVENT_MAX_BYTES (64u << 20) /* one encoded event */
 #define CAIRN_OWNER_MAX 96         /* lease owner id, bytes */
+#define CAIRN_ASSET_KEY_MAX 256    /* asset key, bytes, no NUL */
+#define CAIRN_PARTITION_MAX 128    /* partition key, bytes, no NUL */
 
 /* A borrowed byte string; not NUL-terminated unless said otherwise.
  * ptr == NULL means "absent" (different from present and empty). */
@@ -84,7 +88,8 @@ typedef struct cairn_str {
   X(TIMER_STARTED, 13, "timer.started")               \
   X(TIMER_FIRED, 14, "timer.fired")                   \
   X(SIGNAL_RECEIVED, 15, "signal.received")          \
-  X(STEP_EVALUATED, 16, "step.evaluated")
+  X(STEP_EVALUATED, 16, "step.evaluated")            \
+  X(ASSET_MATERIALIZED, 17, "asset.materialized")
 
 typedef enum cairn_event_type {
   CAIRN_EV_NONE = 0,
@@ -150,6 +155,13 @@ typedef struct cairn_event {
   cairn_str parent_run_id; /* origin: the run this one derives from */
   cairn_str origin_point;  /* origin: the step of the reset / rerun */
   cairn_str actor;         /* who asked (control actions) */
+  /* asset.materialized (docs/assets.md); partition also on run.started: */
+  cairn_str asset_key;     /* the asset's key, 1..CAIRN_ASSET_KEY_MAX */
+  cairn_str partition;     /* its partition key; absent: none */
+  cairn_str content_hash;  /* SHA-256 (64 lowercase hex) of its content */
+  int64_t size_bytes;      /* the content's size */
+  cairn_str uri;           /* where it is: the path as declared, or a URI */
+  int64_t max_age_us;      /* fresh for this long after time_us; 0: ever */
 } cairn_event;
 
 /* Detail of a decode failure: where and what. `message` is constant. */
@@ -257,6 +269,8 @@ typedef struct cairn_run_spec {
   cairn_str reason;          /* optional */
   cairn_str overrides;       /* JSON, optional */
   const char *actor;         /* optional */
+  const char *partition;     /* the run's partition key, optional
+                                (1..CAIRN_PARTITION_MAX bytes) */
   bool make_current;         /* a derived run becomes the workflow's
                                 current run (reset does, replay does not);
                                 a run of a new workflow always does */
@@ -277,6 +291,9 @@ typedef struct cairn_audit_record {
   cairn_str request_id; /* caller's idempotency key, if any: the journal
                            refuses a second record with the same id in
                            the namespace (CAIRN_ECONFLICT at commit) */
+  cairn_str detail;   /* JSON object, optional: what else the action
+                         decided (a replay's stale assets, refused or
+                         allowed) */
 } cairn_audit_record;
 
 /* Starts an empty batch on `j`. Free it with cairn_batch_free (after a
@@ -620,6 +637,111 @@ int cairn_reader_prompt_text(cairn_reader *r, const char *hash,
 typedef int (*cairn_prompt_cb)(void *ctx, const cairn_prompt *p);
 int cairn_reader_prompts(cairn_reader *r, const char *ns, const char *after,
                          cairn_prompt_cb cb, void *ctx);
+
+/* --------------------------------------------------------------------- */
+/* Assets (docs/assets.md)                                               */
+/* --------------------------------------------------------------------- */
+
+/*
+ * The asset catalogue is folded from `asset.materialized` events in the
+ * transaction that appends them, like the views: per namespace, every
+ * (key, partition) has its materializations (versions), newest last by
+ * (time, run key, seq); the latest one; the assets each run materialized;
+ * and the runs that built something from each version (its users, from
+ * the upstream lists of their materializations).
+ */
+typedef struct cairn_asset {
+  char ns[CAIRN_NAMESPACE_MAX + 1];
+  cairn_str key;
+  cairn_str partition;        /* absent: none */
+  char run_id[CAIRN_RUN_ID_LEN + 1]; /* the run that materialized it */
+  uint64_t run_key;
+  uint32_t seq;               /* its asset.materialized event */
+  cairn_str step;
+  uint32_t attempt;
+  int64_t time_us;
+  char hash[CAIRN_HASH_HEX_LEN + 1];
+  int64_t size_bytes;
+  cairn_str uri;              /* absent: an inline value */
+  int64_t max_age_us;         /* 0: no age limit */
+  cairn_str meta;             /* JSON {"source", "upstream": [{"key",
+                                 "partition", "hash"}]} or absent */
+  uint32_t versions;          /* cairn_reader_asset(s): materializations of
+                                 the key (and partition) so far; else 0 */
+} cairn_asset;
+
+/* Lent to a callback for the call; strings borrow from the snapshot. */
+typedef int (*cairn_asset_cb)(void *ctx, const cairn_asset *a);
+
+/* The latest materialization of (ns, key, partition) (partition NULL:
+ * none), or CAIRN_ENOTFOUND. */
+int cairn_reader_asset(cairn_reader *r, const char *ns, const char *key,
+                       const char *partition, cairn_asset *out);
+/* Calls cb with the latest materialization of each (key, partition) of
+ * `ns` whose key starts with `prefix` (NULL: all), in key then partition
+ * order, from the first entry after (after_key, after_partition)
+ * (after_key NULL: the start), until cb returns nonzero. */
+int cairn_reader_assets(cairn_reader *r, const char *ns, const char *prefix,
+                        const char *after_key, const char *after_partition,
+                        cairn_asset_cb cb, void *ctx);
+/* Calls cb with every materialization of (ns, key, partition), newest
+ * first; CAIRN_ENOTFOUND when it has none. */
+int cairn_reader_asset_history(cairn_reader *r, const char *ns,
+                               const char *key, const char *partition,
+                               cairn_asset_cb cb, void *ctx);
+/* Calls cb with what run `key` materialized: per (key, partition) its
+ * latest materialization in that run, in key order. */
+int cairn_reader_run_assets(cairn_reader *r, uint64_t run_key,
+                            cairn_asset_cb cb, void *ctx);
+/* Calls cb with the run key of each run that built an asset from the
+ * version of (ns, key, partition) whose content hash is `hash`, in run
+ * key order. */
+typedef int (*cairn_run_key_cb)(void *ctx, uint64_t run_key);
+int cairn_reader_asset_users(cairn_reader *r, const char *ns,
+                             const char *key, const char *partition,
+                             const char *hash, cairn_run_key_cb cb,
+                             void *ctx);
+
+/* Why a materialization is stale (docs/assets.md, "Staleness"). */
+enum {
+  CAIRN_ASSET_SUPERSEDED = 1,     /* a newer one of its key exists */
+  CAIRN_ASSET_EXPIRED = 2,        /* older than its max_age */
+  CAIRN_ASSET_UPSTREAM_CHANGED = 4 /* an asset it was built from has a
+                                      newer version of other content */
+};
+typedef struct cairn_asset_staleness {
+  unsigned why;                   /* CAIRN_ASSET_* bits; 0: fresh */
+  /* SUPERSEDED: the latest materialization of the key */
+  char newer_run_id[CAIRN_RUN_ID_LEN + 1];
+  int64_t newer_time_us;
+  char newer_hash[CAIRN_HASH_HEX_LEN + 1];
+  /* EXPIRED: when it did */
+  int64_t expired_at_us;
+  /* UPSTREAM_CHANGED: how many upstreams changed, and the first */
+  unsigned n_upstream_changed;
+  char upstream_key[CAIRN_ASSET_KEY_MAX + 1];
+  char upstream_partition[CAIRN_PARTITION_MAX + 1];
+  char upstream_hash[CAIRN_HASH_HEX_LEN + 1]; /* its latest content */
+} cairn_asset_staleness;
+
+/* Applies the three staleness rules to `a` at time now_us (0: now):
+ * one lookup for the key's latest, one per upstream. Returns 0 and *out
+ * (out->why 0 when fresh), or an error of the reader. */
+int cairn_asset_staleness_of(cairn_reader *r, const cairn_asset *a,
+                             int64_t now_us, cairn_asset_staleness *out);
+/* `a` and its staleness as a JSON object (malloc'ed; NULL when out of
+ * memory): {"key", "partition"?, "hash", "run_id", "materialized_us",
+ * "why": ["superseded" | "expired" | "upstream_changed", ...],
+ * "newer"?: {"run_id", "hash", "materialized_us"}, "expired_us"?,
+ * "upstream"?: {"key", "partition"?, "hash", "changed"}}. */
+char *cairn_asset_stale_json(const cairn_asset *a,
+                             const cairn_asset_staleness *s);
+/* The stale assets among those run `run_key` materialized, at now_us (0:
+ * now): *json a malloc'ed JSON array of cairn_asset_stale_json objects
+ * and *n their number, or NULL and 0 when none is stale. One catalogue
+ * lookup per asset and upstream: O(assets of the run). */
+int cairn_run_stale_assets(cairn_reader *r, uint64_t run_key,
+                           int64_t now_us, char **json, size_t *n);
 
 /* --------------------------------------------------------------------- */
 /* Views                                                                  */

@@ -146,7 +146,11 @@ static int open_dbis(cairn_journal *j, MDB_txn *txn, unsigned flags) {
              {"def_state", &LJ(j)->def_state}, {"def_names", &LJ(j)->def_names},
              {"mappings", &LJ(j)->mappings},
              {"audit_by_action", &LJ(j)->audit_by_action},
-             {"prompts", &LJ(j)->prompts}};
+             {"prompts", &LJ(j)->prompts},
+             {"assets", &LJ(j)->assets},
+             {"asset_versions", &LJ(j)->asset_versions},
+             {"run_assets", &LJ(j)->run_assets},
+             {"asset_uses", &LJ(j)->asset_uses}};
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
     int rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi);
     if (rc == MDB_NOTFOUND) { /* read-only, and an older build wrote it */
@@ -223,7 +227,9 @@ static int setup(cairn_journal *j, char *errbuf, size_t errlen) {
     rc = CAIRN_ESCHEMA;
   }
   /* Migrating (schema 1 .. current - 1, read-write): every change so far
-   * only adds databases (2: `prompts`), which open_dbis creates; then the
+   * only adds databases (2: `prompts`; 3: the asset catalogue's four,
+   * empty, as a journal of an older schema has no asset events), which
+   * open_dbis creates; then the
    * current version is written, in this same transaction. */
   if (rc == 0)
     rc = open_dbis(j, txn, j->read_only ? 0 : MDB_CREATE);
@@ -480,6 +486,11 @@ const cairn__journal_ops cairn__lmdb_ops = {
     .prompt = cairn__lmdb_reader_prompt,
     .prompt_text = cairn__lmdb_reader_prompt_text,
     .prompts = cairn__lmdb_reader_prompts,
+    .asset = cairn__lmdb_reader_asset,
+    .assets = cairn__lmdb_reader_assets,
+    .asset_history = cairn__lmdb_reader_asset_history,
+    .run_assets = cairn__lmdb_reader_run_assets,
+    .asset_users = cairn__lmdb_reader_asset_users,
     .audit_count = cairn__lmdb_reader_audit_count,
     .audit = cairn__lmdb_reader_audit,
     .audit_backwards = cairn__lmdb_reader_audit_backwards,

@@ -7,6 +7,7 @@
  *   write.c  a batch's commit: events, records, indexes, the fold's views
  *   lease.c  claims, renewals, releases
  *   maint.c  verify, rebuild-views, stats
+ *   assets.c the asset catalogue: its writes, reads and rebuild
  *
  * Databases (one LMDB environment in $CAIRN_HOME; keys big-endian so byte
  * order is numeric order; layout in docs/storage.md):
@@ -29,8 +30,14 @@
  *                                                 -> (empty)
  *   prompts    namespace · 0 · prompt id          -> workflow, step, revisions
  *              0 · hash (64 hex)                  -> the prompt text
+ *   assets     namespace · 0 · key · 0 · partition -> latest record
+ *   asset_versions  ... · 0 · time u64 · run u64 · seq u32 -> (empty)
+ *   run_assets run key u64 · key · 0 · partition  -> seq u32
+ *   asset_uses namespace · 0 · key · 0 · partition · 0 · hash · run u64
+ *                                                 -> (empty)
  *   meta       "schema" -> u32, "next_run" -> u64, "next_audit" -> u64
- * That is 16 named databases; mdb_env_set_maxdbs allows 32.
+ * That is 20 named databases; mdb_env_set_maxdbs allows 32. The asset
+ * catalogue's four are written by assets.c.
  */
 #ifndef CAIRN_LMDB_INTERNAL_H
 #define CAIRN_LMDB_INTERNAL_H
@@ -80,7 +87,7 @@ typedef struct cairn__lmdb {
   MDB_env *env;
   MDB_dbi events, runs, run_ids, workflows, defs, names, by_status, views,
       audit, requests, def_state, def_names, mappings, audit_by_action,
-      prompts, meta;
+      prompts, meta, assets, asset_versions, run_assets, asset_uses;
   int watch_fd;          /* inotify on data.mdb, -1 until asked for */
   size_t seen_txnid;     /* the last transaction id at watch_reset */
   size_t own_commits;    /* transactions this handle committed since */
@@ -151,6 +158,22 @@ typedef struct cairn__lmdb_loader {
 } cairn__lmdb_loader;
 void cairn__lmdb_loader_init(cairn__lmdb_loader *l, cairn__fold_loader *fl);
 
+/* assets.c: catalogues the asset.materialized `ev` of `run` (committed
+ * in `txn`); a version catalogued already is left as it is. */
+int cairn__lmdb_put_asset(cairn_journal *j, MDB_txn *txn,
+                          const cairn_run_info *run, const cairn_event *ev);
+/* Empties the catalogue's four databases (rebuild-views refills them). */
+int cairn__lmdb_drop_assets(cairn_journal *j, MDB_txn *txn);
+
+/* Empties the catalogue and catalogues every asset event again (one
+ * transaction). */
+int cairn__lmdb_rebuild_assets(cairn_journal *j, MDB_txn *txn);
+/* Whether the asset.materialized `ev` of run `run` (namespace `ns`) is in
+ * the catalogue's versions and in the run's assets. */
+bool cairn__lmdb_asset_catalogued(cairn_journal *j, MDB_txn *txn,
+                                  const char *ns, uint64_t run,
+                                  const cairn_event *ev);
+
 /* Writes every dirty view record of `f`. */
 int cairn__fold_flush(cairn_journal *j, MDB_txn *txn, cairn__fold *f);
 
@@ -182,6 +205,11 @@ int cairn__lmdb_reader_audit_count(cairn_reader *r, const char *ns, const char *
 int cairn__lmdb_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb cb, void *ctx);
 int cairn__lmdb_reader_audit_backwards(cairn_reader *r, uint64_t down_to, cairn_audit_cb cb, void *ctx);
 int cairn__lmdb_reader_request(cairn_reader *r, const char *ns, const char *request_id, cairn_audit_record *out);
+int cairn__lmdb_reader_asset(cairn_reader *r, const char *ns, const char *key, const char *partition, cairn_asset *out);
+int cairn__lmdb_reader_assets(cairn_reader *r, const char *ns, const char *prefix, const char *after_key, const char *after_partition, cairn_asset_cb cb, void *ctx);
+int cairn__lmdb_reader_asset_history(cairn_reader *r, const char *ns, const char *key, const char *partition, cairn_asset_cb cb, void *ctx);
+int cairn__lmdb_reader_run_assets(cairn_reader *r, uint64_t run_key, cairn_asset_cb cb, void *ctx);
+int cairn__lmdb_reader_asset_users(cairn_reader *r, const char *ns, const char *key, const char *partition, const char *hash, cairn_run_key_cb cb, void *ctx);
 int cairn__lmdb_reader_run_view(cairn_reader *r, uint64_t key, cairn_run_view *out);
 int cairn__lmdb_reader_step_view(cairn_reader *r, uint64_t key, const char *step, cairn_step_view *out);
 int cairn__lmdb_reader_steps(cairn_reader *r, uint64_t key, cairn_step_cb cb, void *ctx);

@@ -30,6 +30,8 @@ typedef struct vctx {
   cairn_verify_stats st;
   uint64_t run_key;
   const char *run_id;
+  const char *run_ns;
+  uint64_t asset_events; /* asset.materialized events seen */
   int told;
   char first[600]; /* the first problem, for callers without a callback */
 } vctx;
@@ -90,6 +92,13 @@ static bool fold_history(vctx *v, uint64_t key, cairn__fold *f,
     else if (cairn__fold_apply(f, &ev) != 0) {
       problem(v, seq, "%s", f->err);
       ok = false;
+    }
+    else if (ev.type == CAIRN_EV_ASSET_MATERIALIZED && v->run_ns) {
+      v->asset_events++;
+      if (!cairn__lmdb_asset_catalogued(v->j, v->txn, v->run_ns, key, &ev))
+        problem(v, seq, "asset %.*s is missing from the asset catalogue; "
+                "run `cairn journal rebuild-views`",
+                (int)ev.asset_key.len, ev.asset_key.ptr);
     }
   }
   mdb_cursor_close(cur);
@@ -226,6 +235,7 @@ static void verify_run(vctx *v, const cairn__run_rec *r) {
   cairn__fold_init(&f, r->info.key, &fl);
   v->run_key = r->info.key;
   v->run_id = r->info.run_id;
+  v->run_ns = r->info.ns;
   v->told = 0;
   v->st.runs++;
   check_indexes(v, r);
@@ -385,6 +395,26 @@ static void check_prompt(vctx *v, const MDB_val *k, const MDB_val *val) {
   cairn_prompt_free(&p);
 }
 
+/* assets: each latest entry decodes and names an asset.materialized. */
+static void check_asset(vctx *v, const MDB_val *k, const MDB_val *val) {
+  cairn__asset_latest a;
+  cairn_event ev;
+  unsigned char kb[12];
+  MDB_val ek = {cairn__event_key(kb, 0, 0), kb}, ev_val;
+  (void)k;
+  if (cairn__asset_latest_decode(val->mv_data, val->mv_size, &a) != 0) {
+    problem(v, 0, "an entry of the asset catalogue does not decode");
+    return;
+  }
+  cairn__event_key(kb, a.run, a.seq);
+  if (mdb_get(v->txn, LJ(v->j)->events, &ek, &ev_val) != 0 ||
+      cairn_event_decode(ev_val.mv_data, ev_val.mv_size, &ev, NULL) != 0 ||
+      ev.type != CAIRN_EV_ASSET_MATERIALIZED)
+    problem(v, 0, "the asset catalogue points at event %u of run key %llu, "
+            "which is not an asset.materialized; run `cairn journal "
+            "rebuild-views`", a.seq, (unsigned long long)a.run);
+}
+
 /* Every index that is not one run's: definitions and their names, the
  * audit records and their two indexes, saved mappings, prompt artifacts. */
 static void check_catalogue(vctx *v) {
@@ -400,6 +430,14 @@ static void check_catalogue(vctx *v) {
   each_record(v, l->audit_by_action, check_action);
   each_record(v, l->mappings, check_mapping);
   each_record(v, l->prompts, check_prompt);
+  each_record(v, l->assets, check_asset);
+  MDB_stat st;
+  if (mdb_stat(v->txn, l->asset_versions, &st) == 0 &&
+      st.ms_entries != v->asset_events)
+    problem(v, 0, "the asset catalogue holds %zu versions but the histories "
+            "hold %llu asset.materialized events; run `cairn journal "
+            "rebuild-views`", st.ms_entries,
+            (unsigned long long)v->asset_events);
 }
 
 int cairn__lmdb_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx,
@@ -495,6 +533,11 @@ static int rebuild_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
   return rc;
 }
 
+static int rebuild_assets_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
+  (void)ctx;
+  return cairn__lmdb_rebuild_assets(j, txn);
+}
+
 int cairn__lmdb_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs) {
   uint64_t *keys = NULL;
   size_t n = 0, cap = 0;
@@ -531,6 +574,8 @@ int cairn__lmdb_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs) {
     rc = cairn__write_txn(j, rebuild_fn, &c);
   }
   free(keys);
+  if (rc == 0)
+    rc = cairn__write_txn(j, rebuild_assets_fn, NULL);
   if (n_runs)
     *n_runs = n;
   return rc;

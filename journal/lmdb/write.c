@@ -342,6 +342,9 @@ static int append_events(commit_ctx *c, MDB_txn *txn, cairn__op *op,
     t->rec.info.updated_us = ev->time_us;
     if (seq == 1)
       t->rec.info.created_us = ev->time_us;
+    if (ev->type == CAIRN_EV_ASSET_MATERIALIZED &&
+        (rc = cairn__lmdb_put_asset(j, txn, &t->rec.info, ev)) != 0)
+      return rc;
   }
   return 0;
 }

@@ -1,0 +1,428 @@
+/*
+ * lmdb/assets.c — the asset catalogue in LMDB: written in the commit that
+ * appends each asset.materialized, read by the cairn_reader_asset*
+ * functions, and recomputed from events by rebuild-views.
+ *
+ * Four databases (docs/storage.md, "Assets"); A is namespace · 0 · key ·
+ * 0 · partition (empty for none), which no two assets share since
+ * neither part holds a NUL:
+ *   assets          A                                -> latest record
+ *   asset_versions  A · 0 · time_us u64 · run u64 · seq u32 -> (empty)
+ *   run_assets      run u64 · key · 0 · partition    -> seq u32
+ *   asset_uses      A · 0 · hash (64 hex) · run u64  -> (empty)
+ * The latest materialization of a key is the greatest (time, run, seq);
+ * the event itself holds the rest, so nothing is stored twice.
+ */
+#include "lmdb_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A's longest: namespace, NUL, key, NUL, partition. */
+#define A_MAX (CAIRN_NAMESPACE_MAX + 1 + CAIRN_ASSET_KEY_MAX + 1 + \
+               CAIRN_PARTITION_MAX)
+#define VERSION_KEY_MAX (A_MAX + 1 + 8 + 8 + 4)
+#define USE_KEY_MAX (A_MAX + 1 + CAIRN_HASH_HEX_LEN + 8)
+#define RUN_KEY_MAX (8 + CAIRN_ASSET_KEY_MAX + 1 + CAIRN_PARTITION_MAX)
+
+static size_t put_bytes(unsigned char *k, size_t at, const void *p,
+                        size_t n) {
+  memcpy(k + at, p, n);
+  return at + n;
+}
+
+/* A for (ns, key, partition); 0 when a part is over its limit. */
+static size_t asset_key(unsigned char *k, const char *ns, cairn_str key,
+                        cairn_str part) {
+  size_t nl = strlen(ns);
+  if (nl > CAIRN_NAMESPACE_MAX || key.len > CAIRN_ASSET_KEY_MAX ||
+      part.len > CAIRN_PARTITION_MAX)
+    return 0;
+  size_t n = put_bytes(k, 0, ns, nl);
+  k[n++] = 0;
+  n = put_bytes(k, n, key.ptr, key.len);
+  k[n++] = 0;
+  return part.len ? put_bytes(k, n, part.ptr, part.len) : n;
+}
+
+static cairn_str S(const char *s) {
+  return (cairn_str){s, s ? strlen(s) : 0};
+}
+
+/* ------------------------------------------------------------- writes */
+
+typedef struct use_ctx {
+  cairn_journal *j;
+  MDB_txn *txn;
+  const char *ns;
+  uint64_t run;
+  int rc;
+} use_ctx;
+
+static int put_use(void *ctx, const char *key, const char *partition,
+                   const char *hash) {
+  use_ctx *c = ctx;
+  unsigned char kb[USE_KEY_MAX];
+  size_t n = asset_key(kb, c->ns, S(key), S(partition));
+  if (n == 0)
+    return 0;
+  kb[n++] = 0;
+  n = put_bytes(kb, n, hash, CAIRN_HASH_HEX_LEN);
+  cairn__put_be64(kb + n, c->run);
+  MDB_val k = {n + 8, kb}, v = {0, ""};
+  c->rc = cairn__mdb_err(c->j, cairn__put(c->txn, LJ(c->j)->asset_uses, &k,
+                                          &v, 0),
+                         "indexing an asset's users");
+  return c->rc != 0;
+}
+
+int cairn__lmdb_put_asset(cairn_journal *j, MDB_txn *txn,
+                          const cairn_run_info *run, const cairn_event *ev) {
+  unsigned char ak[VERSION_KEY_MAX], rk[RUN_KEY_MAX], be[4];
+  size_t an = asset_key(ak, run->ns, ev->asset_key, ev->partition);
+  if (an == 0)
+    return CAIRN_EINVAL; /* cairn__event_check keeps this from happening */
+  /* the version: once, however often it is folded (a rebuild racing a
+   * commit indexes it once) */
+  size_t vn = an;
+  ak[vn++] = 0;
+  cairn__put_be64(ak + vn, (uint64_t)ev->time_us);
+  cairn__put_be64(ak + vn + 8, run->key);
+  cairn__put_be32(ak + vn + 16, ev->seq);
+  MDB_val k = {vn + 20, ak}, v = {0, ""};
+  int rc = cairn__put(txn, LJ(j)->asset_versions, &k, &v, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST)
+    return 0;
+  if (rc)
+    return cairn__mdb_err(j, rc, "indexing an asset version");
+  /* the latest */
+  cairn__asset_latest cur = {0}, next = {.time_us = ev->time_us,
+                                         .run = run->key, .seq = ev->seq};
+  k = (MDB_val){an, ak};
+  rc = mdb_get(txn, LJ(j)->assets, &k, &v);
+  if (rc == 0 && cairn__asset_latest_decode(v.mv_data, v.mv_size, &cur)) {
+    cairn__journal_set_err(j, "the catalogue entry of asset %.*s is "
+                              "damaged; run `cairn journal rebuild-views`",
+                           (int)ev->asset_key.len, ev->asset_key.ptr);
+    return CAIRN_ECORRUPT;
+  }
+  if (rc && rc != MDB_NOTFOUND)
+    return cairn__mdb_err(j, rc, "reading an asset's latest version");
+  bool newer = rc == MDB_NOTFOUND || cur.time_us < next.time_us ||
+               (cur.time_us == next.time_us &&
+                (cur.run < next.run ||
+                 (cur.run == next.run && cur.seq < next.seq)));
+  if (newer)
+    cairn__fmt(next.hash, sizeof next.hash, "%.*s",
+               (int)ev->content_hash.len, ev->content_hash.ptr);
+  else
+    next = cur;
+  next.versions = cur.versions + 1;
+  char *buf = NULL;
+  size_t len = 0;
+  if ((rc = cairn__asset_latest_encode(&next, &buf, &len)) != 0)
+    return rc;
+  v = (MDB_val){len, buf};
+  rc = cairn__put(txn, LJ(j)->assets, &k, &v, 0);
+  free(buf);
+  if (rc)
+    return cairn__mdb_err(j, rc, "writing an asset's latest version");
+  /* what the run materialized: the later of two of one key wins */
+  cairn__put_be64(rk, run->key);
+  size_t rn = put_bytes(rk, 8, ev->asset_key.ptr, ev->asset_key.len);
+  rk[rn++] = 0;
+  if (ev->partition.len)
+    rn = put_bytes(rk, rn, ev->partition.ptr, ev->partition.len);
+  cairn__put_be32(be, ev->seq);
+  k = (MDB_val){rn, rk};
+  v = (MDB_val){4, be};
+  if ((rc = cairn__mdb_err(j, cairn__put(txn, LJ(j)->run_assets, &k, &v, 0),
+                           "indexing a run's assets")) != 0)
+    return rc;
+  /* the users of each upstream version */
+  use_ctx c = {j, txn, run->ns, run->key, 0};
+  rc = cairn__asset_upstreams(ev->meta, put_use, &c);
+  return c.rc ? c.rc : rc;
+}
+
+int cairn__lmdb_drop_assets(cairn_journal *j, MDB_txn *txn) {
+  MDB_dbi dbs[] = {LJ(j)->assets, LJ(j)->asset_versions, LJ(j)->run_assets,
+                   LJ(j)->asset_uses};
+  for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+    int rc = cairn__fault_hit(CAIRN__FAULT_WRITE) ? EIO
+                                                  : mdb_drop(txn, dbs[i], 0);
+    if (rc)
+      return cairn__mdb_err(j, rc, "clearing the asset catalogue");
+  }
+  return 0;
+}
+
+/* -------------------------------------------------------------- reads */
+
+/* A listing's answer: the callee's error, else the cursor's. */
+static int done(cairn_reader *r, MDB_cursor *cur, int mdb_rc, int err,
+                const char *what) {
+  mdb_cursor_close(cur);
+  if (err)
+    return err;
+  return mdb_rc == MDB_NOTFOUND ? 0 : cairn__mdb_err(r->j, mdb_rc, what);
+}
+
+/* The materialization at (run, seq), which must be an asset.materialized. */
+static int fill(cairn_reader *r, uint64_t run, uint32_t seq,
+                cairn_asset *out) {
+  cairn_run_info info;
+  cairn_event ev;
+  int rc = cairn__lmdb_reader_run_by_key(r, run, &info);
+  if (rc == 0)
+    rc = cairn__lmdb_reader_event(r, run, seq, &ev);
+  if (rc == 0 && ev.type != CAIRN_EV_ASSET_MATERIALIZED) {
+    cairn__journal_set_err(r->j, "the asset catalogue points at event %u of "
+                                 "run %s, which is %s; run `cairn journal "
+                                 "rebuild-views`", seq, info.run_id,
+                           cairn_event_type_name(ev.type));
+    rc = CAIRN_ECORRUPT;
+  }
+  if (rc)
+    return rc;
+  memset(out, 0, sizeof *out);
+  cairn__asset_from_event(&ev, out);
+  memcpy(out->ns, info.ns, sizeof out->ns);
+  memcpy(out->run_id, info.run_id, sizeof out->run_id);
+  out->run_key = run;
+  return 0;
+}
+
+static int latest_at(cairn_reader *r, const MDB_val *v, cairn_asset *out) {
+  cairn__asset_latest l;
+  if (cairn__asset_latest_decode(v->mv_data, v->mv_size, &l) != 0) {
+    cairn__journal_set_err(r->j, "an entry of the asset catalogue is "
+                                 "damaged; run `cairn journal rebuild-views`");
+    return CAIRN_ECORRUPT;
+  }
+  int rc = fill(r, l.run, l.seq, out);
+  if (rc == 0)
+    out->versions = l.versions;
+  return rc;
+}
+
+int cairn__lmdb_reader_asset(cairn_reader *r, const char *ns,
+                             const char *key, const char *partition,
+                             cairn_asset *out) {
+  unsigned char kb[A_MAX];
+  size_t n = key && *key ? asset_key(kb, ns ? ns : "default", S(key),
+                                     S(partition))
+                         : 0;
+  MDB_val k = {n, kb}, v;
+  int rc = n ? mdb_get(LR(r)->txn, LJ(r->j)->assets, &k, &v) : MDB_NOTFOUND;
+  if (rc == MDB_NOTFOUND) {
+    cairn__journal_set_err(r->j, "no asset %s%s%s has been materialized in "
+                                 "namespace %s; `cairn assets list` shows "
+                                 "those that have", key ? key : "",
+                           partition ? " partition " : "",
+                           partition ? partition : "", ns ? ns : "default");
+    return CAIRN_ENOTFOUND;
+  }
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading an asset");
+  return latest_at(r, &v, out);
+}
+
+int cairn__lmdb_reader_assets(cairn_reader *r, const char *ns,
+                              const char *prefix, const char *after_key,
+                              const char *after_partition,
+                              cairn_asset_cb cb, void *ctx) {
+  unsigned char pk[A_MAX], ak[A_MAX];
+  ns = ns ? ns : "default";
+  size_t nl = strlen(ns);
+  if (nl > CAIRN_NAMESPACE_MAX || (prefix && strlen(prefix) >
+                                                 CAIRN_ASSET_KEY_MAX))
+    return 0;
+  /* the prefix: namespace, NUL, the key's first bytes */
+  size_t pn = put_bytes(pk, 0, ns, nl);
+  pk[pn++] = 0;
+  if (prefix)
+    pn = put_bytes(pk, pn, prefix, strlen(prefix));
+  size_t an = after_key && *after_key
+                  ? asset_key(ak, ns, S(after_key), S(after_partition))
+                  : 0;
+  if (an && (an < pn || memcmp(ak, pk, pn) != 0)) {
+    /* `after` is outside the prefix: before it (start at the prefix) or
+     * past it (nothing left) */
+    int c = memcmp(ak, pk, an < pn ? an : pn);
+    if (c > 0)
+      return 0;
+    an = 0;
+  }
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->assets, &cur);
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "listing assets");
+  MDB_val k = an ? (MDB_val){an, ak} : (MDB_val){pn, pk}, v;
+  int err = 0;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size < pn || memcmp(k.mv_data, pk, pn) != 0)
+      break;
+    if (an && k.mv_size == an && memcmp(k.mv_data, ak, an) == 0)
+      continue; /* the page's last entry: start after it */
+    cairn_asset a;
+    if ((err = latest_at(r, &v, &a)) != 0 || cb(ctx, &a))
+      break;
+  }
+  return done(r, cur, rc, err, "listing assets");
+}
+
+int cairn__lmdb_reader_asset_history(cairn_reader *r, const char *ns,
+                                     const char *key, const char *partition,
+                                     cairn_asset_cb cb, void *ctx) {
+  unsigned char kb[VERSION_KEY_MAX];
+  ns = ns ? ns : "default";
+  size_t n = key && *key ? asset_key(kb, ns, S(key), S(partition)) : 0;
+  if (n == 0)
+    return cairn__lmdb_reader_asset(r, ns, key, partition, &(cairn_asset){0});
+  kb[n++] = 0;
+  size_t pn = n;
+  memset(kb + n, 0xff, 20); /* past the last version */
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->asset_versions, &cur);
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading an asset's history");
+  MDB_val k = {pn + 20, kb}, v;
+  size_t seen = 0;
+  int err = 0;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+                          : mdb_cursor_get(cur, &k, &v, MDB_PREV);
+  for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+    const unsigned char *p = k.mv_data;
+    if (k.mv_size != pn + 20 || memcmp(p, kb, pn) != 0)
+      break;
+    cairn_asset a;
+    if ((err = fill(r, cairn__get_be64(p + pn + 8),
+                    cairn__get_be32(p + pn + 16), &a)) != 0)
+      break;
+    seen++;
+    if (cb(ctx, &a))
+      break;
+  }
+  if ((rc = done(r, cur, rc, err, "reading an asset's history")) != 0)
+    return rc;
+  if (seen == 0)
+    return cairn__lmdb_reader_asset(r, ns, key, partition, &(cairn_asset){0});
+  return 0;
+}
+
+int cairn__lmdb_reader_run_assets(cairn_reader *r, uint64_t run_key,
+                                  cairn_asset_cb cb, void *ctx) {
+  unsigned char kb[8];
+  cairn__put_be64(kb, run_key);
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->run_assets, &cur);
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading a run's assets");
+  MDB_val k = {8, kb}, v;
+  int err = 0;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size <= 8 || memcmp(k.mv_data, kb, 8) != 0)
+      break;
+    if (v.mv_size != 4) {
+      cairn__journal_set_err(r->j, "an entry of run key %llu's assets is "
+                                   "damaged; run `cairn journal "
+                                   "rebuild-views`",
+                             (unsigned long long)run_key);
+      err = CAIRN_ECORRUPT;
+      break;
+    }
+    cairn_asset a;
+    if ((err = fill(r, run_key, cairn__get_be32(v.mv_data), &a)) != 0 ||
+        cb(ctx, &a))
+      break;
+  }
+  return done(r, cur, rc, err, "reading a run's assets");
+}
+
+int cairn__lmdb_reader_asset_users(cairn_reader *r, const char *ns,
+                                   const char *key, const char *partition,
+                                   const char *hash, cairn_run_key_cb cb,
+                                   void *ctx) {
+  unsigned char kb[USE_KEY_MAX];
+  size_t n = key && *key ? asset_key(kb, ns ? ns : "default", S(key),
+                                     S(partition))
+                         : 0;
+  if (n == 0 || hash == NULL || strlen(hash) != CAIRN_HASH_HEX_LEN)
+    return 0;
+  kb[n++] = 0;
+  n = put_bytes(kb, n, hash, CAIRN_HASH_HEX_LEN);
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->asset_uses, &cur);
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading an asset's users");
+  MDB_val k = {n, kb}, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != n + 8 || memcmp(k.mv_data, kb, n) != 0)
+      break;
+    if (cb(ctx, cairn__get_be64((unsigned char *)k.mv_data + n)))
+      break;
+  }
+  return done(r, cur, rc, 0, "reading an asset's users");
+}
+
+/* ------------------------------------------------- rebuild and verify */
+
+/* Catalogues every asset.materialized of the journal again, in one
+ * transaction: readers see the old catalogue or the new, never half. */
+int cairn__lmdb_rebuild_assets(cairn_journal *j, MDB_txn *txn) {
+  int rc = cairn__lmdb_drop_assets(j, txn);
+  MDB_cursor *cur;
+  if (rc == 0 && (rc = mdb_cursor_open(txn, LJ(j)->events, &cur)) != 0)
+    return cairn__mdb_err(j, rc, "reading events");
+  if (rc)
+    return rc;
+  cairn__run_rec run = {0};
+  MDB_val k, v;
+  int err = 0;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && err == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    cairn_event ev;
+    if (k.mv_size != 12 ||
+        cairn_event_decode(v.mv_data, v.mv_size, &ev, NULL) != 0 ||
+        ev.type != CAIRN_EV_ASSET_MATERIALIZED)
+      continue; /* verify reports what does not decode */
+    uint64_t key = cairn__get_be64(k.mv_data);
+    if (run.info.key != key && (err = cairn__get_run(j, txn, key, &run)))
+      break;
+    err = cairn__lmdb_put_asset(j, txn, &run.info, &ev);
+  }
+  mdb_cursor_close(cur);
+  if (err)
+    return err;
+  return rc == MDB_NOTFOUND ? 0 : cairn__mdb_err(j, rc, "reading events");
+}
+
+bool cairn__lmdb_asset_catalogued(cairn_journal *j, MDB_txn *txn,
+                                  const char *ns, uint64_t run,
+                                  const cairn_event *ev) {
+  unsigned char kb[VERSION_KEY_MAX], rk[RUN_KEY_MAX];
+  size_t n = asset_key(kb, ns, ev->asset_key, ev->partition);
+  if (n == 0)
+    return false;
+  kb[n++] = 0;
+  cairn__put_be64(kb + n, (uint64_t)ev->time_us);
+  cairn__put_be64(kb + n + 8, run);
+  cairn__put_be32(kb + n + 16, ev->seq);
+  MDB_val k = {n + 20, kb}, v;
+  if (mdb_get(txn, LJ(j)->asset_versions, &k, &v) != 0)
+    return false;
+  /* and the run lists it (the run's latest of the key: this or later) */
+  cairn__put_be64(rk, run);
+  size_t rn = put_bytes(rk, 8, ev->asset_key.ptr, ev->asset_key.len);
+  rk[rn++] = 0;
+  if (ev->partition.len)
+    rn = put_bytes(rk, rn, ev->partition.ptr, ev->partition.len);
+  k = (MDB_val){rn, rk};
+  return mdb_get(txn, LJ(j)->run_assets, &k, &v) == 0 && v.mv_size == 4 &&
+         cairn__get_be32(v.mv_data) >= ev->seq;
+}
