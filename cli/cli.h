@@ -78,6 +78,7 @@ int cli_status(cli_ctx *ctx, int argc, char **argv);
 int cli_result(cli_ctx *ctx, int argc, char **argv);
 int cli_show(cli_ctx *ctx, int argc, char **argv);
 int cli_runs(cli_ctx *ctx, int argc, char **argv);
+int cli_assets(cli_ctx *ctx, int argc, char **argv);
 int cli_cancel(cli_ctx *ctx, int argc, char **argv); /* cancel, terminate */
 int cli_signal(cli_ctx *ctx, int argc, char **argv);
 int cli_workflow(cli_ctx *ctx, int argc, char **argv);

@@ -87,6 +87,7 @@ static bool *flag_option(fork_args *a, const char *o) {
   } opts[] = {{"--detach", &a->detach},
               {"--no-reapply-signals", &a->req.no_reapply_signals},
               {"--allow-mutations", &a->req.allow_mutations},
+              {"--allow-stale-assets", &a->req.allow_stale_assets},
               {"--save-mapping", &a->req.save_mapping},
               {"--reuse", &a->req.reuse}};
   for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
@@ -239,6 +240,45 @@ static int outcome(cairn_journal *j, const char *run_id, const char *step,
   return status;
 }
 
+/* The stale assets of a replay (a JSON array), on stderr: one line each,
+ * "stale KEY [PARTITION] sha256:HASH (superseded by run R, ...)"; the
+ * whole list as JSON with --format json. */
+static void print_stale(const cli_ctx *ctx, const char *json,
+                        const char *word) {
+  cJSON *list = cJSON_Parse(json), *a;
+  if (ctx->json) {
+    fprintf(stderr, "%s\n", json);
+    cJSON_Delete(list);
+    return;
+  }
+  cJSON_ArrayForEach(a, list) {
+    const cJSON *p = cJSON_GetObjectItem(a, "partition");
+    const cJSON *newer = cJSON_GetObjectItem(a, "newer");
+    const cJSON *up = cJSON_GetObjectItem(a, "upstream");
+    const cJSON *why;
+    char reasons[600] = "";
+    cJSON_ArrayForEach(why, cJSON_GetObjectItem(a, "why")) {
+      size_t n = strlen(reasons);
+      const char *w = why->valuestring;
+      if (strcmp(w, "superseded") == 0 && newer)
+        snprintf(reasons + n, sizeof reasons - n, "%ssuperseded by run %s",
+                 n ? "; " : "",
+                 cJSON_GetObjectItem(newer, "run_id")->valuestring);
+      else if (strcmp(w, "upstream_changed") == 0 && up)
+        snprintf(reasons + n, sizeof reasons - n, "%supstream %s changed",
+                 n ? "; " : "", cJSON_GetObjectItem(up, "key")->valuestring);
+      else
+        snprintf(reasons + n, sizeof reasons - n, "%s%s", n ? "; " : "",
+                 strcmp(w, "expired") == 0 ? "older than its max_age" : w);
+    }
+    fprintf(stderr, "  %s %s%s%s%s sha256:%.12s (%s)\n", word,
+            cJSON_GetObjectItem(a, "key")->valuestring, p ? " [" : "",
+            p ? p->valuestring : "", p ? "]" : "",
+            cJSON_GetObjectItem(a, "hash")->valuestring, reasons);
+  }
+  cJSON_Delete(list);
+}
+
 static int fork_cmd(cli_ctx *ctx, fork_args *a, const char *verb) {
   cairn_engine *e;
   cairn_fork_result r = {0};
@@ -251,8 +291,16 @@ static int fork_cmd(cli_ctx *ctx, fork_args *a, const char *verb) {
   rc = cairn_engine_fork(e, &a->req, &r);
   if (rc) {
     fprintf(stderr, "cairn: %s: %s\n", verb, cairn_engine_errmsg(e));
+    if (r.stale_assets) /* refused: every stale asset, one per line */
+      print_stale(ctx, r.stale_assets, "stale");
+    cairn_fork_result_free(&r);
     cairn_engine_close(e);
     return cairn_err_exit_code(rc);
+  }
+  if (r.stale_assets) {
+    fprintf(stderr, "cairn: --allow-stale-assets: replaying onto stale "
+                    "assets\n");
+    print_stale(ctx, r.stale_assets, "allowed");
   }
   announce(ctx, verb, a, &r);
   int status = 0;

@@ -22,6 +22,14 @@ static void print_line(const cairn_event *ev) {
            ev->error_code.ptr ? ev->error_code.ptr : "",
            (int)ev->error_message.len,
            ev->error_message.ptr ? ev->error_message.ptr : "");
+  if (ev->type == CAIRN_EV_ASSET_MATERIALIZED)
+    printf("  %.*s%s%.*s%s sha256:%.12s %lld B", (int)ev->asset_key.len,
+           ev->asset_key.ptr, ev->partition.ptr ? " [" : "",
+           (int)ev->partition.len, ev->partition.ptr ? ev->partition.ptr : "",
+           ev->partition.ptr ? "]" : "", ev->content_hash.ptr,
+           (long long)ev->size_bytes);
+  if (ev->type == CAIRN_EV_RUN_STARTED && ev->partition.ptr)
+    printf("  partition %.*s", (int)ev->partition.len, ev->partition.ptr);
   if (ev->type == CAIRN_EV_STEP_REUSED)
     printf("  from %.*s seq %u", (int)ev->ref_run.len, ev->ref_run.ptr,
            ev->ref_seq);

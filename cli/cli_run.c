@@ -148,6 +148,7 @@ typedef struct run_args {
   const char *target;
   const char *input;
   const char *id;
+  const char *partition;
   bool detach;
 } run_args;
 
@@ -160,6 +161,8 @@ static int parse_run(int argc, char **argv, run_args *a) {
       a->input = argv[++i];
     else if (strcmp(argv[i], "--id") == 0 && v)
       a->id = argv[++i];
+    else if (strcmp(argv[i], "--partition") == 0 && v)
+      a->partition = argv[++i];
     else if (argv[i][0] == '-')
       return cli_usage_error("%s: unknown option or missing value: %s",
                              argv[0], argv[i]);
@@ -170,7 +173,7 @@ static int parse_run(int argc, char **argv, run_args *a) {
   }
   if (a->target == NULL)
     return cli_usage_error("usage: cairn %s FILE|NAME [--input JSON|@FILE] "
-                           "[--id WORKFLOW_ID]%s", argv[0],
+                           "[--id WORKFLOW_ID] [--partition KEY]%s", argv[0],
                            strcmp(argv[0], "run") == 0 ? " [--detach]" : "");
   return 0;
 }
@@ -209,7 +212,8 @@ static int start_and_run(cli_ctx *ctx, const run_args *a) {
   cairn_start_request req = {.definition = def,
                              .name = def ? NULL : a->target,
                              .input = input ? input : a->input,
-                             .workflow_id = a->id, .execute = !a->detach};
+                             .workflow_id = a->id, .execute = !a->detach,
+                             .partition = a->partition};
   cairn_start_result s;
   if (rc == 0 && (rc = cairn_engine_start(e, &req, &s)) != 0)
     fprintf(stderr, "cairn: %s\n", cairn_engine_errmsg(e));

@@ -19,6 +19,7 @@ static const char usage[] =
     "\n"
     "commands (ID: a run id, or a workflow id meaning its current run):\n"
     "  run FILE|NAME [--input JSON|@FILE] [--id WORKFLOW_ID] [--detach]\n"
+    "                [--partition KEY]\n"
     "                          start a run and execute it here\n"
     "  start FILE|NAME [...]   record a run for a worker (run --detach)\n"
     "  worker [--drain] [--concurrency N]\n"
@@ -38,7 +39,7 @@ static const char usage[] =
     "                 --prompt STEP=TEXT|@FILE --model STEP=PROVIDER:MODEL\n"
     "                 --prompt-artifact ID --prompt-hash sha256:HEX\n"
     "                 [--prompt-step STEP]\n"
-    "                 [--allow-mutations]\n"
+    "                 [--allow-mutations] [--allow-stale-assets]\n"
     "      each takes [--reason TEXT] [--request-id KEY] [--detach]\n"
     "  lineage ID              the tree of a workflow's runs and origins\n"
     "  audit [--workflow ID] [--since TIME] [--limit N]\n"
@@ -50,6 +51,8 @@ static const char usage[] =
     "  export ID [--format json|md]  a run as a document to share\n"
     "  prompt add NAME (FILE | --text TEXT) | list | show ID [--hash H]\n"
     "                          prompt artifacts a replay can name\n"
+    "  assets list [--prefix P] [--stale] | show KEY | history KEY\n"
+    "             [--partition P]  what runs produced, and how fresh\n"
     "  serve [--listen ADDR:PORT] [--no-worker] [--quiet]\n"
     "                          the HTTP API (docs/api.md); executes runs too\n"
     "  journal verify          check every history, index and view\n"
@@ -135,7 +138,7 @@ int main(int argc, char **argv) {
               {"replay", cli_fork},       {"lineage", cli_lineage},
               {"audit", cli_audit},       {"backtest", cli_backtest},
               {"export", cli_export},     {"serve", cli_serve},
-              {"prompt", cli_prompt}};
+              {"prompt", cli_prompt},     {"assets", cli_assets}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[0], cmds[i].name) == 0)
       return cmds[i].fn(&ctx, argc, argv);

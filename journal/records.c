@@ -280,7 +280,7 @@ enum { AUDIT_ITEMS = 10 };
 int cairn__audit_encode(const cairn_audit_record *a, char **out,
                         size_t *len) {
   packer p;
-  pk_init(&p, AUDIT_ITEMS);
+  pk_init(&p, AUDIT_ITEMS + 1); /* 10: detail, read when present */
   pk_u64(&p, a->seq);
   pk_i64(&p, a->time_us);
   pk_str(&p, a->ns);

@@ -16,7 +16,7 @@ cJSON *present_asset(cairn_reader *r, const cairn_asset *a, int64_t now_us) {
   present_add_str(o, "key", a->key);
   present_add_str(o, "partition", a->partition);
   cJSON_AddStringToObject(o, "hash", a->hash);
-  present_add_int(o, "size_bytes", a->size_bytes);
+  cJSON_AddNumberToObject(o, "size_bytes", (double)a->size_bytes);
   present_add_str(o, "uri", a->uri);
   cJSON *meta = a->meta.ptr ? cJSON_ParseWithLength(a->meta.ptr, a->meta.len)
                             : NULL;

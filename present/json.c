@@ -121,6 +121,16 @@ cJSON *present_event(const cairn_event *ev) {
   else if (ev->ref_run.ptr) {
     present_add_str(o, "replaced_by", ev->ref_run);
   }
+  present_add_str(o, "partition", ev->partition);
+  if (ev->type == CAIRN_EV_ASSET_MATERIALIZED) {
+    cJSON *a = cJSON_AddObjectToObject(o, "asset");
+    present_add_str(a, "key", ev->asset_key);
+    present_add_str(a, "hash", ev->content_hash);
+    cJSON_AddNumberToObject(a, "size_bytes", (double)ev->size_bytes);
+    present_add_str(a, "uri", ev->uri);
+    if (ev->max_age_us)
+      cJSON_AddNumberToObject(a, "max_age_s", (double)ev->max_age_us / 1e6);
+  }
   return o;
 }
 

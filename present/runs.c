@@ -245,6 +245,10 @@ static void show_header(cairn_reader *r, const cairn_run_info *info,
   cJSON_AddStringToObject(doc, "definition_hash", info->def_hash);
   add_span(doc, v->started_us, v->ended_us);
   present_add_json_text(doc, "input", start->input);
+  present_add_str(doc, "partition", start->partition);
+  cJSON *assets = NULL;
+  if (present_run_assets(r, info->key, &assets) == 0)
+    cJSON_AddItemToObject(doc, "assets", assets);
   if (out->type && out->output.ptr)
     present_add_json_text(doc, "output", out->output);
   else

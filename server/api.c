@@ -405,6 +405,48 @@ static enum MHD_Result prompt(conn *c) {
   return srv_json(c, 200, doc);
 }
 
+/* GET /v1/assets: the catalogue, a page at a time. */
+static enum MHD_Result assets(conn *c) {
+  const char *limit = srv_arg(c, "limit"), *stale = srv_arg(c, "stale");
+  char *end = NULL;
+  long n = limit ? strtol(limit, &end, 10) : 100;
+  if (limit && (*end || n < 1 || n > 1000))
+    return srv_error(c, 400, "limit must be a count from 1 to 1000", NULL);
+  cairn_reader *r;
+  cJSON *doc = NULL;
+  int rc = cairn_reader_begin(c->s->j, &r);
+  if (rc == 0) {
+    rc = present_assets(r, c->ns, srv_arg(c, "prefix"), srv_arg(c, "after"),
+                        (size_t)n, stale && strcmp(stale, "0") != 0, &doc);
+    cairn_reader_end(r);
+  }
+  if (rc)
+    return srv_fail(c, rc, cairn_journal_errmsg(c->s->j));
+  return srv_json(c, 200, doc);
+}
+
+/* GET /v1/assets/{key}: the latest, or with ?view=history every version. */
+static enum MHD_Result asset(conn *c) {
+  const char *view = srv_arg(c, "view"), *part = srv_arg(c, "partition");
+  bool history = view && strcmp(view, "history") == 0;
+  if (view && !history && strcmp(view, "latest") != 0)
+    return srv_error(c, 400, "view is latest (the default) or history",
+                     NULL);
+  cairn_reader *r;
+  cJSON *doc = NULL;
+  char err[600];
+  int rc = cairn_reader_begin(c->s->j, &r);
+  if (rc == 0) {
+    rc = history ? present_asset_history(r, c->ns, c->r.a, part, &doc)
+                 : present_asset_show(r, c->ns, c->r.a, part, &doc);
+    snprintf(err, sizeof err, "%s", cairn_journal_errmsg(c->s->j));
+    cairn_reader_end(r);
+  }
+  if (rc)
+    return srv_fail(c, rc, err);
+  return srv_json(c, 200, doc);
+}
+
 static enum MHD_Result add_prompt(conn *c, const cJSON *body) {
   static const char *const known[] = {"id", "text", NULL};
   char err[300];
@@ -722,6 +764,8 @@ enum MHD_Result api_handle(conn *c, cJSON *body) {
   case R_AUDIT: return audit(c);
   case R_PROMPTS: return prompts(c);
   case R_PROMPT: return prompt(c);
+  case R_ASSETS: return assets(c);
+  case R_ASSET: return asset(c);
   case R_ADD_PROMPT: return add_prompt(c, body);
   default:
     return srv_error(c, 500, "unrouted request", NULL);

@@ -48,6 +48,7 @@ static const pattern routes[] = {
     {"GET", "/v1/prompts", R_PROMPTS, ROLE_READ},
     {"POST", "/v1/prompts", R_ADD_PROMPT, ROLE_OPERATE},
     {"GET", "/v1/prompts/*", R_PROMPT, ROLE_READ},
+    {"GET", "/v1/assets", R_ASSETS, ROLE_READ},
     /* the seed material's two endpoints, exactly as written there */
     {"GET", "/workflow-runs/*/diff", R_DIFF, ROLE_READ},
     {"POST", "/workflow-runs/*/replay", R_REPLAY, ROLE_OPERATE},
@@ -104,7 +105,19 @@ static bool matches(const char *pat, char segs[MAX_SEGS][SEG_MAX], int n,
 
 int request_route(const char *method, const char *path, route *out) {
   char segs[MAX_SEGS][SEG_MAX];
+  static const char assets[] = "/v1/assets/";
   memset(out, 0, sizeof *out);
+  if (strncmp(path, assets, sizeof assets - 1) == 0) {
+    /* an asset key is the rest of the path, slashes and all */
+    const char *key = path + sizeof assets - 1;
+    size_t n = strlen(key);
+    if (n == 0 || n > CAIRN_ASSET_KEY_MAX)
+      return 404;
+    memcpy(out->a, key, n + 1);
+    out->id = R_ASSET;
+    out->role = ROLE_READ;
+    return strcmp(method, "GET") == 0 ? 0 : 405;
+  }
   int n = split(path, segs);
   if (n < 0)
     return 404;
@@ -208,7 +221,7 @@ int request_start(const cJSON *body, cairn_start_request *req,
     return 400;
   }
   static const char *const known[] = {"workflow", "version", "input",
-                                      "workflow_id", NULL};
+                                      "workflow_id", "partition", NULL};
   int rc = request_known(body, known, err, errlen);
   if (rc)
     return rc;
@@ -219,6 +232,12 @@ int request_start(const cJSON *body, cairn_start_request *req,
   req->workflow_id = request_str(body, "workflow_id", &bad);
   if (bad || (req->workflow_id && *req->workflow_id == '\0'))
     return bad_field(err, errlen, "workflow_id", "a non-empty string");
+  req->partition = request_str(body, "partition", &bad);
+  if (bad || (req->partition && (*req->partition == '\0' ||
+                                 strlen(req->partition) >
+                                     CAIRN_PARTITION_MAX)))
+    return bad_field(err, errlen, "partition",
+                     "the run's partition key, 1..128 bytes");
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "version");
   if (v && !cJSON_IsNull(v)) {
     if (!cJSON_IsNumber(v) || v->valuedouble < 1 ||

@@ -44,6 +44,9 @@ typedef enum route_id {
   R_PROMPTS,          /* GET    /v1/prompts */
   R_ADD_PROMPT,       /* POST   /v1/prompts */
   R_PROMPT,           /* GET    /v1/prompts/{id} */
+  R_ASSETS,           /* GET    /v1/assets (?prefix, stale, after, limit) */
+  R_ASSET,            /* GET    /v1/assets/{key...} (?partition,
+                                 view=history); the key may hold '/' */
   R__COUNT
 } route_id;
 

@@ -134,7 +134,7 @@ TEST(an_unknown_step_field_is_refused) {
   expect_error(ONE(EXEC ", 'need': ['x']"),
                "steps[0].need: unknown field; a step's fields are name, "
                "kind, with, needs, retry, timeout_ms, mutates, description, "
-               "replay, check, auto_rerun, evaluator");
+               "replay, check, auto_rerun, evaluator, produces, consumes");
 }
 
 TEST(a_step_name_is_required) {
