@@ -219,6 +219,31 @@ static void print_end(const cJSON *doc) {
   print_section("output", get(doc, "output"));
 }
 
+/* assets: "assets: reports/day [day] changed sha256:ab.. -> sha256:cd..",
+ * and the stale warning of the base run. */
+static void print_assets(const cJSON *doc) {
+  const cJSON *d, *w = get(doc, "stale_warning");
+  printf("assets: ");
+  if (cJSON_GetArraySize(get(doc, "assets")) == 0)
+    fputs("identical", stdout);
+  int i = 0;
+  cJSON_ArrayForEach(d, get(doc, "assets")) {
+    const cJSON *hb = get(get(d, "before"), "hash");
+    const cJSON *ha = get(get(d, "after"), "hash");
+    printf("%s%s %s", i++ ? "; " : "", get(d, "path")->valuestring,
+           get(d, "change")->valuestring);
+    if (cJSON_IsString(hb))
+      printf(" sha256:%.12s", hb->valuestring);
+    if (cJSON_IsString(hb) && cJSON_IsString(ha))
+      fputs(" ->", stdout);
+    if (cJSON_IsString(ha))
+      printf(" sha256:%.12s", ha->valuestring);
+  }
+  putchar('\n');
+  if (cJSON_IsObject(w))
+    printf("warning: %s\n", get(w, "message")->valuestring);
+}
+
 static void print_text(const cJSON *doc) {
   print_run("a", get(doc, "run_a"));
   print_run("b", get(doc, "run_b"));
@@ -227,6 +252,7 @@ static void print_text(const cJSON *doc) {
   print_steps(get(doc, "steps"));
   print_transitions(get(doc, "transitions"));
   print_end(doc);
+  print_assets(doc);
 }
 
 /* ------------------------------------------------------------ command */

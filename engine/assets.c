@@ -360,6 +360,8 @@ void cairn__assets_consume(cairn__run *run, size_t i) {
   cJSON_ArrayForEach(c, list) {
     const char *key = cJSON_IsString(c) ? c->valuestring : str_of(c, "key");
     const char *part = cJSON_IsObject(c) ? str_of(c, "partition") : NULL;
+    if (part == NULL) /* as produces: the run's partition by default */
+      part = run->partition;
     cairn_asset a;
     if (key && cairn_reader_asset(r, run->e->ns, key, part, &a) == 0)
       cJSON_AddItemToArray(st->consumed, upstream_entry(key, part, a.hash));
