@@ -74,6 +74,16 @@
  * (printed, never enforced) for the two whose reset should be flat.
  * --quick is a smoke run of a few seconds: the same retries parents,
  * fewer rounds, and the signal parents only up to 10k events.
+ *
+ * Stale assets (docs/assets.md). A replay first asks which assets its
+ * parent produced are stale: cairn_run_stale_assets, one catalogue lookup
+ * per asset and per upstream. Two journals are written with the journal
+ * API (no engine, no_sync): a run whose one step materialized STALE_ASSETS
+ * assets, each built from one upstream asset; a later run that supersedes
+ * STALE_NEWER of those keys; and filler runs of 1,000 assets each, so that
+ * the catalogue holds 1k and 100k entries. The check is timed (reader
+ * begin to end, median of STALE_REPEATS) on each: it must stay flat in
+ * the catalogue's size (a lookup is a B-tree search).
  */
 #include "bench_util.h"
 #include <cairn/cairn.h>
@@ -108,6 +118,9 @@
 #define BASE_EVENTS (2 + 2 * STEPS)
 /* A reset is flat when 100k / 1k stays under this (printed only). */
 #define TARGET_RATIO 1.5
+#define STALE_ASSETS 1000     /* assets of the replayed run */
+#define STALE_NEWER 100       /* of which a later run supersedes */
+#define STALE_REPEATS 21
 
 static const uint32_t sizes[] = {1000, 10000, 100000};
 static const char *const size_names[] = {"1k", "10k", "100k"};
@@ -555,6 +568,105 @@ static void scenario_free(scenario *s) {
   }
 }
 
+/* ------------------------------------------------------ stale assets */
+
+/* One run of workflow `wf` whose step "make" materializes keys
+ * PREFIX0 .. PREFIX(n-1), each built from upstream "upstream/raw". */
+static int asset_run(cairn_journal *j, const char *wf, const char *prefix,
+                     size_t n, int64_t t_us) {
+  static const char def[] =
+      "0000000000000000000000000000000000000000000000000000000000000001";
+  static const char up_hash[] =
+      "1111111111111111111111111111111111111111111111111111111111111111";
+  char id[37], meta[200];
+  cairn_batch *b;
+  cairn_run_spec spec = {.workflow_id = wf, .def_hash = def};
+  cairn_event *ev = calloc(n + 2, sizeof *ev);
+  char (*keys)[64] = calloc(n, sizeof *keys);
+  char (*hashes)[65] = calloc(n, sizeof *hashes);
+  int rc = ev && keys && hashes ? cairn_batch_new(j, &b) : CAIRN_ENOMEM;
+  if (rc == 0 && (rc = cairn_batch_create_run(b, &spec, id)) == 0) {
+    snprintf(meta, sizeof meta, "{\"source\":\"value\",\"upstream\":"
+             "[{\"key\":\"upstream/raw\",\"hash\":\"%s\"}]}", up_hash);
+    ev[0] = (cairn_event){.type = CAIRN_EV_STEP_STARTED,
+                          .step = {"make", 4}, .attempt = 1};
+    ev[1] = (cairn_event){.type = CAIRN_EV_STEP_COMPLETED,
+                          .step = {"make", 4}, .attempt = 1,
+                          .output = {"null", 4}};
+    for (size_t i = 0; i < n; i++) {
+      snprintf(keys[i], sizeof keys[i], "%s%zu", prefix, i);
+      snprintf(hashes[i], sizeof hashes[i], "%064zx", i + (size_t)t_us);
+      ev[i + 2] = (cairn_event){
+          .type = CAIRN_EV_ASSET_MATERIALIZED, .step = {"make", 4},
+          .attempt = 1, .time_us = t_us,
+          .asset_key = {keys[i], strlen(keys[i])},
+          .content_hash = {hashes[i], 64}, .size_bytes = 100,
+          .meta = {meta, strlen(meta)}};
+    }
+    rc = cairn_batch_append(b, id, ev, n + 2);
+    if (rc >= 0)
+      rc = cairn_batch_commit(b);
+  }
+  if (rc && rc != CAIRN_ENOMEM)
+    fprintf(stderr, "bench_fork: writing assets: %s\n",
+            cairn_journal_errmsg(j));
+  if (ev && keys && hashes)
+    cairn_batch_free(b);
+  free(ev);
+  free(keys);
+  free(hashes);
+  return rc < 0 ? rc : 0;
+}
+
+/* The median µs of cairn_run_stale_assets on the replayed run of a
+ * journal whose catalogue holds `entries` entries. */
+static int stale_check(const char *dir, size_t entries, double *p50_us,
+                       size_t *n_stale) {
+  char home[4200];
+  snprintf(home, sizeof home, "%.4096s/stale-%zu", dir, entries);
+  cairn_journal *j;
+  char err[512];
+  cairn_journal_options o = {.no_sync = true};
+  int rc = cairn_journal_open(home, &o, &j, err, sizeof err);
+  if (rc) {
+    fprintf(stderr, "bench_fork: %s\n", err);
+    return rc;
+  }
+  int64_t t = bench_wall_us() - 10 * 1000000;
+  rc = asset_run(j, "replayed", "out/", STALE_ASSETS, t);
+  if (rc == 0)
+    rc = asset_run(j, "newer", "out/", STALE_NEWER, t + 1000);
+  for (size_t f = 0; rc == 0 && f + STALE_ASSETS < entries; f += 1000) {
+    char wf[32], prefix[32];
+    snprintf(wf, sizeof wf, "filler-%zu", f);
+    snprintf(prefix, sizeof prefix, "filler/%zu/", f);
+    rc = asset_run(j, wf, prefix, 1000, t + 2000 + (int64_t)f);
+  }
+  double v[STALE_REPEATS];
+  cairn_reader *r;
+  cairn_workflow_info wi;
+  uint64_t key = 0;
+  if (rc == 0 && (rc = cairn_reader_begin(j, &r)) == 0) {
+    if ((rc = cairn_reader_workflow(r, NULL, "replayed", &wi)) == 0)
+      key = wi.current;
+    cairn_reader_end(r);
+  }
+  for (int i = 0; rc == 0 && i < STALE_REPEATS; i++) {
+    char *json = NULL;
+    double t0 = bench_now_s();
+    if ((rc = cairn_reader_begin(j, &r)) != 0)
+      break;
+    rc = cairn_run_stale_assets(r, key, 0, &json, n_stale);
+    cairn_reader_end(r);
+    v[i] = (bench_now_s() - t0) * 1e6;
+    free(json);
+  }
+  if (rc == 0)
+    *p50_us = median(v, STALE_REPEATS);
+  cairn_journal_close(j);
+  return rc;
+}
+
 static int parse_args(int argc, char **argv, config *cfg) {
   *cfg = (config){.repeats = REPEATS};
   for (int i = 1; i < argc; i++) {
@@ -589,13 +701,29 @@ int main(int argc, char **argv) {
     sc[g].g = (grow)g;
     rc = run_scenario(dir, &sc[g], &cfg);
   }
+  double stale_us[2] = {0, 0};
+  size_t n_stale[2] = {0, 0};
+  static const size_t catalogue[2] = {1000, 100000};
+  if (rc == 0)
+    printf("\nstale-asset check of a replay: a run of %d assets, %d of "
+           "them superseded\n", STALE_ASSETS, STALE_NEWER);
+  for (int i = 0; i < 2 && rc == 0; i++) {
+    rc = stale_check(dir, catalogue[i], &stale_us[i], &n_stale[i]);
+    if (rc == 0)
+      printf("  catalogue %6zu entries: p50 %8.0f us  (%zu stale found)\n",
+             catalogue[i], stale_us[i],
+             n_stale[i]);
+  }
+  if (rc == 0)
+    printf("  100k / 1k: %.2f\n", stale_us[1] / stale_us[0]);
   bench_remove_tree(dir);
   if (rc == 0) {
     printf("\ntotal %.1f s\n", bench_now_s() - t0);
     const scenario *r = &sc[GROW_RETRIES];
     printf("RESULT bench=fork reset_us_1k=%.0f reset_us_10k=%.0f "
-           "reset_us_100k=%.0f\n", r->p[0].p50_us, r->p[1].p50_us,
-           r->p[2].p50_us);
+           "reset_us_100k=%.0f replay_stale_check_us_1k=%.0f "
+           "replay_stale_check_us_100k=%.0f\n", r->p[0].p50_us,
+           r->p[1].p50_us, r->p[2].p50_us, stale_us[0], stale_us[1]);
   }
   for (int g = 0; g < N_GROW; g++)
     scenario_free(&sc[g]);

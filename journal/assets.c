@@ -11,7 +11,7 @@
  * O(assets of the run) for a replay's check, whatever the catalogue's
  * size (each lookup is a B-tree search).
  */
-#include "internal.h"
+#include "backend.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -76,8 +76,8 @@ typedef struct up_ctx {
 static int check_upstream(void *ctx, const char *key, const char *partition,
                           const char *hash) {
   up_ctx *c = ctx;
-  cairn_asset now;
-  int rc = cairn_reader_asset(c->r, c->ns, key, partition, &now);
+  cairn__asset_latest now;
+  int rc = c->r->j->ops->asset_head(c->r, c->ns, key, partition, &now);
   if (rc == CAIRN_ENOTFOUND)
     return 0; /* never catalogued here (another journal's): nothing newer */
   if (rc) {
@@ -106,14 +106,20 @@ int cairn_asset_staleness_of(cairn_reader *r, const cairn_asset *a,
   cairn__fmt(key, sizeof key, "%.*s", (int)a->key.len, a->key.ptr);
   cairn__fmt(part, sizeof part, "%.*s", (int)a->partition.len,
              a->partition.ptr ? a->partition.ptr : "");
-  /* 1. superseded: the latest of its key is another materialization */
-  cairn_asset latest;
-  int rc = cairn_reader_asset(r, a->ns, key, part[0] ? part : NULL, &latest);
+  /* 1. superseded: the latest of its key is another materialization
+   * (the catalogue's record says where it is; its run id is read only
+   * then) */
+  cairn__asset_latest latest;
+  int rc = r->j->ops->asset_head(r, a->ns, key, part[0] ? part : NULL,
+                                 &latest);
   if (rc && rc != CAIRN_ENOTFOUND)
     return rc;
-  if (rc == 0 && (latest.run_key != a->run_key || latest.seq != a->seq)) {
+  if (rc == 0 && (latest.run != a->run_key || latest.seq != a->seq)) {
+    cairn_run_info newer;
     out->why |= CAIRN_ASSET_SUPERSEDED;
-    memcpy(out->newer_run_id, latest.run_id, sizeof out->newer_run_id);
+    if ((rc = cairn_reader_run_by_key(r, latest.run, &newer)) != 0)
+      return rc;
+    memcpy(out->newer_run_id, newer.run_id, sizeof out->newer_run_id);
     out->newer_time_us = latest.time_us;
     memcpy(out->newer_hash, latest.hash, sizeof out->newer_hash);
   }

@@ -81,6 +81,9 @@ struct cairn__journal_ops {
   int (*audit_backwards)(cairn_reader *r, uint64_t down_to, cairn_audit_cb cb, void *ctx);
   int (*request)(cairn_reader *r, const char *ns, const char *request_id, cairn_audit_record *out);
   int (*asset)(cairn_reader *r, const char *ns, const char *key, const char *partition, cairn_asset *out);
+  /* The catalogue's latest record alone (where and what, not the event):
+   * what the staleness rules compare. CAIRN_ENOTFOUND when none. */
+  int (*asset_head)(cairn_reader *r, const char *ns, const char *key, const char *partition, cairn__asset_latest *out);
   int (*assets)(cairn_reader *r, const char *ns, const char *prefix, const char *after_key, const char *after_partition, cairn_asset_cb cb, void *ctx);
   int (*asset_history)(cairn_reader *r, const char *ns, const char *key, const char *partition, cairn_asset_cb cb, void *ctx);
   int (*run_assets)(cairn_reader *r, uint64_t run_key, cairn_asset_cb cb, void *ctx);

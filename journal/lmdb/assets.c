@@ -168,18 +168,20 @@ static int done(cairn_reader *r, MDB_cursor *cur, int mdb_rc, int err,
   return mdb_rc == MDB_NOTFOUND ? 0 : cairn__mdb_err(r->j, mdb_rc, what);
 }
 
-/* The materialization at (run, seq), which must be an asset.materialized. */
-static int fill(cairn_reader *r, uint64_t run, uint32_t seq,
-                cairn_asset *out) {
-  cairn_run_info info;
+/* The materialization at (run, seq), which must be an asset.materialized;
+ * `known`, when not NULL, is the run's record already read. */
+static int fill_in(cairn_reader *r, const cairn_run_info *known,
+                   uint64_t run, uint32_t seq, cairn_asset *out) {
+  cairn_run_info read;
+  const cairn_run_info *info = known ? known : &read;
   cairn_event ev;
-  int rc = cairn__lmdb_reader_run_by_key(r, run, &info);
+  int rc = known ? 0 : cairn__lmdb_reader_run_by_key(r, run, &read);
   if (rc == 0)
     rc = cairn__lmdb_reader_event(r, run, seq, &ev);
   if (rc == 0 && ev.type != CAIRN_EV_ASSET_MATERIALIZED) {
     cairn__journal_set_err(r->j, "the asset catalogue points at event %u of "
                                  "run %s, which is %s; run `cairn journal "
-                                 "rebuild-views`", seq, info.run_id,
+                                 "rebuild-views`", seq, info->run_id,
                            cairn_event_type_name(ev.type));
     rc = CAIRN_ECORRUPT;
   }
@@ -187,10 +189,15 @@ static int fill(cairn_reader *r, uint64_t run, uint32_t seq,
     return rc;
   memset(out, 0, sizeof *out);
   cairn__asset_from_event(&ev, out);
-  memcpy(out->ns, info.ns, sizeof out->ns);
-  memcpy(out->run_id, info.run_id, sizeof out->run_id);
+  memcpy(out->ns, info->ns, sizeof out->ns);
+  memcpy(out->run_id, info->run_id, sizeof out->run_id);
   out->run_key = run;
   return 0;
+}
+
+static int fill(cairn_reader *r, uint64_t run, uint32_t seq,
+                cairn_asset *out) {
+  return fill_in(r, NULL, run, seq, out);
 }
 
 static int latest_at(cairn_reader *r, const MDB_val *v, cairn_asset *out) {
@@ -226,6 +233,27 @@ int cairn__lmdb_reader_asset(cairn_reader *r, const char *ns,
   if (rc)
     return cairn__mdb_err(r->j, rc, "reading an asset");
   return latest_at(r, &v, out);
+}
+
+int cairn__lmdb_reader_asset_head(cairn_reader *r, const char *ns,
+                                  const char *key, const char *partition,
+                                  cairn__asset_latest *out) {
+  unsigned char kb[A_MAX];
+  size_t n = key && *key ? asset_key(kb, ns ? ns : "default", S(key),
+                                     S(partition))
+                         : 0;
+  MDB_val k = {n, kb}, v;
+  int rc = n ? mdb_get(LR(r)->txn, LJ(r->j)->assets, &k, &v) : MDB_NOTFOUND;
+  if (rc == MDB_NOTFOUND)
+    return CAIRN_ENOTFOUND;
+  if (rc)
+    return cairn__mdb_err(r->j, rc, "reading an asset");
+  if (cairn__asset_latest_decode(v.mv_data, v.mv_size, out) != 0) {
+    cairn__journal_set_err(r->j, "an entry of the asset catalogue is "
+                                 "damaged; run `cairn journal rebuild-views`");
+    return CAIRN_ECORRUPT;
+  }
+  return 0;
 }
 
 int cairn__lmdb_reader_assets(cairn_reader *r, const char *ns,
@@ -322,7 +350,12 @@ int cairn__lmdb_reader_run_assets(cairn_reader *r, uint64_t run_key,
   if (rc)
     return cairn__mdb_err(r->j, rc, "reading a run's assets");
   MDB_val k = {8, kb}, v;
-  int err = 0;
+  cairn_run_info info;
+  int err = cairn__lmdb_reader_run_by_key(r, run_key, &info);
+  if (err) {
+    mdb_cursor_close(cur);
+    return err;
+  }
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     if (k.mv_size <= 8 || memcmp(k.mv_data, kb, 8) != 0)
@@ -336,7 +369,8 @@ int cairn__lmdb_reader_run_assets(cairn_reader *r, uint64_t run_key,
       break;
     }
     cairn_asset a;
-    if ((err = fill(r, run_key, cairn__get_be32(v.mv_data), &a)) != 0 ||
+    if ((err = fill_in(r, &info, run_key, cairn__get_be32(v.mv_data),
+                       &a)) != 0 ||
         cb(ctx, &a))
       break;
   }

@@ -487,6 +487,7 @@ const cairn__journal_ops cairn__lmdb_ops = {
     .prompt_text = cairn__lmdb_reader_prompt_text,
     .prompts = cairn__lmdb_reader_prompts,
     .asset = cairn__lmdb_reader_asset,
+    .asset_head = cairn__lmdb_reader_asset_head,
     .assets = cairn__lmdb_reader_assets,
     .asset_history = cairn__lmdb_reader_asset_history,
     .run_assets = cairn__lmdb_reader_run_assets,

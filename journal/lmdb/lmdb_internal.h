@@ -206,6 +206,7 @@ int cairn__lmdb_reader_audit(cairn_reader *r, uint64_t from_seq, cairn_audit_cb 
 int cairn__lmdb_reader_audit_backwards(cairn_reader *r, uint64_t down_to, cairn_audit_cb cb, void *ctx);
 int cairn__lmdb_reader_request(cairn_reader *r, const char *ns, const char *request_id, cairn_audit_record *out);
 int cairn__lmdb_reader_asset(cairn_reader *r, const char *ns, const char *key, const char *partition, cairn_asset *out);
+int cairn__lmdb_reader_asset_head(cairn_reader *r, const char *ns, const char *key, const char *partition, cairn__asset_latest *out);
 int cairn__lmdb_reader_assets(cairn_reader *r, const char *ns, const char *prefix, const char *after_key, const char *after_partition, cairn_asset_cb cb, void *ctx);
 int cairn__lmdb_reader_asset_history(cairn_reader *r, const char *ns, const char *key, const char *partition, cairn_asset_cb cb, void *ctx);
 int cairn__lmdb_reader_run_assets(cairn_reader *r, uint64_t run_key, cairn_asset_cb cb, void *ctx);
