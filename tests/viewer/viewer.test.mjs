@@ -283,6 +283,41 @@ const scenarios = {
     await waitText('#diff', '.x');
   },
 
+  async stale_assets() {
+    await register({ name: 'daily', steps: [
+      exec('report', ['sh', '-c', 'echo "{\\"rows\\": $0}"', '{{ .input.rows }}'],
+        { produces: [{ key: 'reports/{{ .run.partition }}', value: '{{ .output }}' }] })] });
+    const startP = async (rows) => (await api('POST', '/v1/runs', { workflow: 'daily', input: { rows }, partition: '2026-12-01' })).run_id;
+    const a = await startP(1);
+    await waitStatus(a, 'completed');
+    const b = await startP(2);
+    await waitStatus(b, 'completed');
+    // compare: the asset's hash changed, and A's asset is stale now
+    await open(`/compare/${a}/${b}`);
+    await page.waitForSelector('#assets-diff');
+    await waitText('#assets-diff', 'reports/2026-12-01 [2026-12-01]');
+    await waitText('#assets-diff', 'changed');
+    await waitText('#stale-banner', 'stale now');
+    await waitText('#stale-banner', 'superseded by run');
+    // the run page marks it; the replay dialog holds the replay back
+    await open(`/runs/${a}`);
+    await waitText('#run-assets', 'reports/2026-12-01');
+    await waitText('#run-assets', 'superseded');
+    await click('#replay-button');
+    await page.waitForSelector(`${dialog} #stale-banner`);
+    await waitText(`${dialog} #stale-banner`, '1 asset(s) this run produced are stale');
+    check(await submitDisabled(), 'the replay cannot be submitted onto stale assets as it is');
+    await page.click(`${dialog} input[name="allow_stale_assets"]`);
+    check(!(await submitDisabled()), 'checking "replay onto stale assets anyway" allows it');
+    await page.type(`${dialog} input[name="reason"]`, 'rebuild the old report');
+    await page.click(`${dialog} [data-submit]`);
+    const id = await followToast('Replay submitted');
+    const audit = await api('GET', '/v1/audit?limit=20');
+    const rec = audit.records.find((x) => x.new_run_id === id);
+    check(rec && rec.detail && rec.detail.allow_stale_assets === true, 'the replay is audited as allowed onto stale assets');
+    await waitText('main h1', 'daily');
+  },
+
   async tokens() {
     await register({ name: 'guarded', steps: [exec('only', echoJson({ ok: 1 }))] });
     const id = await start('guarded', {});

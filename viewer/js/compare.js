@@ -3,7 +3,7 @@
 // the steps that changed highlighted and marked "changed".
 
 import { get, enc } from './api.js';
-import { h, put, runLink, statusBadge, fmtMs, jsonView, fmtTime, link, errorBox } from './util.js';
+import { h, put, runLink, statusBadge, fmtMs, jsonView, fmtTime, link, errorBox, assetLine } from './util.js';
 import { navigate } from './app.js';
 
 function diffTable(caption, diffs) {
@@ -44,7 +44,11 @@ export function comparePage(main, a, b) {
     try { d = await get(`/v1/runs/${enc(run.run_id)}/diff?compareTo=${enc(b)}`); } catch (e) { box.append(errorBox(e, 'Comparing')); return; }
     const out = h('div', { id: 'diff' });
     box.append(out);
-    put(out, h('p', { class: d.identical ? 'same' : 'changed-summary' }, d.identical ? 'The runs are identical.' :
+    const warn = d.stale_warning;
+    put(out, warn ? h('div', { class: 'banner banner-danger', role: 'alert', id: 'stale-banner' },
+      h('p', {}, h('strong', {}, 'Stale assets: '), warn.message),
+      h('ul', { class: 'assets' }, warn.assets.map((x) => assetLine(Object.assign({ stale: true }, x))))) : null,
+    h('p', { class: d.identical ? 'same' : 'changed-summary' }, d.identical ? 'The runs are identical.' :
       `${d.steps.filter((s) => !s.same).length} step(s) differ.`),
     h('table', { class: 'diff' }, h('caption', {}, 'Runs'),
       h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', { scope: 'col' }, 'A'), h('th', { scope: 'col' }, 'B'))),
@@ -71,7 +75,7 @@ export function comparePage(main, a, b) {
       h('div', { class: 'two' },
         h('ol', { 'aria-label': 'transitions of A' }, d.transitions.a.map((t, i) => h('li', { class: d.transitions.b[i] === t ? '' : 'changed' }, t))),
         h('ol', { 'aria-label': 'transitions of B' }, d.transitions.b.map((t, i) => h('li', { class: d.transitions.a[i] === t ? '' : 'changed' }, t))))),
-    d.assets ? diffTable('Assets', d.assets) : null,
+    h('div', { id: 'assets-diff' }, diffTable('Assets', d.assets)),
     h('p', {}, link(`/compare/${enc(b)}/${enc(run.run_id)}`, 'Swap A and B')));
   })();
 }

@@ -5,7 +5,7 @@
 // toast linking to the new run.
 
 import { get, post, enc } from './api.js';
-import { h, clear } from './util.js';
+import { h, clear, assetLine } from './util.js';
 import { toast } from './app.js';
 
 let seq = 0;
@@ -98,11 +98,21 @@ export function replayDialog(run) {
       h('option', { value: 'original' }, 'original (the run’s own snapshot)'),
       h('option', { value: 'current' }, 'current (the latest registered version)'));
     const allow = h('input', { type: 'checkbox', name: 'allow_mutations', id: uid('allow') });
+    // Assets the run produced that are stale now: the replay is refused
+    // unless the user says so (docs/assets.md).
+    const stale = (run.assets || []).filter((a) => a.stale);
+    const allowStale = h('input', { type: 'checkbox', name: 'allow_stale_assets', id: uid('stale') });
+    const staleBox = stale.length ? h('div', { class: 'banner banner-danger', role: 'alert', id: 'stale-banner' },
+      h('p', {}, h('strong', {}, `${stale.length} asset(s) this run produced are stale: `),
+        'replaying it would bring older outputs back.'),
+      h('ul', { class: 'assets' }, stale.map(assetLine)),
+      h('label', { for: allowStale.id }, allowStale, ' Replay onto stale assets anyway')) : null;
     const reason = h('input', { name: 'reason', placeholder: 'why (kept in the audit)' });
     const renames = h('div', { class: 'renames', role: 'alert' });
     const mapping = { map: null, share: false, needed: [], gained: [], saved: false };
     const b = buttons(api, 'Replay', async () => {
       const body = { definition: definition.value, allow_mutations: allow.checked };
+      if (allowStale.checked) body.allowStaleAssets = true;
       const m = new FormData(api.form).get('mode');
       if (m === 'prompt') body.prompt = { artifact: artifact.value.trim(), hash: hash.value.trim() };
       if (m === 'model') body.model = { id: modelId.value.trim(), provider: provider.value.trim() };
@@ -118,7 +128,8 @@ export function replayDialog(run) {
       modelBox.hidden = m !== 'model';
       const unmapped = mapping.needed.length && !mapping.map;
       b.submit.disabled = (m === 'prompt' && (!artifact.value.trim() || !hash.value.trim())) ||
-        (m === 'model' && (!modelId.value.trim() || !provider.value.trim())) || Boolean(unmapped);
+        (m === 'model' && (!modelId.value.trim() || !provider.value.trim())) || Boolean(unmapped) ||
+        (stale.length > 0 && !allowStale.checked);
     };
     const checkRenames = async () => {
       clear(renames);
@@ -155,7 +166,7 @@ export function replayDialog(run) {
     api.form.addEventListener('input', () => api.revalidate());
     api.form.addEventListener('change', () => api.revalidate());
     definition.addEventListener('change', checkRenames);
-    api.form.append(mode, promptBox, modelBox, field('Definition', definition), renames,
+    api.form.append(mode, promptBox, modelBox, field('Definition', definition), renames, staleBox,
       h('div', { class: 'field' }, h('label', { for: allow.id }, allow, ' Allow mutations (perform mutating steps for real)')),
       mutationBanner(run, allow), field('Reason', reason), b.row);
     api.revalidate();

@@ -3,7 +3,7 @@
 // lineage of its workflow id and its audit records; live while it runs.
 
 import { get, enc, stream } from './api.js';
-import { h, clear, link, runLink, short, statusBadge, markBadge, fmtTime, fmtMs, jsonView, VirtualList, errorBox } from './util.js';
+import { h, clear, link, runLink, short, statusBadge, markBadge, fmtTime, fmtMs, jsonView, VirtualList, errorBox, assetLine } from './util.js';
 import { auditTable } from './audit.js';
 import { setLive } from './app.js';
 import { replayDialog, resetDialog, rerunDialog } from './dialogs.js';
@@ -71,7 +71,9 @@ export function runPage(main, id, tab) {
           o.actor ? [' by ', o.actor] : null]),
         dd('Input', jsonView(r.input, { label: 'input' })),
         dd('Output', r.output === null ? h('span', { class: 'muted' }, 'none') : jsonView(r.output, { label: 'output' })),
-        r.error ? dd('Error', h('span', { class: 'error-text' }, `${r.error.code || 'error'}: ${r.error.message || ''}`)) : null));
+        r.error ? dd('Error', h('span', { class: 'error-text' }, `${r.error.code || 'error'}: ${r.error.message || ''}`)) : null,
+        r.partition ? dd('Partition', h('code', {}, r.partition)) : null,
+        r.assets && r.assets.length ? dd('Assets', h('ul', { class: 'assets', id: 'run-assets' }, r.assets.map(assetLine))) : null));
   }
 
   function drawActions() {

@@ -136,3 +136,18 @@ export function errorBox(e, what) {
     box.append(h('button', { type: 'button', onclick: () => window.dispatchEvent(new Event('cairn:unauthenticated')) }, 'Enter a token'));
   return box;
 }
+
+// An asset as one line: "reports/day [day] sha256:ab12…" with a stale mark
+// and why (docs/assets.md, "Staleness").
+export const assetName = (a) => a.partition ? `${a.key} [${a.partition}]` : a.key;
+export function staleWhy(a) {
+  const st = a.staleness || a;
+  return (st.why || []).map((w) => w === 'superseded' && st.newer ? `superseded by run ${short(st.newer.run_id)}`
+    : w === 'expired' ? 'older than its max_age'
+      : w === 'upstream_changed' && st.upstream ? `upstream ${st.upstream.key} changed` : w).join('; ');
+}
+export function assetLine(a) {
+  return h('li', { class: a.stale ? 'asset stale' : 'asset', 'data-asset': assetName(a) },
+    h('code', {}, assetName(a)), ' ', h('code', { class: 'muted', title: a.hash }, `sha256:${a.hash.slice(0, 12)}`),
+    a.stale ? [' ', markBadge('stale', staleWhy(a)), ' ', h('span', { class: 'muted' }, staleWhy(a))] : '');
+}
