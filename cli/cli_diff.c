@@ -220,11 +220,15 @@ static void print_end(const cJSON *doc) {
 }
 
 /* assets: "assets: reports/day [day] changed sha256:ab.. -> sha256:cd..",
- * and the stale warning of the base run. */
+ * and the stale warning of the base run; nothing when neither has news
+ * (runs without assets say nothing of them). */
 static void print_assets(const cJSON *doc) {
   const cJSON *d, *w = get(doc, "stale_warning");
+  bool deltas = cJSON_GetArraySize(get(doc, "assets")) > 0;
+  if (!deltas && !cJSON_IsObject(w))
+    return;
   printf("assets: ");
-  if (cJSON_GetArraySize(get(doc, "assets")) == 0)
+  if (!deltas)
     fputs("identical", stdout);
   int i = 0;
   cJSON_ArrayForEach(d, get(doc, "assets")) {
