@@ -24,6 +24,9 @@ echo
 echo "\$ ./build/cairn history $wf     # every event, in order"
 ./build/cairn history "$wf"
 echo
+echo "\$ ./build/cairn assets list     # what runs produced (docs/assets.md)"
+./build/cairn assets list
+echo
 echo "\$ ./build/cairn journal verify"
 ./build/cairn journal verify
 run=$(./build/cairn status "$wf" | awk '{print $3}')

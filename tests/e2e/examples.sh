@@ -17,6 +17,9 @@ eq "it finds the most frequent word" "$(jq -r '.output.top[0].word' "$tmp/out")"
 wf=$(jq -r .workflow_id "$tmp/out")
 expect_exit 0 "its trace can be shown" "$CAIRN" show "$wf"
 check "the trace lists the sleep step" grep -q "pause .*completed" "$tmp/out"
+expect_exit 0 "its summary is an asset" "$CAIRN" --format json assets show \
+  text_report/summary
+eq "made by the summary step" "$(jq -r .step "$tmp/out")" summary
 
 expect_exit 0 "the native-kind example runs" "$NATIVE" "abc"
 check "its native step reversed the shouted text" grep -q '"CBA"' "$tmp/out"
