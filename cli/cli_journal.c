@@ -98,6 +98,8 @@ static int cmd_stats(cli_ctx *ctx, cairn_journal *j) {
     present_add_int(doc, "definitions", (int64_t)s.definitions);
     present_add_int(doc, "audit_records", (int64_t)s.audit_records);
     present_add_int(doc, "view_records", (int64_t)s.view_records);
+    present_add_int(doc, "assets", (int64_t)s.assets);
+    present_add_int(doc, "asset_versions", (int64_t)s.asset_versions);
     present_add_int(doc, "used_bytes", (int64_t)s.used_bytes);
     present_add_int(doc, "map_bytes", (int64_t)s.map_bytes);
     present_add_int(doc, "file_bytes", (int64_t)s.file_bytes);
@@ -117,6 +119,8 @@ static int cmd_stats(cli_ctx *ctx, cairn_journal *j) {
   printf("definitions    %llu\n", (unsigned long long)s.definitions);
   printf("audit records  %llu\n", (unsigned long long)s.audit_records);
   printf("view records   %llu\n", (unsigned long long)s.view_records);
+  printf("assets         %llu (%llu versions)\n",
+         (unsigned long long)s.assets, (unsigned long long)s.asset_versions);
   printf("space          %.1f MiB used of a %.1f MiB map; file %.1f MiB; "
          "%.0f bytes per event\n",
          (double)s.used_bytes / 1048576.0, (double)s.map_bytes / 1048576.0,

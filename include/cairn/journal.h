@@ -921,6 +921,8 @@ typedef struct cairn_journal_stats {
   uint64_t definitions;     /* snapshots */
   uint64_t audit_records;
   uint64_t view_records;
+  uint64_t assets;          /* catalogue entries: (key, partition) pairs */
+  uint64_t asset_versions;  /* materializations catalogued */
   uint64_t event_bytes;     /* encoded event bytes (values only) */
   uint64_t used_bytes;      /* pages in use × page size */
   uint64_t map_bytes;       /* current map size */

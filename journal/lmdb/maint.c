@@ -598,7 +598,9 @@ int cairn__lmdb_journal_stats_get(cairn_journal *j, cairn_journal_stats *out) {
     uint64_t *count;
   } dbs[] = {{LJ(j)->runs, &out->runs},       {LJ(j)->workflows, &out->workflows},
              {LJ(j)->events, &out->events},   {LJ(j)->defs, &out->definitions},
-             {LJ(j)->audit, &out->audit_records}, {LJ(j)->views, &out->view_records}};
+             {LJ(j)->audit, &out->audit_records}, {LJ(j)->views, &out->view_records},
+             {LJ(j)->assets, &out->assets},
+             {LJ(j)->asset_versions, &out->asset_versions}};
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
     if (mdb_stat(LR(r)->txn, dbs[i].dbi, &st) == 0)
       *dbs[i].count = st.ms_entries;

@@ -207,6 +207,14 @@ expect_exit 2 "a sleep step cannot produce" C run bad_sleep.json --id bad-7
 
 expect_exit 0 "the journal verifies, catalogue included" C journal verify
 C assets list --format json >before.json
+C journal stats --format json >stats.json
+is "journal stats counts the catalogue's entries" stats.json .assets \
+  "$(jq '.assets | length' before.json)"
+is "and every materialization" stats.json .asset_versions \
+  "$(C runs --format json | jq -r '.runs[].run_id' | while read -r id; do
+       C history "$id" --format json |
+         jq '[.events[] | select(.type == "asset.materialized")] | length'
+     done | awk '{ s += $1 } END { print s }')"
 expect_exit 0 "rebuild-views recomputes the catalogue" C journal rebuild-views
 C assets list --format json >after.json
 check "to the same catalogue" cmp -s before.json after.json
