@@ -579,7 +579,7 @@ static int asset_run(cairn_journal *j, const char *wf, const char *prefix,
   static const char up_hash[] =
       "1111111111111111111111111111111111111111111111111111111111111111";
   char id[37], meta[200];
-  cairn_batch *b;
+  cairn_batch *b = NULL;
   cairn_run_spec spec = {.workflow_id = wf, .def_hash = def};
   cairn_event *ev = calloc(n + 2, sizeof *ev);
   char (*keys)[64] = calloc(n, sizeof *keys);
@@ -610,8 +610,7 @@ static int asset_run(cairn_journal *j, const char *wf, const char *prefix,
   if (rc && rc != CAIRN_ENOMEM)
     fprintf(stderr, "bench_fork: writing assets: %s\n",
             cairn_journal_errmsg(j));
-  if (ev && keys && hashes)
-    cairn_batch_free(b);
+  cairn_batch_free(b);
   free(ev);
   free(keys);
   free(hashes);

@@ -67,6 +67,7 @@ typedef struct bt_args {
   char *def_file;
   const char *reason;
   bool allow_mutations;
+  bool allow_stale_assets;
   long concurrency;
   double pass_score;
   const char *overrides[MAX_OVERRIDES];
@@ -79,6 +80,7 @@ static const char usage_text[] =
     "         [--set-input PATH=JSON] [--param STEP.FIELD=JSON]\n"
     "         [--prompt STEP=TEXT|@FILE] [--model STEP=PROVIDER:MODEL]\n"
     "         [--definition original|current|FILE] [--allow-mutations]\n"
+    "         [--allow-stale-assets]\n"
     "         [--concurrency N] [--pass-score X] [--reason TEXT]";
 
 /* "KIND:VALUE", with a prompt's @FILE read (as `cairn replay` does). */
@@ -125,6 +127,10 @@ static int parse(int argc, char **argv, bt_args *a) {
     int rc = 0;
     if (strcmp(o, "--allow-mutations") == 0) {
       a->allow_mutations = true;
+      continue;
+    }
+    if (strcmp(o, "--allow-stale-assets") == 0) {
+      a->allow_stale_assets = true;
       continue;
     }
     if (v == NULL)
@@ -394,6 +400,7 @@ static int fork_all(cairn_engine *e, const bt_args *a, bt_run *runs,
                               .reason = a->reason,
                               .definition = a->definition,
                               .allow_mutations = a->allow_mutations,
+                              .allow_stale_assets = a->allow_stale_assets,
                               .overrides = a->overrides,
                               .n_overrides = a->n_overrides,
                               .execute = false};
@@ -402,7 +409,11 @@ static int fork_all(cairn_engine *e, const bt_args *a, bt_run *runs,
     if (rc) {
       fprintf(stderr, "cairn: backtest: replaying run %s: %s\n",
               runs[made].run_id, cairn_engine_errmsg(e));
+      if (rc == CAIRN_ESTALE)
+        fprintf(stderr, "cairn: backtest replays old runs on purpose: give "
+                        "backtest --allow-stale-assets\n");
       status = cairn_err_exit_code(rc);
+      cairn_fork_result_free(&fr);
       break;
     }
     memcpy(runs[made].replay_id, fr.run_id, sizeof runs[made].replay_id);

@@ -99,7 +99,9 @@ static int hash_file(const char *key, const char *dir, const char *rel,
              key, rel, dir);
     return CAIRN_EFORBIDDEN;
   }
-  int fd = open(real, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO at the path must not block the loop at open (a
+   * regular file reads as usual) */
+  int fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     snprintf(err, errlen, "asset %s: %s is not a readable file%s%s", key,
@@ -142,6 +144,14 @@ static int hash_file(const char *key, const char *dir, const char *rel,
   hex(d, len, hash);
   *size = total;
   return 0;
+}
+
+/* Keys and partitions hold no control characters (journal/codec.c). */
+static bool has_control(const char *s) {
+  for (; s && *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+      return true;
+  return false;
 }
 
 static const char *str_of(const cJSON *o, const char *name) {
@@ -203,16 +213,21 @@ int cairn__assets_collect(cairn__run *run, size_t i, const cJSON *input,
     int64_t size = 0, max_age = 0;
     if (part == NULL)
       part = run->partition;
-    if (key == NULL || *key == '\0' || strlen(key) > CAIRN_ASSET_KEY_MAX) {
+    if (key == NULL || *key == '\0' || strlen(key) > CAIRN_ASSET_KEY_MAX ||
+        has_control(key)) {
       snprintf(err, errlen, "an asset's key rendered to %s; it must be a "
-               "string of 1..%d bytes", key ? "an over-long string" :
-               "something that is not a string", CAIRN_ASSET_KEY_MAX);
+               "string of 1..%d bytes without control characters",
+               key == NULL ? "something that is not a string"
+               : *key ? "an over-long string or one with control characters"
+                      : "an empty string",
+               CAIRN_ASSET_KEY_MAX);
       rc = CAIRN_EINVAL;
       break;
     }
-    if (part && (*part == '\0' || strlen(part) > CAIRN_PARTITION_MAX)) {
-      snprintf(err, errlen, "asset %s: its partition must be 1..%d bytes",
-               key, CAIRN_PARTITION_MAX);
+    if (part && (*part == '\0' || strlen(part) > CAIRN_PARTITION_MAX ||
+                 has_control(part))) {
+      snprintf(err, errlen, "asset %s: its partition must be 1..%d bytes "
+               "without control characters", key, CAIRN_PARTITION_MAX);
       rc = CAIRN_EINVAL;
       break;
     }
@@ -326,10 +341,13 @@ void cairn__assets_fold_reused(cairn__run *run, size_t i, cairn_reader *r,
                                const cairn_event *reused) {
   cairn_run_info src;
   cairn_event ev;
+  char id[CAIRN_RUN_ID_LEN + 1];
   cJSON_Delete(run->steps[i].assets);
   run->steps[i].assets = NULL;
-  if (cairn_reader_run_by_id(r, reused->ref_run.ptr ? reused->ref_run.ptr
-                                                    : "", &src) != 0)
+  /* ref_run borrows from the event: not NUL-terminated */
+  snprintf(id, sizeof id, "%.*s", (int)reused->ref_run.len,
+           reused->ref_run.ptr ? reused->ref_run.ptr : "");
+  if (cairn_reader_run_by_id(r, id, &src) != 0)
     return;
   /* a completion's assets follow it directly (journal/fold.c) */
   for (uint32_t seq = reused->ref_seq + 1;

@@ -889,8 +889,9 @@ static int add_audit(fork_ctx *c, cairn_batch *b, const char *new_run) {
   return rc;
 }
 
-/* A replay refused for stale assets is audited too (its own action, so
- * that it neither takes the request id nor counts as a derived run). */
+/* A fork refused for stale assets is audited too, as action
+ * "<kind>_refused" (replay_refused, rerun_refused, reset_refused): it
+ * neither takes the request id nor counts as a derived run. */
 static void audit_refusal(fork_ctx *c) {
   cairn_batch *b;
   size_t n = strlen(c->stale) + 64;
@@ -901,33 +902,76 @@ static void audit_refusal(fork_ctx *c) {
   }
   snprintf(detail, n, "{\"refused\":\"stale_assets\",\"stale_assets\":%s}",
            c->stale);
+  char action[32];
+  snprintf(action, sizeof action, "%s_refused", kind_word(c->req->kind));
   cairn_audit_record a = {
       .ns = S(c->e->ns), .actor = S(cairn__engine_actor(c->e)),
-      .action = S("replay_refused"),
+      .action = S(action),
       .workflow_id = S(c->parent.workflow_id),
       .run_id = S(c->parent.run_id), .reason = S(c->req->reason),
       .detail = S(detail)};
   if (cairn_batch_audit(b, &a) == 0 && cairn_batch_commit(b) == 0)
     cairn__engine_news(c->e);
+  else { /* the refusal stands; say it is not in the audit index */
+    size_t at = strlen(c->e->errmsg);
+    snprintf(c->e->errmsg + at, sizeof c->e->errmsg - at,
+             " (the refusal could not be audited: %s)",
+             cairn_journal_errmsg(c->e->j));
+  }
   cairn_batch_free(b);
   free(detail);
 }
 
-/* A replay with prior inputs onto assets that are no longer current
- * would bring old outputs back: refused unless allowed (docs/assets.md).
- * One catalogue lookup per asset of the run and per upstream. */
+/* Whether the parent's step `name` runs again in the derived run (its
+ * assets would be made again). */
+static bool runs_again(const fork_ctx *c, const char *name) {
+  if (c->req->kind == CAIRN_FORK_RERUN_STEP)
+    return strcmp(name, c->req->step) == 0;
+  for (size_t i = 0; i < c->edef->n_steps; i++)
+    if (c->src[i] && strcmp(c->src[i]->name, name) == 0)
+      return !c->keep[i];
+  return false; /* not in the effective definition: it does not run */
+}
+
+/* A fork that runs steps of old inputs again onto assets that are no
+ * longer current would bring older outputs back: refused unless allowed
+ * (docs/assets.md). One catalogue lookup per asset of the parent and per
+ * upstream; then only the stale assets of steps that run again count: for
+ * a replay, stale by any rule; for a reset or a rerun, which carry a run
+ * on, superseded ones (an expired asset or a changed upstream is what a
+ * rerun refreshes). */
 static int check_assets(fork_ctx *c) {
   size_t n = 0;
   int rc = cairn_run_stale_assets(c->r, c->parent.key, 0, &c->stale, &n);
   if (rc)
     return fail(c, rc, "reading run %s's assets: %s", c->parent.run_id,
                 cairn_journal_errmsg(c->e->j));
+  if (n == 0)
+    return 0;
+  cJSON *all = cJSON_Parse(c->stale), *keep = cJSON_CreateArray(), *a;
+  cJSON_ArrayForEach(a, all) {
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(a, "step"), *w;
+    bool superseded = false;
+    cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(a, "why")) {
+      superseded |= cJSON_IsString(w) &&
+                    strcmp(w->valuestring, "superseded") == 0;
+    }
+    if (cJSON_IsString(step) && runs_again(c, step->valuestring) &&
+        (c->req->kind == CAIRN_FORK_REPLAY || superseded))
+      cJSON_AddItemToArray(keep, cJSON_Duplicate(a, 1));
+  }
+  cJSON_Delete(all);
+  free(c->stale);
+  n = (size_t)cJSON_GetArraySize(keep);
+  c->stale = n ? cJSON_PrintUnformatted(keep) : NULL;
+  cJSON_Delete(keep);
+  if (n && c->stale == NULL)
+    return CAIRN_ENOMEM;
   if (n == 0 || c->req->allow_stale_assets)
     return 0;
   /* the message names the first few; the result has them all */
   char names[200] = "";
   cJSON *list = cJSON_Parse(c->stale);
-  const cJSON *a;
   size_t told = 0;
   cJSON_ArrayForEach(a, list) {
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(a, "key");
@@ -943,11 +987,13 @@ static int check_assets(fork_ctx *c) {
   }
   cJSON_Delete(list);
   return fail(c, CAIRN_ESTALE, "run %s produced %zu asset%s that %s stale "
-              "now: %s%s; replaying it would bring older outputs back. "
-              "Replay the run that made the current ones, or give "
-              "--allow-stale-assets to replay anyway",
+              "now: %s%s; this %s would make %s again from older inputs. "
+              "Use the run that made the current ones, or give "
+              "--allow-stale-assets (API: \"allowStaleAssets\": true) to "
+              "go on anyway",
               c->parent.run_id, n, n == 1 ? "" : "s",
-              n == 1 ? "is" : "are", names, told < n ? ", ..." : "");
+              n == 1 ? "is" : "are", names, told < n ? ", ..." : "",
+              kind_word(c->req->kind), n == 1 ? "it" : "them");
 }
 
 /* A new run: reset, rerun from a step, replay. */
@@ -1071,7 +1117,7 @@ static int build(fork_ctx *c) {
   if ((rc = choose_kept(c)) != 0)
     return rc;
   plan_mutations(c);
-  if (c->req->kind == CAIRN_FORK_REPLAY && (rc = check_assets(c)) != 0)
+  if ((rc = check_assets(c)) != 0)
     return rc;
   /* The steps that will run must pass their kinds' policies (llm steps:
    * models the policy allows). */

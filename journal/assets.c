@@ -124,7 +124,7 @@ int cairn_asset_staleness_of(cairn_reader *r, const cairn_asset *a,
     memcpy(out->newer_hash, latest.hash, sizeof out->newer_hash);
   }
   /* 2. expired: older than its max_age */
-  if (a->max_age_us > 0 && now_us > a->time_us + a->max_age_us) {
+  if (a->max_age_us > 0 && now_us - a->time_us > a->max_age_us) {
     out->why |= CAIRN_ASSET_EXPIRED;
     out->expired_at_us = a->time_us + a->max_age_us;
   }
@@ -153,6 +153,9 @@ char *cairn_asset_stale_json(const cairn_asset *a,
   }
   cJSON_AddStringToObject(o, "hash", a->hash);
   cJSON_AddStringToObject(o, "run_id", a->run_id);
+  cairn__fmt(buf, sizeof buf, "%.*s", (int)a->step.len,
+             a->step.ptr ? a->step.ptr : "");
+  cJSON_AddStringToObject(o, "step", buf);
   add_time(o, "materialized_us", a->time_us);
   cJSON *why = cJSON_AddArrayToObject(o, "why");
   if (s->why & CAIRN_ASSET_SUPERSEDED) {

@@ -355,11 +355,24 @@ int cairn_event_decode(const void *buf, size_t len, cairn_event *ev,
 
 /* ---------------------------------------------------------------- check */
 
+/* An asset key or partition: a name without control characters (a tab
+ * separates the two in a listing's page cursor). */
+static bool label_ok(cairn_str s, size_t max);
+
 static bool name_ok(cairn_str s, size_t max) {
   if (s.ptr == NULL)
     return true;
   if (s.len == 0 || s.len > max || memchr(s.ptr, '\0', s.len))
     return false;
+  return true;
+}
+
+static bool label_ok(cairn_str s, size_t max) {
+  if (!name_ok(s, max))
+    return false;
+  for (size_t i = 0; s.ptr && i < s.len; i++)
+    if ((unsigned char)s.ptr[i] < 0x20 || s.ptr[i] == 0x7f)
+      return false;
   return true;
 }
 
@@ -374,16 +387,17 @@ int cairn__event_check(const cairn_event *ev, char *msg, size_t msglen) {
                CAIRN_STEP_NAME_MAX);
     return CAIRN_EINVAL;
   }
-  if (!name_ok(ev->partition, CAIRN_PARTITION_MAX)) {
+  if (!label_ok(ev->partition, CAIRN_PARTITION_MAX)) {
     cairn__fmt(msg, msglen, "a partition key must be 1..%d bytes without "
-               "NUL bytes", CAIRN_PARTITION_MAX);
+               "control characters", CAIRN_PARTITION_MAX);
     return CAIRN_EINVAL;
   }
   if (ev->type == CAIRN_EV_ASSET_MATERIALIZED) {
     if (ev->asset_key.ptr == NULL ||
-        !name_ok(ev->asset_key, CAIRN_ASSET_KEY_MAX)) {
+        !label_ok(ev->asset_key, CAIRN_ASSET_KEY_MAX)) {
       cairn__fmt(msg, msglen, "asset.materialized needs an asset_key of "
-                 "1..%d bytes without NUL bytes", CAIRN_ASSET_KEY_MAX);
+                 "1..%d bytes without control characters",
+                 CAIRN_ASSET_KEY_MAX);
       return CAIRN_EINVAL;
     }
     char hex[CAIRN_HASH_HEX_LEN + 1];

@@ -101,7 +101,10 @@ int present_assets(cairn_reader *r, const char *ns, const char *prefix,
   list_ctx c = {.r = r, .now = 0, .stale_only = stale_only,
                 .limit = limit ? limit : 100, .arr = cJSON_CreateArray()};
   /* the cursor is "KEY" or "KEY\tPARTITION" */
-  char akey[CAIRN_ASSET_KEY_MAX + 1] = "", *apart = NULL;
+  char akey[CAIRN_ASSET_KEY_MAX + 1 + CAIRN_PARTITION_MAX + 1] = "";
+  char *apart = NULL;
+  if (after && strlen(after) >= sizeof akey)
+    return CAIRN_EINVAL; /* no cursor of ours is that long */
   if (after && *after) {
     snprintf(akey, sizeof akey, "%s", after);
     char *tab = strchr(akey, '\t');

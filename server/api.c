@@ -420,6 +420,9 @@ static enum MHD_Result assets(conn *c) {
                         (size_t)n, stale && strcmp(stale, "0") != 0, &doc);
     cairn_reader_end(r);
   }
+  if (rc == CAIRN_EINVAL)
+    return srv_error(c, 400, "after is not a cursor of this listing (too "
+                     "long); give the `next` of the previous page", NULL);
   if (rc)
     return srv_fail(c, rc, cairn_journal_errmsg(c->s->j));
   return srv_json(c, 200, doc);

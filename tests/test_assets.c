@@ -376,6 +376,17 @@ TEST(verify_finds_a_damaged_catalogue_and_rebuild_views_restores_it) {
   CHECK_STR(a.hash, H2, "the latest is the same");
   CHECK_EQ(a.versions, 2, "and so is the count");
   cairn_reader_end(r);
+  /* without the latest records, every event is missing its key's */
+  cairn_journal_close(j);
+  raw_clear(home, "assets");
+  j = open_j(home);
+  first[0] = '\0';
+  CHECK_ERR(cairn_journal_verify(j, on_problem, first, &st), CAIRN_ECORRUPT,
+            "verify finds the missing latest records");
+  CHECK(strstr(first, "missing from the asset catalogue"), "and says so");
+  CHECK_OK(cairn_journal_rebuild_views(j, &n), j);
+  CHECK_OK(cairn_journal_verify(j, NULL, NULL, &st), j);
+  CHECK_EQ(st.problems, 0, "rebuild-views repaired them");
   cairn_journal_close(j);
   test_rmdir_free(home);
 }

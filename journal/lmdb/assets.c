@@ -8,8 +8,10 @@
  * neither part holds a NUL:
  *   assets          A                                -> latest record
  *   asset_versions  A · 0 · time_us u64 · run u64 · seq u32 -> (empty)
- *   run_assets      run u64 · key · 0 · partition    -> seq u32
- *   asset_uses      A · 0 · hash (64 hex) · run u64  -> (empty)
+ *   run_assets      run u64 · key · 0 · partition    -> run u64 · seq u32
+ *                   (where its asset.materialized is: this run's, or for
+ *                   a step a derived run reused, the source run's)
+ *   asset_uses      A · 0 · hash (32 raw bytes) · run u64 -> (empty)
  * The latest materialization of a key is the greatest (time, run, seq);
  * the event itself holds the rest, so nothing is stored twice.
  */
@@ -22,8 +24,22 @@
 #define A_MAX (CAIRN_NAMESPACE_MAX + 1 + CAIRN_ASSET_KEY_MAX + 1 + \
                CAIRN_PARTITION_MAX)
 #define VERSION_KEY_MAX (A_MAX + 1 + 8 + 8 + 4)
-#define USE_KEY_MAX (A_MAX + 1 + CAIRN_HASH_HEX_LEN + 8)
+#define USE_KEY_MAX (A_MAX + 1 + 32 + 8)
 #define RUN_KEY_MAX (8 + CAIRN_ASSET_KEY_MAX + 1 + CAIRN_PARTITION_MAX)
+/* LMDB's longest key (mdb_env_get_maxkeysize with the default build). */
+_Static_assert(VERSION_KEY_MAX <= 511 && USE_KEY_MAX <= 511 &&
+                   RUN_KEY_MAX <= 511,
+               "an asset catalogue key must fit LMDB's 511 bytes");
+
+/* 64 hex digits (checked by the caller) as 32 bytes. */
+static void hash_bytes(const char *hex, unsigned char out[32]) {
+  for (int i = 0; i < 32; i++) {
+    unsigned hi = (unsigned)hex[2 * i], lo = (unsigned)hex[2 * i + 1];
+    hi = hi <= '9' ? hi - '0' : hi - 'a' + 10;
+    lo = lo <= '9' ? lo - '0' : lo - 'a' + 10;
+    out[i] = (unsigned char)(hi << 4 | lo);
+  }
+}
 
 static size_t put_bytes(unsigned char *k, size_t at, const void *p,
                         size_t n) {
@@ -51,6 +67,23 @@ static cairn_str S(const char *s) {
 
 /* ------------------------------------------------------------- writes */
 
+/* run_assets: `run` lists the materialization at (src, seq) under its
+ * key and partition (the later of two of one key wins). */
+static int put_run_asset(cairn_journal *j, MDB_txn *txn, uint64_t run,
+                         const cairn_event *ev, uint64_t src) {
+  unsigned char rk[RUN_KEY_MAX], val[12];
+  cairn__put_be64(rk, run);
+  size_t rn = put_bytes(rk, 8, ev->asset_key.ptr, ev->asset_key.len);
+  rk[rn++] = 0;
+  if (ev->partition.len)
+    rn = put_bytes(rk, rn, ev->partition.ptr, ev->partition.len);
+  cairn__put_be64(val, src);
+  cairn__put_be32(val + 8, ev->seq);
+  MDB_val k = {rn, rk}, v = {12, val};
+  return cairn__mdb_err(j, cairn__put(txn, LJ(j)->run_assets, &k, &v, 0),
+                        "indexing a run's assets");
+}
+
 typedef struct use_ctx {
   cairn_journal *j;
   MDB_txn *txn;
@@ -67,7 +100,8 @@ static int put_use(void *ctx, const char *key, const char *partition,
   if (n == 0)
     return 0;
   kb[n++] = 0;
-  n = put_bytes(kb, n, hash, CAIRN_HASH_HEX_LEN);
+  hash_bytes(hash, kb + n);
+  n += 32;
   cairn__put_be64(kb + n, c->run);
   MDB_val k = {n + 8, kb}, v = {0, ""};
   c->rc = cairn__mdb_err(c->j, cairn__put(c->txn, LJ(c->j)->asset_uses, &k,
@@ -78,7 +112,7 @@ static int put_use(void *ctx, const char *key, const char *partition,
 
 int cairn__lmdb_put_asset(cairn_journal *j, MDB_txn *txn,
                           const cairn_run_info *run, const cairn_event *ev) {
-  unsigned char ak[VERSION_KEY_MAX], rk[RUN_KEY_MAX], be[4];
+  unsigned char ak[VERSION_KEY_MAX];
   size_t an = asset_key(ak, run->ns, ev->asset_key, ev->partition);
   if (an == 0)
     return CAIRN_EINVAL; /* cairn__event_check keeps this from happening */
@@ -127,22 +161,40 @@ int cairn__lmdb_put_asset(cairn_journal *j, MDB_txn *txn,
   free(buf);
   if (rc)
     return cairn__mdb_err(j, rc, "writing an asset's latest version");
-  /* what the run materialized: the later of two of one key wins */
-  cairn__put_be64(rk, run->key);
-  size_t rn = put_bytes(rk, 8, ev->asset_key.ptr, ev->asset_key.len);
-  rk[rn++] = 0;
-  if (ev->partition.len)
-    rn = put_bytes(rk, rn, ev->partition.ptr, ev->partition.len);
-  cairn__put_be32(be, ev->seq);
-  k = (MDB_val){rn, rk};
-  v = (MDB_val){4, be};
-  if ((rc = cairn__mdb_err(j, cairn__put(txn, LJ(j)->run_assets, &k, &v, 0),
-                           "indexing a run's assets")) != 0)
+  /* what the run materialized */
+  if ((rc = put_run_asset(j, txn, run->key, ev, run->key)) != 0)
     return rc;
   /* the users of each upstream version */
   use_ctx c = {j, txn, run->ns, run->key, 0};
   rc = cairn__asset_upstreams(ev->meta, put_use, &c);
   return c.rc ? c.rc : rc;
+}
+
+int cairn__lmdb_put_reused_assets(cairn_journal *j, MDB_txn *txn,
+                                  const cairn_run_info *run,
+                                  const cairn_event *reused) {
+  uint64_t src;
+  cairn_str id = reused->ref_run;
+  int rc = id.len == CAIRN_RUN_ID_LEN ? cairn__get_run_key(j, txn, id, &src)
+                                      : CAIRN_ENOTFOUND;
+  if (rc) /* the fold checked the reference: nothing to list */
+    return rc == CAIRN_ENOTFOUND ? 0 : rc;
+  /* a completion's assets follow it directly (fold.c) */
+  for (uint32_t seq = reused->ref_seq + 1;; seq++) {
+    unsigned char kb[12];
+    cairn_event ev;
+    MDB_val k = {cairn__event_key(kb, src, seq), kb}, v;
+    rc = mdb_get(txn, LJ(j)->events, &k, &v);
+    if (rc == MDB_NOTFOUND)
+      return 0;
+    if (rc)
+      return cairn__mdb_err(j, rc, "reading a reused step's assets");
+    if (cairn_event_decode(v.mv_data, v.mv_size, &ev, NULL) != 0 ||
+        ev.type != CAIRN_EV_ASSET_MATERIALIZED)
+      return 0;
+    if ((rc = put_run_asset(j, txn, run->key, &ev, src)) != 0)
+      return rc;
+  }
 }
 
 int cairn__lmdb_drop_assets(cairn_journal *j, MDB_txn *txn) {
@@ -360,7 +412,7 @@ int cairn__lmdb_reader_run_assets(cairn_reader *r, uint64_t run_key,
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     if (k.mv_size <= 8 || memcmp(k.mv_data, kb, 8) != 0)
       break;
-    if (v.mv_size != 4) {
+    if (v.mv_size != 12) {
       cairn__journal_set_err(r->j, "an entry of run key %llu's assets is "
                                    "damaged; run `cairn journal "
                                    "rebuild-views`",
@@ -369,7 +421,9 @@ int cairn__lmdb_reader_run_assets(cairn_reader *r, uint64_t run_key,
       break;
     }
     cairn_asset a;
-    if ((err = fill_in(r, &info, run_key, cairn__get_be32(v.mv_data),
+    uint64_t src = cairn__get_be64(v.mv_data);
+    uint32_t seq = cairn__get_be32((unsigned char *)v.mv_data + 8);
+    if ((err = fill_in(r, src == run_key ? &info : NULL, src, seq,
                        &a)) != 0 ||
         cb(ctx, &a))
       break;
@@ -385,10 +439,11 @@ int cairn__lmdb_reader_asset_users(cairn_reader *r, const char *ns,
   size_t n = key && *key ? asset_key(kb, ns ? ns : "default", S(key),
                                      S(partition))
                          : 0;
-  if (n == 0 || hash == NULL || strlen(hash) != CAIRN_HASH_HEX_LEN)
+  if (n == 0 || hash == NULL || !cairn__is_hash_hex(hash))
     return 0;
   kb[n++] = 0;
-  n = put_bytes(kb, n, hash, CAIRN_HASH_HEX_LEN);
+  hash_bytes(hash, kb + n);
+  n += 32;
   MDB_cursor *cur;
   int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->asset_uses, &cur);
   if (rc)
@@ -423,12 +478,15 @@ int cairn__lmdb_rebuild_assets(cairn_journal *j, MDB_txn *txn) {
     cairn_event ev;
     if (k.mv_size != 12 ||
         cairn_event_decode(v.mv_data, v.mv_size, &ev, NULL) != 0 ||
-        ev.type != CAIRN_EV_ASSET_MATERIALIZED)
+        (ev.type != CAIRN_EV_ASSET_MATERIALIZED &&
+         ev.type != CAIRN_EV_STEP_REUSED))
       continue; /* verify reports what does not decode */
     uint64_t key = cairn__get_be64(k.mv_data);
     if (run.info.key != key && (err = cairn__get_run(j, txn, key, &run)))
       break;
-    err = cairn__lmdb_put_asset(j, txn, &run.info, &ev);
+    err = ev.type == CAIRN_EV_STEP_REUSED
+              ? cairn__lmdb_put_reused_assets(j, txn, &run.info, &ev)
+              : cairn__lmdb_put_asset(j, txn, &run.info, &ev);
   }
   mdb_cursor_close(cur);
   if (err)
@@ -450,6 +508,15 @@ bool cairn__lmdb_asset_catalogued(cairn_journal *j, MDB_txn *txn,
   MDB_val k = {n + 20, kb}, v;
   if (mdb_get(txn, LJ(j)->asset_versions, &k, &v) != 0)
     return false;
+  /* the key's latest is this one or a later one */
+  cairn__asset_latest l;
+  k = (MDB_val){n - 1, kb};
+  if (mdb_get(txn, LJ(j)->assets, &k, &v) != 0 ||
+      cairn__asset_latest_decode(v.mv_data, v.mv_size, &l) != 0 ||
+      l.time_us < ev->time_us ||
+      (l.time_us == ev->time_us &&
+       (l.run < run || (l.run == run && l.seq < ev->seq))))
+    return false;
   /* and the run lists it (the run's latest of the key: this or later) */
   cairn__put_be64(rk, run);
   size_t rn = put_bytes(rk, 8, ev->asset_key.ptr, ev->asset_key.len);
@@ -457,6 +524,28 @@ bool cairn__lmdb_asset_catalogued(cairn_journal *j, MDB_txn *txn,
   if (ev->partition.len)
     rn = put_bytes(rk, rn, ev->partition.ptr, ev->partition.len);
   k = (MDB_val){rn, rk};
-  return mdb_get(txn, LJ(j)->run_assets, &k, &v) == 0 && v.mv_size == 4 &&
-         cairn__get_be32(v.mv_data) >= ev->seq;
+  return mdb_get(txn, LJ(j)->run_assets, &k, &v) == 0 &&
+         v.mv_size == 12 && cairn__get_be64(v.mv_data) == run &&
+         cairn__get_be32((unsigned char *)v.mv_data + 8) >= ev->seq;
+}
+
+bool cairn__lmdb_asset_entry_ok(cairn_journal *j, MDB_txn *txn,
+                                const MDB_val *k, const MDB_val *v) {
+  cairn__asset_latest a;
+  cairn__run_rec run;
+  cairn_event ev;
+  unsigned char kb[12], ak[A_MAX];
+  if (cairn__asset_latest_decode(v->mv_data, v->mv_size, &a) != 0 ||
+      cairn__get_run(j, txn, a.run, &run) != 0)
+    return false;
+  MDB_val ek = {cairn__event_key(kb, a.run, a.seq), kb}, e;
+  if (mdb_get(txn, LJ(j)->events, &ek, &e) != 0 ||
+      cairn_event_decode(e.mv_data, e.mv_size, &ev, NULL) != 0 ||
+      ev.type != CAIRN_EV_ASSET_MATERIALIZED)
+    return false;
+  /* it is an event of this very key, with the hash it says */
+  size_t an = asset_key(ak, run.info.ns, ev.asset_key, ev.partition);
+  return an == k->mv_size && memcmp(ak, k->mv_data, an) == 0 &&
+         ev.content_hash.len == CAIRN_HASH_HEX_LEN &&
+         memcmp(ev.content_hash.ptr, a.hash, CAIRN_HASH_HEX_LEN) == 0;
 }

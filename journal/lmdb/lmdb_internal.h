@@ -32,7 +32,7 @@
  *              0 · hash (64 hex)                  -> the prompt text
  *   assets     namespace · 0 · key · 0 · partition -> latest record
  *   asset_versions  ... · 0 · time u64 · run u64 · seq u32 -> (empty)
- *   run_assets run key u64 · key · 0 · partition  -> seq u32
+ *   run_assets run key u64 · key · 0 · partition  -> run key u64 · seq u32
  *   asset_uses namespace · 0 · key · 0 · partition · 0 · hash · run u64
  *                                                 -> (empty)
  *   meta       "schema" -> u32, "next_run" -> u64, "next_audit" -> u64
@@ -162,6 +162,15 @@ void cairn__lmdb_loader_init(cairn__lmdb_loader *l, cairn__fold_loader *fl);
  * in `txn`); a version catalogued already is left as it is. */
 int cairn__lmdb_put_asset(cairn_journal *j, MDB_txn *txn,
                           const cairn_run_info *run, const cairn_event *ev);
+/* assets.c: `run` reused a step whose completion `reused` references:
+ * it lists that completion's assets (in the source run) as its own. */
+int cairn__lmdb_put_reused_assets(cairn_journal *j, MDB_txn *txn,
+                                  const cairn_run_info *run,
+                                  const cairn_event *reused);
+/* Whether the `assets` entry (k, v) points at an asset.materialized of
+ * that key whose hash it holds. */
+bool cairn__lmdb_asset_entry_ok(cairn_journal *j, MDB_txn *txn,
+                                const MDB_val *k, const MDB_val *v);
 /* Empties the catalogue's four databases (rebuild-views refills them). */
 int cairn__lmdb_drop_assets(cairn_journal *j, MDB_txn *txn);
 

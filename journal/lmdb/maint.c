@@ -395,24 +395,14 @@ static void check_prompt(vctx *v, const MDB_val *k, const MDB_val *val) {
   cairn_prompt_free(&p);
 }
 
-/* assets: each latest entry decodes and names an asset.materialized. */
+/* assets: each latest entry names an asset.materialized of its own key
+ * and holds its hash. */
 static void check_asset(vctx *v, const MDB_val *k, const MDB_val *val) {
-  cairn__asset_latest a;
-  cairn_event ev;
-  unsigned char kb[12];
-  MDB_val ek = {cairn__event_key(kb, 0, 0), kb}, ev_val;
-  (void)k;
-  if (cairn__asset_latest_decode(val->mv_data, val->mv_size, &a) != 0) {
-    problem(v, 0, "an entry of the asset catalogue does not decode");
-    return;
-  }
-  cairn__event_key(kb, a.run, a.seq);
-  if (mdb_get(v->txn, LJ(v->j)->events, &ek, &ev_val) != 0 ||
-      cairn_event_decode(ev_val.mv_data, ev_val.mv_size, &ev, NULL) != 0 ||
-      ev.type != CAIRN_EV_ASSET_MATERIALIZED)
-    problem(v, 0, "the asset catalogue points at event %u of run key %llu, "
-            "which is not an asset.materialized; run `cairn journal "
-            "rebuild-views`", a.seq, (unsigned long long)a.run);
+  if (!cairn__lmdb_asset_entry_ok(v->j, v->txn, k, val))
+    problem(v, 0, "an entry of the asset catalogue (%.*s) does not match "
+            "the event it points at; run `cairn journal rebuild-views`",
+            (int)(k->mv_size < 200 ? k->mv_size : 200),
+            (const char *)k->mv_data);
 }
 
 /* Every index that is not one run's: definitions and their names, the

@@ -345,6 +345,9 @@ static int append_events(commit_ctx *c, MDB_txn *txn, cairn__op *op,
     if (ev->type == CAIRN_EV_ASSET_MATERIALIZED &&
         (rc = cairn__lmdb_put_asset(j, txn, &t->rec.info, ev)) != 0)
       return rc;
+    if (ev->type == CAIRN_EV_STEP_REUSED &&
+        (rc = cairn__lmdb_put_reused_assets(j, txn, &t->rec.info, ev)) != 0)
+      return rc;
   }
   return 0;
 }

@@ -205,6 +205,46 @@ cat >bad_sleep.json <<'EOF'
 EOF
 expect_exit 2 "a sleep step cannot produce" C run bad_sleep.json --id bad-7
 
+# a derived run lists the assets of the steps it reused, and builds on them
+d9=2026-12-09
+expect_exit 0 "a run of another day" \
+  C run report.json --input "{\"day\": \"$d9\", \"v\": 7}" --id day9 \
+  --partition "$d9"
+p9=$(C status day9 --format json | jq -r .run_id)
+expect_exit 0 "a reset after extract reuses it and makes the report again" \
+  C reset day9 --step extract --reason "report again"
+c9=$(C status day9 --format json | jq -r .run_id)
+C show "$c9" --format json >c9.json
+is "the derived run lists the reused step's asset" c9.json \
+  "[.assets[] | select(.key == \"raw/$d9\")][0].run_id" "$p9"
+is "and its own report" c9.json \
+  "[.assets[] | select(.key == \"reports/$d9\")][0].run_id" "$c9"
+is "whose upstream is the reused raw asset" c9.json \
+  "[.assets[] | select(.key == \"reports/$d9\")][0].upstream[0].hash" \
+  "$(jq -r "[.assets[] | select(.key == \"raw/$d9\")][0].hash" c9.json)"
+C diff "$p9" "$c9" --format json >d9.json
+is "parent and reset run made the same assets" d9.json '.assets | length' 0
+expect_exit 0 "another run of the day supersedes both" \
+  C run report.json --input "{\"day\": \"$d9\", \"v\": 8}" --id day9-b \
+  --partition "$d9"
+expect_exit 4 "replaying the derived run is refused: its reused asset too" \
+  C replay "$c9" --detach
+check "naming the reused step's asset" grep -q "stale raw/$d9" "$tmp/err"
+expect_exit 4 "a single-step rerun of a superseded report is refused" \
+  C rerun "$p9" --step report --reason "old inputs"
+check "it says the rerun would make it again" \
+  grep -q "this rerun would make them again" "$tmp/err"
+C audit --format json >audit.json
+is "the refused rerun is audited" audit.json \
+  '[.records[] | select(.action == "rerun_refused")][0].reason' "old inputs"
+expect_exit 0 "with --allow-stale-assets the rerun goes on" \
+  C rerun "$p9" --step report --allow-stale-assets
+expect_exit 0 "backtest replays old runs with --allow-stale-assets" \
+  C backtest --runs "$p9" --allow-stale-assets
+expect_exit 4 "and says so when it is missing" C backtest --runs "$p9"
+check "naming the option" grep -q "backtest --allow-stale-assets" "$tmp/err"
+
+
 expect_exit 0 "the journal verifies, catalogue included" C journal verify
 C assets list --format json >before.json
 C journal stats --format json >stats.json
@@ -219,11 +259,55 @@ expect_exit 0 "rebuild-views recomputes the catalogue" C journal rebuild-views
 C assets list --format json >after.json
 check "to the same catalogue" cmp -s before.json after.json
 
+# the longest names: a 64-byte namespace, a key near 256 bytes, a 128-byte
+# partition, the key an upstream of another step's asset
+ns=$(printf 'n%.0s' $(seq 64))
+key=$(printf 'k%.0s' $(seq 254))
+part=$(printf 'p%.0s' $(seq 128))
+cat >long.json <<'EOF'
+{ "name": "long_names", "steps": [
+  { "name": "a", "kind": "exec", "with": { "command": ["echo", "1"] },
+    "produces": [ { "key": "{{ .input.key }}", "value": "{{ .output }}" } ] },
+  { "name": "b", "kind": "exec", "needs": ["a"], "with": { "command": ["echo", "2"] },
+    "produces": [ { "key": "{{ .input.key }}-b", "value": "{{ .output }}" } ] } ] }
+EOF
+expect_exit 0 "the longest namespace, key and partition are catalogued" \
+  C --namespace "$ns" run long.json --input "{\"key\": \"$key\"}" \
+  --partition "$part" --id long-1
+C --namespace "$ns" assets show "$key-b" --partition "$part" \
+  --format json >long_b.json
+is "with its upstream" long_b.json '.upstream[0].key' "$key"
+C --namespace "$ns" assets show "$key" --partition "$part" \
+  --format json >long_a.json
+is "and the upstream version lists its user" long_a.json '.used_by | length' 1
+expect_exit 7 "a key over 256 bytes fails the step" \
+  C --namespace "$ns" run long.json --input "{\"key\": \"${key}xxx\"}" \
+  --id long-2
+check "saying how long a key may be" grep -q "1..256 bytes" "$tmp/out"
+expect_exit 0 "the journal verifies with the longest keys" C journal verify
+
 # the API
+expect_exit 0 "a long key in two long partitions (default namespace)" \
+  C run long.json --input "{\"key\": \"$key\"}" --partition "$part" --id long-3
+expect_exit 0 "and the second" \
+  C run long.json --input "{\"key\": \"$key\"}" --partition "${part:0:127}q" \
+  --id long-4
 serve
+seen=""
+after=""
+for page in 1 2 3 4 5; do
+  req GET "/v1/assets?prefix=kkk&limit=1" "" --get --data-urlencode "after=$after"
+  [ "$(body '.assets | length')" = 1 ] || break
+  seen="$seen $(body '.assets[0] | "\(.key | length)/\(.partition[-1:])"')"
+  after=$(body .next)
+  [ "$after" = null ] && break
+done
+eq "pages of one walk the four long entries, each once" "$seen" \
+  " 254/p 254/q 256/p 256/q"
 req GET /v1/assets
 answers "GET /v1/assets lists the catalogue" 200
-eq "every asset" "$(body '.assets | length')" "$(jq '.assets | length' after.json)"
+eq "every asset (and the four long ones)" "$(body '.assets | length')" \
+  "$(($(jq '.assets | length' after.json) + 4))"
 req GET "/v1/assets?prefix=reports/&limit=1"
 answers "a page of one" 200
 eq "under the prefix" "$(body '.assets[0].key')" "reports/$day"
