@@ -245,7 +245,10 @@ done
 
 # ------------------------------------------------------------- inject
 if [ -n "$INJECT" ]; then
-  victim=$(grep ' s1 ' "$log" | head -1)
+  # the last s1 line: its attempt is the one that completed (after the
+  # drain every run has ended), so the checks must see what is done to it
+  # (the first line may be an attempt a kill interrupted: seen as nothing)
+  victim=$(grep ' s1 ' "$log" | tail -1)
   case $INJECT in
     dup) echo "${victim% *} $(($(date +%s%6N) + 1000000))" >>"$log" ;;
     lost) grep -vxF "$victim" "$log" >"$log.new"; mv "$log.new" "$log" ;;
