@@ -55,6 +55,11 @@ int cli_engine_open(const cli_ctx *ctx, size_t max_runs, cairn_engine **e);
  * never created: for commands that act on existing runs. */
 int cli_engine_open_existing(const cli_ctx *ctx, size_t max_runs,
                              bool must_exist, cairn_engine **e);
+/* Why an asset is stale, as text ("superseded by run R; older than its
+ * max_age; upstream K changed"), from an object holding `why` and, as
+ * they apply, `newer` and `upstream` (cairn_asset_stale_json's, or a
+ * present_asset's "staleness"). "" when fresh. */
+void cli_stale_why(const cJSON *st, char *buf, size_t len);
 /* Prints `doc`, indented, and frees it. */
 void cli_print_json(cJSON *doc);
 

@@ -27,23 +27,8 @@ static const char *txt(const cJSON *o, const char *k) {
   return s ? s : "";
 }
 
-/* "superseded by run R; older than its max_age; upstream K changed" */
 static void why_text(const cJSON *a, char *buf, size_t len) {
-  const cJSON *st = cJSON_GetObjectItemCaseSensitive(a, "staleness"), *w;
-  buf[0] = '\0';
-  cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(st, "why")) {
-    size_t n = strlen(buf);
-    const cJSON *newer = cJSON_GetObjectItemCaseSensitive(st, "newer");
-    const cJSON *up = cJSON_GetObjectItemCaseSensitive(st, "upstream");
-    if (strcmp(w->valuestring, "superseded") == 0)
-      snprintf(buf + n, len - n, "%ssuperseded by run %s", n ? "; " : "",
-               newer ? txt(newer, "run_id") : "?");
-    else if (strcmp(w->valuestring, "expired") == 0)
-      snprintf(buf + n, len - n, "%solder than its max_age", n ? "; " : "");
-    else
-      snprintf(buf + n, len - n, "%supstream %s changed", n ? "; " : "",
-               up ? txt(up, "key") : "?");
-  }
+  cli_stale_why(cJSON_GetObjectItemCaseSensitive(a, "staleness"), buf, len);
 }
 
 static void print_line(const cJSON *a) {

@@ -253,24 +253,8 @@ static void print_stale(const cli_ctx *ctx, const char *json,
   }
   cJSON_ArrayForEach(a, list) {
     const cJSON *p = cJSON_GetObjectItem(a, "partition");
-    const cJSON *newer = cJSON_GetObjectItem(a, "newer");
-    const cJSON *up = cJSON_GetObjectItem(a, "upstream");
-    const cJSON *why;
-    char reasons[600] = "";
-    cJSON_ArrayForEach(why, cJSON_GetObjectItem(a, "why")) {
-      size_t n = strlen(reasons);
-      const char *w = why->valuestring;
-      if (strcmp(w, "superseded") == 0 && newer)
-        snprintf(reasons + n, sizeof reasons - n, "%ssuperseded by run %s",
-                 n ? "; " : "",
-                 cJSON_GetObjectItem(newer, "run_id")->valuestring);
-      else if (strcmp(w, "upstream_changed") == 0 && up)
-        snprintf(reasons + n, sizeof reasons - n, "%supstream %s changed",
-                 n ? "; " : "", cJSON_GetObjectItem(up, "key")->valuestring);
-      else
-        snprintf(reasons + n, sizeof reasons - n, "%s%s", n ? "; " : "",
-                 strcmp(w, "expired") == 0 ? "older than its max_age" : w);
-    }
+    char reasons[600];
+    cli_stale_why(a, reasons, sizeof reasons);
     fprintf(stderr, "  %s %s%s%s%s sha256:%.12s (%s)\n", word,
             cJSON_GetObjectItem(a, "key")->valuestring, p ? " [" : "",
             p ? p->valuestring : "", p ? "]" : "",

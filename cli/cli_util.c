@@ -116,3 +116,29 @@ int cli_engine_open_existing(const cli_ctx *ctx, size_t max_runs,
     fprintf(stderr, "cairn: %s\n", *err ? err : cairn_strerror(rc));
   return rc;
 }
+
+void cli_stale_why(const cJSON *st, char *buf, size_t len) {
+  const cJSON *w, *newer = cJSON_GetObjectItemCaseSensitive(st, "newer");
+  const cJSON *up = cJSON_GetObjectItemCaseSensitive(st, "upstream");
+  const cJSON *run = cJSON_GetObjectItemCaseSensitive(newer, "run_id");
+  const cJSON *key = cJSON_GetObjectItemCaseSensitive(up, "key");
+  buf[0] = '\0';
+  cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(st, "why")) {
+    size_t n = strlen(buf);
+    const char *sep = n ? "; " : "";
+    if (!cJSON_IsString(w))
+      continue;
+    if (strcmp(w->valuestring, "superseded") == 0 && cJSON_IsString(run))
+      snprintf(buf + n, len - n, "%ssuperseded by run %s", sep,
+               run->valuestring);
+    else if (strcmp(w->valuestring, "upstream_changed") == 0 &&
+             cJSON_IsString(key))
+      snprintf(buf + n, len - n, "%supstream %s changed", sep,
+               key->valuestring);
+    else
+      snprintf(buf + n, len - n, "%s%s", sep,
+               strcmp(w->valuestring, "expired") == 0
+                   ? "older than its max_age"
+                   : w->valuestring);
+  }
+}

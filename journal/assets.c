@@ -140,8 +140,8 @@ static void add_time(cJSON *o, const char *name, int64_t us) {
   cJSON_AddNumberToObject(o, name, (double)us);
 }
 
-char *cairn_asset_stale_json(const cairn_asset *a,
-                             const cairn_asset_staleness *s) {
+static cJSON *stale_obj(const cairn_asset *a,
+                        const cairn_asset_staleness *s) {
   cJSON *o = cJSON_CreateObject();
   char buf[CAIRN_ASSET_KEY_MAX + 1];
   cairn__fmt(buf, sizeof buf, "%.*s", (int)a->key.len, a->key.ptr);
@@ -178,7 +178,13 @@ char *cairn_asset_stale_json(const cairn_asset *a,
     cJSON_AddStringToObject(u, "hash", s->upstream_hash);
     cJSON_AddNumberToObject(u, "changed", s->n_upstream_changed);
   }
-  char *text = cJSON_PrintUnformatted(o);
+  return o;
+}
+
+char *cairn_asset_stale_json(const cairn_asset *a,
+                             const cairn_asset_staleness *s) {
+  cJSON *o = stale_obj(a, s);
+  char *text = o ? cJSON_PrintUnformatted(o) : NULL;
   cJSON_Delete(o);
   return text;
 }
@@ -197,9 +203,7 @@ static int add_stale(void *ctx, const cairn_asset *a) {
     return 1;
   if (s.why == 0)
     return 0;
-  char *one = cairn_asset_stale_json(a, &s);
-  cJSON *item = one ? cJSON_Parse(one) : NULL;
-  free(one);
+  cJSON *item = stale_obj(a, &s);
   if (item == NULL) {
     c->err = CAIRN_ENOMEM;
     return 1;

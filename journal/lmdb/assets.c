@@ -252,39 +252,22 @@ static int fill(cairn_reader *r, uint64_t run, uint32_t seq,
   return fill_in(r, NULL, run, seq, out);
 }
 
-static int latest_at(cairn_reader *r, const MDB_val *v, cairn_asset *out) {
-  cairn__asset_latest l;
-  if (cairn__asset_latest_decode(v->mv_data, v->mv_size, &l) != 0) {
-    cairn__journal_set_err(r->j, "an entry of the asset catalogue is "
-                                 "damaged; run `cairn journal rebuild-views`");
-    return CAIRN_ECORRUPT;
-  }
-  int rc = fill(r, l.run, l.seq, out);
+/* The materialization a latest record names, with its version count. */
+static int fill_latest(cairn_reader *r, const cairn__asset_latest *l,
+                       cairn_asset *out) {
+  int rc = fill(r, l->run, l->seq, out);
   if (rc == 0)
-    out->versions = l.versions;
+    out->versions = l->versions;
   return rc;
 }
 
-int cairn__lmdb_reader_asset(cairn_reader *r, const char *ns,
-                             const char *key, const char *partition,
-                             cairn_asset *out) {
-  unsigned char kb[A_MAX];
-  size_t n = key && *key ? asset_key(kb, ns ? ns : "default", S(key),
-                                     S(partition))
-                         : 0;
-  MDB_val k = {n, kb}, v;
-  int rc = n ? mdb_get(LR(r)->txn, LJ(r->j)->assets, &k, &v) : MDB_NOTFOUND;
-  if (rc == MDB_NOTFOUND) {
-    cairn__journal_set_err(r->j, "no asset %s%s%s has been materialized in "
-                                 "namespace %s; `cairn assets list` shows "
-                                 "those that have", key ? key : "",
-                           partition ? " partition " : "",
-                           partition ? partition : "", ns ? ns : "default");
-    return CAIRN_ENOTFOUND;
-  }
-  if (rc)
-    return cairn__mdb_err(r->j, rc, "reading an asset");
-  return latest_at(r, &v, out);
+static int decode_latest(cairn_reader *r, const MDB_val *v,
+                         cairn__asset_latest *out) {
+  if (cairn__asset_latest_decode(v->mv_data, v->mv_size, out) == 0)
+    return 0;
+  cairn__journal_set_err(r->j, "an entry of the asset catalogue is "
+                               "damaged; run `cairn journal rebuild-views`");
+  return CAIRN_ECORRUPT;
 }
 
 int cairn__lmdb_reader_asset_head(cairn_reader *r, const char *ns,
@@ -300,12 +283,21 @@ int cairn__lmdb_reader_asset_head(cairn_reader *r, const char *ns,
     return CAIRN_ENOTFOUND;
   if (rc)
     return cairn__mdb_err(r->j, rc, "reading an asset");
-  if (cairn__asset_latest_decode(v.mv_data, v.mv_size, out) != 0) {
-    cairn__journal_set_err(r->j, "an entry of the asset catalogue is "
-                                 "damaged; run `cairn journal rebuild-views`");
-    return CAIRN_ECORRUPT;
-  }
-  return 0;
+  return decode_latest(r, &v, out);
+}
+
+int cairn__lmdb_reader_asset(cairn_reader *r, const char *ns,
+                             const char *key, const char *partition,
+                             cairn_asset *out) {
+  cairn__asset_latest l;
+  int rc = cairn__lmdb_reader_asset_head(r, ns, key, partition, &l);
+  if (rc == CAIRN_ENOTFOUND)
+    cairn__journal_set_err(r->j, "no asset %s%s%s has been materialized in "
+                                 "namespace %s; `cairn assets list` shows "
+                                 "those that have", key ? key : "",
+                           partition ? " partition " : "",
+                           partition ? partition : "", ns ? ns : "default");
+  return rc ? rc : fill_latest(r, &l, out);
 }
 
 int cairn__lmdb_reader_assets(cairn_reader *r, const char *ns,
@@ -346,8 +338,10 @@ int cairn__lmdb_reader_assets(cairn_reader *r, const char *ns,
       break;
     if (an && k.mv_size == an && memcmp(k.mv_data, ak, an) == 0)
       continue; /* the page's last entry: start after it */
+    cairn__asset_latest l;
     cairn_asset a;
-    if ((err = latest_at(r, &v, &a)) != 0 || cb(ctx, &a))
+    if ((err = decode_latest(r, &v, &l)) != 0 ||
+        (err = fill_latest(r, &l, &a)) != 0 || cb(ctx, &a))
       break;
   }
   return done(r, cur, rc, err, "listing assets");

@@ -31,15 +31,6 @@ N=12
   echo '] }'
 } >makers.json
 
-kill_soon() {
-  local max=$1
-  shift
-  "$@" >/dev/null 2>&1 &
-  local pid=$!
-  sleep "0.$(printf '%03d' $((RANDOM % max)))"
-  kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
-  wait "$pid" 2>/dev/null
-}
 
 kills=0
 for t in $(seq 1 "$TRIALS"); do

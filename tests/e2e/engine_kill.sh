@@ -37,17 +37,6 @@ record_hits() {
     | $s.step' >>"hits-$1.txt"
 }
 
-# Runs "$@" in the background and SIGKILLs it after 0 to $1 ms.
-kill_soon() {
-  local max=$1
-  shift
-  "$@" >/dev/null 2>&1 &
-  local pid=$!
-  sleep "0.$(printf '%03d' $((RANDOM % max)))"
-  kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
-  wait "$pid" 2>/dev/null
-}
-
 kills=0
 t=0
 # TRIALS workflows, and more while fewer than 20 kills landed (a kill

@@ -136,6 +136,20 @@ stop_server() {
 }
 trap 'stop_server; cleanup' EXIT
 
+# kill_soon MAX_MS COMMAND...: runs the command in the background and
+# SIGKILLs it after 0 to MAX_MS ms (RANDOM: seed it to repeat); counts a
+# kill that landed in $kills.
+kills=0
+kill_soon() {
+  local max=$1
+  shift
+  "$@" >/dev/null 2>&1 &
+  local pid=$!
+  sleep "0.$(printf '%03d' $((RANDOM % max)))"
+  kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
+  wait "$pid" 2>/dev/null
+}
+
 finish() {
   echo "$pass passed, $fails failed"
   [ "$fails" -eq 0 ]
