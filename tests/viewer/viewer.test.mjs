@@ -62,6 +62,14 @@ async function waitText(sel, text, timeout = 10000) {
 }
 const textOf = (sel) => page.$eval(sel, (e) => e.textContent);
 const click = async (sel) => { await page.waitForSelector(sel, { visible: true }); await page.click(sel); };
+// The runs list re-renders as it refreshes, so a handle taken by
+// page.click may be detached before the click lands; find and click in
+// one step inside the page instead.
+const clickNow = (sel) => page.waitForFunction((s) => {
+  const el = document.querySelector(s);
+  if (el) el.click();
+  return !!el;
+}, {}, sel);
 const dialog = 'dialog[open]';
 async function followToast(prefix) {
   await waitText('#toasts', prefix);
@@ -87,7 +95,7 @@ const scenarios = {
     await open('/');
     await waitText('.runs tbody', id.slice(0, 8));
     check((await textOf(`tr[data-run="${id}"]`)).includes('failed'), 'the runs list marks the run failed');
-    await page.click(`tr[data-run="${id}"] td a`);
+    await clickNow(`tr[data-run="${id}"] td a`);
     await waitText('main h1', 'failed');
     await waitText('#step-details h2', 'parse');
     await waitText('#step-details', 'bad token at byte 7');
@@ -329,7 +337,7 @@ const scenarios = {
     await page.type('#token-input', TOKEN);
     await page.click('dialog[open] button[value="save"]');
     await waitText(`tr[data-run="${id}"]`, 'completed');
-    await page.click(`tr[data-run="${id}"] td a`);
+    await clickNow(`tr[data-run="${id}"] td a`);
     await waitText('main h1', 'completed');
     await waitText('#step-details', '"ok":1');
     // Without the token the list was a 401; with it the page reads runs.
