@@ -9,9 +9,11 @@
  * the neutral structs below as their first member, so journal.c can read
  * the common fields and the backend can cast back to its own.
  *
- * Backends: journal/lmdb/ (the embedded default, cairn__lmdb_ops). A
- * PostgreSQL backend (journal/pg/) will implement the same table, chosen
- * by cairn_journal_open from a postgresql:// home.
+ * Backends: journal/store/ (cairn__store_ops), the ordered store, which
+ * keeps its records through a driver (store/store.h): journal/lmdb/ (the
+ * embedded default) or journal/pg/ (PostgreSQL, chosen by a
+ * postgresql:// location). A backend that is no ordered store (an SQL
+ * schema of its own, say) would implement this table directly.
  *
  * What stays neutral, whatever the backend: batches are built, checked
  * and encoded by batch.c and codec.c; events become views only through
@@ -49,7 +51,7 @@ struct cairn_history {
  * (include/cairn/journal.h); journal.c checks nothing the backend must
  * not see twice, and adds nothing but the dispatch. */
 struct cairn__journal_ops {
-  const char *name;    /* "lmdb" */
+  const char *name;    /* "store" */
   /* The handle: open allocates the backend's handle (its first member a
    * cairn_journal with ops set) and fills *out; close frees it. */
   int (*open)(const char *home, const cairn_journal_options *opts, cairn_journal **out, char *errbuf, size_t errlen);
@@ -108,7 +110,7 @@ struct cairn__journal_ops {
   int (*commit)(cairn_batch *b);
 };
 
-/* The LMDB backend (journal/lmdb/env.c). */
-extern const cairn__journal_ops cairn__lmdb_ops;
+/* The ordered store (journal/store/store.c). */
+extern const cairn__journal_ops cairn__store_ops;
 
 #endif /* CAIRN_JOURNAL_BACKEND_H */

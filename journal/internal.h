@@ -14,7 +14,11 @@
  *                (backend.h: the interface every backend implements)
  *   fault.c      fault points (fault.h): every allocation of journal/
  *                goes through cairn__malloc and its siblings
- *   lmdb/        the LMDB backend: the only files that include lmdb.h
+ *   store/       the backend: the journal as an ordered key-value store
+ *                (store.h), over one of two drivers:
+ *   lmdb/        the LMDB driver: the only files that include lmdb.h
+ *   pg/          the PostgreSQL driver: the only files that include
+ *                libpq-fe.h
  */
 #ifndef CAIRN_JOURNAL_INTERNAL_H
 #define CAIRN_JOURNAL_INTERNAL_H

@@ -13,9 +13,9 @@
 
 int cairn_journal_open(const char *home, const cairn_journal_options *opts,
                        cairn_journal **out, char *errbuf, size_t errlen) {
-  /* The LMDB home is the only backend today; a postgresql:// home will
-   * choose journal/pg/ here. */
-  return cairn__lmdb_ops.open(home, opts, out, errbuf, errlen);
+  /* One backend, the ordered store; it picks its driver (LMDB for a
+   * directory, PostgreSQL for a postgresql:// URL) from `home`. */
+  return cairn__store_ops.open(home, opts, out, errbuf, errlen);
 }
 
 void cairn_journal_close(cairn_journal *j) {

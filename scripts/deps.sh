@@ -10,11 +10,12 @@ cd "$(dirname "$0")/.."
 
 pkgs=(gcc make cmake pkg-config clang libclang-rt-14-dev llvm
       liblmdb-dev libmsgpack-dev libuv1-dev libcurl4-openssl-dev
-      libcjson-dev libjq-dev libssl-dev uthash-dev jq libmicrohttpd-dev curl)
+      libcjson-dev libjq-dev libssl-dev uthash-dev jq libmicrohttpd-dev curl
+      libpq-dev)
 test=false
 [ "${1-}" = "--test" ] && test=true
 if $test; then
-  pkgs+=(chromium)
+  pkgs+=(chromium postgresql)
   command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 fi
 

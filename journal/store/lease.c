@@ -11,7 +11,7 @@
  * Whether an owner is dead is the engine's knowledge (pids on this host),
  * passed in as a callback; the journal only stores and compares.
  */
-#include "lmdb_internal.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +33,7 @@ static bool claimable(const cairn_run_info *i, const char *owner,
   return dead && dead(ctx, i->lease_owner);
 }
 
-static int put_rec(cairn_journal *j, MDB_txn *txn, const cairn__run_rec *r) {
+static int put_rec(cairn_journal *j, cairn__txn *txn, const cairn__run_rec *r) {
   unsigned char kb[8];
   char *buf = NULL;
   size_t n = 0;
@@ -41,10 +41,10 @@ static int put_rec(cairn_journal *j, MDB_txn *txn, const cairn__run_rec *r) {
   if (rc)
     return rc;
   cairn__put_be64(kb, r->info.key);
-  MDB_val k = {8, kb}, v = {n, buf};
-  rc = cairn__put(txn, LJ(j)->runs, &k, &v, 0);
+  cairn__val k = {8, kb}, v = {n, buf};
+  rc = cairn__kv_put(txn, DB_RUNS, &k, &v, 0);
   free(buf);
-  return cairn__mdb_err(j, rc, "writing a lease");
+  return cairn__kv_err(j, rc, "writing a lease");
 }
 
 typedef struct claim_ctx {
@@ -58,7 +58,7 @@ typedef struct claim_ctx {
 } claim_ctx;
 
 /* Takes run `key` when claimable; counts it in c->out. */
-static int claim_one(cairn_journal *j, MDB_txn *txn, claim_ctx *c,
+static int claim_one(cairn_journal *j, cairn__txn *txn, claim_ctx *c,
                      uint64_t key, int64_t now) {
   cairn__run_rec r;
   int rc = cairn__get_run(j, txn, key, &r);
@@ -73,32 +73,32 @@ static int claim_one(cairn_journal *j, MDB_txn *txn, claim_ctx *c,
   return rc;
 }
 
-static int claim_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
+static int claim_fn(cairn_journal *j, cairn__txn *txn, void *ctx) {
   claim_ctx *c = ctx;
   int64_t now = cairn__now_us();
-  MDB_cursor *cur;
+  cairn__cursor *cur;
   unsigned char kb[9] = {CAIRN_RUN_RUNNING};
   c->n = 0;
   if (c->only)
     return c->max ? claim_one(j, txn, c, c->only, now) : 0;
-  int rc = mdb_cursor_open(txn, LJ(j)->by_status, &cur);
+  int rc = cairn__cursor_open(txn, DB_BY_STATUS, &cur);
   if (rc)
-    return cairn__mdb_err(j, rc, "listing running runs");
-  MDB_val k = {1, kb}, v;
+    return cairn__kv_err(j, rc, "listing running runs");
+  cairn__val k = {1, kb}, v;
   int err = 0; /* a cairn error from claim_one; rc holds LMDB's */
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  for (rc = cairn__cursor_get(cur, &k, &v, KV_SET_RANGE);
        rc == 0 && c->n < c->max;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (k.mv_size != 9 || ((unsigned char *)k.mv_data)[0] != kb[0])
+       rc = cairn__cursor_get(cur, &k, &v, KV_NEXT)) {
+    if (k.size != 9 || ((unsigned char *)k.data)[0] != kb[0])
       break;
-    uint64_t key = cairn__get_be64((unsigned char *)k.mv_data + 1);
+    uint64_t key = cairn__get_be64((unsigned char *)k.data + 1);
     if ((err = claim_one(j, txn, c, key, now)) != 0)
       break;
   }
-  mdb_cursor_close(cur);
+  cairn__cursor_close(cur);
   if (err)
     return err;
-  return rc == MDB_NOTFOUND ? 0 : cairn__mdb_err(j, rc, "claiming runs");
+  return rc == KV_NOTFOUND ? 0 : cairn__kv_err(j, rc, "claiming runs");
 }
 
 static int check_owner(cairn_journal *j, const char *owner) {
@@ -108,7 +108,7 @@ static int check_owner(cairn_journal *j, const char *owner) {
   return CAIRN_EINVAL;
 }
 
-int cairn__lmdb_journal_claim_runs(cairn_journal *j, const char *owner,
+int cairn__store_journal_claim_runs(cairn_journal *j, const char *owner,
                              int64_t lease_ms, cairn_owner_dead_cb dead,
                              void *ctx, uint64_t only, uint64_t *out,
                              size_t max, size_t *n) {
@@ -131,7 +131,7 @@ typedef struct renew_ctx {
   size_t n_lost;
 } renew_ctx;
 
-static int renew_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
+static int renew_fn(cairn_journal *j, cairn__txn *txn, void *ctx) {
   renew_ctx *c = ctx;
   int64_t now = cairn__now_us();
   c->n_lost = 0;
@@ -157,7 +157,7 @@ static int renew_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
   return 0;
 }
 
-int cairn__lmdb_journal_renew_leases(cairn_journal *j, const char *owner,
+int cairn__store_journal_renew_leases(cairn_journal *j, const char *owner,
                                int64_t lease_ms, const uint64_t *keys,
                                size_t n, uint64_t *lost, size_t *n_lost) {
   renew_ctx c = {owner, lease_ms, keys, n, lost, 0};
@@ -173,7 +173,7 @@ int cairn__lmdb_journal_renew_leases(cairn_journal *j, const char *owner,
   return rc;
 }
 
-int cairn__lmdb_journal_release_leases(cairn_journal *j, const char *owner,
+int cairn__store_journal_release_leases(cairn_journal *j, const char *owner,
                                  const uint64_t *keys, size_t n) {
   renew_ctx c = {owner, 0, keys, n, NULL, 0};
   int rc = check_owner(j, owner);

@@ -15,7 +15,7 @@
  * The latest materialization of a key is the greatest (time, run, seq);
  * the event itself holds the rest, so nothing is stored twice.
  */
-#include "lmdb_internal.h"
+#include "store.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,8 @@
 #define VERSION_KEY_MAX (A_MAX + 1 + 8 + 8 + 4)
 #define USE_KEY_MAX (A_MAX + 1 + 32 + 8)
 #define RUN_KEY_MAX (8 + CAIRN_ASSET_KEY_MAX + 1 + CAIRN_PARTITION_MAX)
-/* LMDB's longest key (mdb_env_get_maxkeysize with the default build). */
+/* The longest key of the ordered store (LMDB's, mdb_env_get_maxkeysize
+ * with the default build; PostgreSQL's bytea keys allow more). */
 _Static_assert(VERSION_KEY_MAX <= 511 && USE_KEY_MAX <= 511 &&
                    RUN_KEY_MAX <= 511,
                "an asset catalogue key must fit LMDB's 511 bytes");
@@ -69,7 +70,7 @@ static cairn_str S(const char *s) {
 
 /* run_assets: `run` lists the materialization at (src, seq) under its
  * key and partition (the later of two of one key wins). */
-static int put_run_asset(cairn_journal *j, MDB_txn *txn, uint64_t run,
+static int put_run_asset(cairn_journal *j, cairn__txn *txn, uint64_t run,
                          const cairn_event *ev, uint64_t src) {
   unsigned char rk[RUN_KEY_MAX], val[12];
   cairn__put_be64(rk, run);
@@ -79,14 +80,14 @@ static int put_run_asset(cairn_journal *j, MDB_txn *txn, uint64_t run,
     rn = put_bytes(rk, rn, ev->partition.ptr, ev->partition.len);
   cairn__put_be64(val, src);
   cairn__put_be32(val + 8, ev->seq);
-  MDB_val k = {rn, rk}, v = {12, val};
-  return cairn__mdb_err(j, cairn__put(txn, LJ(j)->run_assets, &k, &v, 0),
+  cairn__val k = {rn, rk}, v = {12, val};
+  return cairn__kv_err(j, cairn__kv_put(txn, DB_RUN_ASSETS, &k, &v, 0),
                         "indexing a run's assets");
 }
 
 typedef struct use_ctx {
   cairn_journal *j;
-  MDB_txn *txn;
+  cairn__txn *txn;
   const char *ns;
   uint64_t run;
   int rc;
@@ -103,14 +104,14 @@ static int put_use(void *ctx, const char *key, const char *partition,
   hash_bytes(hash, kb + n);
   n += 32;
   cairn__put_be64(kb + n, c->run);
-  MDB_val k = {n + 8, kb}, v = {0, ""};
-  c->rc = cairn__mdb_err(c->j, cairn__put(c->txn, LJ(c->j)->asset_uses, &k,
+  cairn__val k = {n + 8, kb}, v = {0, ""};
+  c->rc = cairn__kv_err(c->j, cairn__kv_put(c->txn, DB_ASSET_USES, &k,
                                           &v, 0),
                          "indexing an asset's users");
   return c->rc != 0;
 }
 
-int cairn__lmdb_put_asset(cairn_journal *j, MDB_txn *txn,
+int cairn__store_put_asset(cairn_journal *j, cairn__txn *txn,
                           const cairn_run_info *run, const cairn_event *ev) {
   unsigned char ak[VERSION_KEY_MAX];
   size_t an = asset_key(ak, run->ns, ev->asset_key, ev->partition);
@@ -123,26 +124,26 @@ int cairn__lmdb_put_asset(cairn_journal *j, MDB_txn *txn,
   cairn__put_be64(ak + vn, (uint64_t)ev->time_us);
   cairn__put_be64(ak + vn + 8, run->key);
   cairn__put_be32(ak + vn + 16, ev->seq);
-  MDB_val k = {vn + 20, ak}, v = {0, ""};
-  int rc = cairn__put(txn, LJ(j)->asset_versions, &k, &v, MDB_NOOVERWRITE);
-  if (rc == MDB_KEYEXIST)
+  cairn__val k = {vn + 20, ak}, v = {0, ""};
+  int rc = cairn__kv_put(txn, DB_ASSET_VERSIONS, &k, &v, KV_NOOVERWRITE);
+  if (rc == KV_KEYEXIST)
     return 0;
   if (rc)
-    return cairn__mdb_err(j, rc, "indexing an asset version");
+    return cairn__kv_err(j, rc, "indexing an asset version");
   /* the latest */
   cairn__asset_latest cur = {0}, next = {.time_us = ev->time_us,
                                          .run = run->key, .seq = ev->seq};
-  k = (MDB_val){an, ak};
-  rc = mdb_get(txn, LJ(j)->assets, &k, &v);
-  if (rc == 0 && cairn__asset_latest_decode(v.mv_data, v.mv_size, &cur)) {
+  k = (cairn__val){an, ak};
+  rc = cairn__kv_get(txn, DB_ASSETS, &k, &v);
+  if (rc == 0 && cairn__asset_latest_decode(v.data, v.size, &cur)) {
     cairn__journal_set_err(j, "the catalogue entry of asset %.*s is "
                               "damaged; run `cairn journal rebuild-views`",
                            (int)ev->asset_key.len, ev->asset_key.ptr);
     return CAIRN_ECORRUPT;
   }
-  if (rc && rc != MDB_NOTFOUND)
-    return cairn__mdb_err(j, rc, "reading an asset's latest version");
-  bool newer = rc == MDB_NOTFOUND || cur.time_us < next.time_us ||
+  if (rc && rc != KV_NOTFOUND)
+    return cairn__kv_err(j, rc, "reading an asset's latest version");
+  bool newer = rc == KV_NOTFOUND || cur.time_us < next.time_us ||
                (cur.time_us == next.time_us &&
                 (cur.run < next.run ||
                  (cur.run == next.run && cur.seq < next.seq)));
@@ -156,11 +157,11 @@ int cairn__lmdb_put_asset(cairn_journal *j, MDB_txn *txn,
   size_t len = 0;
   if ((rc = cairn__asset_latest_encode(&next, &buf, &len)) != 0)
     return rc;
-  v = (MDB_val){len, buf};
-  rc = cairn__put(txn, LJ(j)->assets, &k, &v, 0);
+  v = (cairn__val){len, buf};
+  rc = cairn__kv_put(txn, DB_ASSETS, &k, &v, 0);
   free(buf);
   if (rc)
-    return cairn__mdb_err(j, rc, "writing an asset's latest version");
+    return cairn__kv_err(j, rc, "writing an asset's latest version");
   /* what the run materialized */
   if ((rc = put_run_asset(j, txn, run->key, ev, run->key)) != 0)
     return rc;
@@ -170,7 +171,7 @@ int cairn__lmdb_put_asset(cairn_journal *j, MDB_txn *txn,
   return c.rc ? c.rc : rc;
 }
 
-int cairn__lmdb_put_reused_assets(cairn_journal *j, MDB_txn *txn,
+int cairn__store_put_reused_assets(cairn_journal *j, cairn__txn *txn,
                                   const cairn_run_info *run,
                                   const cairn_event *reused) {
   uint64_t src;
@@ -183,13 +184,13 @@ int cairn__lmdb_put_reused_assets(cairn_journal *j, MDB_txn *txn,
   for (uint32_t seq = reused->ref_seq + 1;; seq++) {
     unsigned char kb[12];
     cairn_event ev;
-    MDB_val k = {cairn__event_key(kb, src, seq), kb}, v;
-    rc = mdb_get(txn, LJ(j)->events, &k, &v);
-    if (rc == MDB_NOTFOUND)
+    cairn__val k = {cairn__event_key(kb, src, seq), kb}, v;
+    rc = cairn__kv_get(txn, DB_EVENTS, &k, &v);
+    if (rc == KV_NOTFOUND)
       return 0;
     if (rc)
-      return cairn__mdb_err(j, rc, "reading a reused step's assets");
-    if (cairn_event_decode(v.mv_data, v.mv_size, &ev, NULL) != 0 ||
+      return cairn__kv_err(j, rc, "reading a reused step's assets");
+    if (cairn_event_decode(v.data, v.size, &ev, NULL) != 0 ||
         ev.type != CAIRN_EV_ASSET_MATERIALIZED)
       return 0;
     if ((rc = put_run_asset(j, txn, run->key, &ev, src)) != 0)
@@ -197,14 +198,13 @@ int cairn__lmdb_put_reused_assets(cairn_journal *j, MDB_txn *txn,
   }
 }
 
-int cairn__lmdb_drop_assets(cairn_journal *j, MDB_txn *txn) {
-  MDB_dbi dbs[] = {LJ(j)->assets, LJ(j)->asset_versions, LJ(j)->run_assets,
-                   LJ(j)->asset_uses};
+int cairn__store_drop_assets(cairn_journal *j, cairn__txn *txn) {
+  cairn__db dbs[] = {DB_ASSETS, DB_ASSET_VERSIONS, DB_RUN_ASSETS,
+                   DB_ASSET_USES};
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
-    int rc = cairn__fault_hit(CAIRN__FAULT_WRITE) ? EIO
-                                                  : mdb_drop(txn, dbs[i], 0);
+    int rc = cairn__kv_clear(txn, dbs[i]);
     if (rc)
-      return cairn__mdb_err(j, rc, "clearing the asset catalogue");
+      return cairn__kv_err(j, rc, "clearing the asset catalogue");
   }
   return 0;
 }
@@ -212,12 +212,12 @@ int cairn__lmdb_drop_assets(cairn_journal *j, MDB_txn *txn) {
 /* -------------------------------------------------------------- reads */
 
 /* A listing's answer: the callee's error, else the cursor's. */
-static int done(cairn_reader *r, MDB_cursor *cur, int mdb_rc, int err,
+static int done(cairn_reader *r, cairn__cursor *cur, int kv_rc, int err,
                 const char *what) {
-  mdb_cursor_close(cur);
+  cairn__cursor_close(cur);
   if (err)
     return err;
-  return mdb_rc == MDB_NOTFOUND ? 0 : cairn__mdb_err(r->j, mdb_rc, what);
+  return kv_rc == KV_NOTFOUND ? 0 : cairn__kv_err(r->j, kv_rc, what);
 }
 
 /* The materialization at (run, seq), which must be an asset.materialized;
@@ -227,9 +227,9 @@ static int fill_in(cairn_reader *r, const cairn_run_info *known,
   cairn_run_info read;
   const cairn_run_info *info = known ? known : &read;
   cairn_event ev;
-  int rc = known ? 0 : cairn__lmdb_reader_run_by_key(r, run, &read);
+  int rc = known ? 0 : cairn__store_reader_run_by_key(r, run, &read);
   if (rc == 0)
-    rc = cairn__lmdb_reader_event(r, run, seq, &ev);
+    rc = cairn__store_reader_event(r, run, seq, &ev);
   if (rc == 0 && ev.type != CAIRN_EV_ASSET_MATERIALIZED) {
     cairn__journal_set_err(r->j, "the asset catalogue points at event %u of "
                                  "run %s, which is %s; run `cairn journal "
@@ -261,36 +261,36 @@ static int fill_latest(cairn_reader *r, const cairn__asset_latest *l,
   return rc;
 }
 
-static int decode_latest(cairn_reader *r, const MDB_val *v,
+static int decode_latest(cairn_reader *r, const cairn__val *v,
                          cairn__asset_latest *out) {
-  if (cairn__asset_latest_decode(v->mv_data, v->mv_size, out) == 0)
+  if (cairn__asset_latest_decode(v->data, v->size, out) == 0)
     return 0;
   cairn__journal_set_err(r->j, "an entry of the asset catalogue is "
                                "damaged; run `cairn journal rebuild-views`");
   return CAIRN_ECORRUPT;
 }
 
-int cairn__lmdb_reader_asset_head(cairn_reader *r, const char *ns,
+int cairn__store_reader_asset_head(cairn_reader *r, const char *ns,
                                   const char *key, const char *partition,
                                   cairn__asset_latest *out) {
   unsigned char kb[A_MAX];
   size_t n = key && *key ? asset_key(kb, ns ? ns : "default", S(key),
                                      S(partition))
                          : 0;
-  MDB_val k = {n, kb}, v;
-  int rc = n ? mdb_get(LR(r)->txn, LJ(r->j)->assets, &k, &v) : MDB_NOTFOUND;
-  if (rc == MDB_NOTFOUND)
+  cairn__val k = {n, kb}, v;
+  int rc = n ? cairn__kv_get(LR(r)->txn, DB_ASSETS, &k, &v) : KV_NOTFOUND;
+  if (rc == KV_NOTFOUND)
     return CAIRN_ENOTFOUND;
   if (rc)
-    return cairn__mdb_err(r->j, rc, "reading an asset");
+    return cairn__kv_err(r->j, rc, "reading an asset");
   return decode_latest(r, &v, out);
 }
 
-int cairn__lmdb_reader_asset(cairn_reader *r, const char *ns,
+int cairn__store_reader_asset(cairn_reader *r, const char *ns,
                              const char *key, const char *partition,
                              cairn_asset *out) {
   cairn__asset_latest l;
-  int rc = cairn__lmdb_reader_asset_head(r, ns, key, partition, &l);
+  int rc = cairn__store_reader_asset_head(r, ns, key, partition, &l);
   if (rc == CAIRN_ENOTFOUND)
     cairn__journal_set_err(r->j, "no asset %s%s%s has been materialized in "
                                  "namespace %s; `cairn assets list` shows "
@@ -300,7 +300,7 @@ int cairn__lmdb_reader_asset(cairn_reader *r, const char *ns,
   return rc ? rc : fill_latest(r, &l, out);
 }
 
-int cairn__lmdb_reader_assets(cairn_reader *r, const char *ns,
+int cairn__store_reader_assets(cairn_reader *r, const char *ns,
                               const char *prefix, const char *after_key,
                               const char *after_partition,
                               cairn_asset_cb cb, void *ctx) {
@@ -326,17 +326,17 @@ int cairn__lmdb_reader_assets(cairn_reader *r, const char *ns,
       return 0;
     an = 0;
   }
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->assets, &cur);
+  cairn__cursor *cur;
+  int rc = cairn__cursor_open(LR(r)->txn, DB_ASSETS, &cur);
   if (rc)
-    return cairn__mdb_err(r->j, rc, "listing assets");
-  MDB_val k = an ? (MDB_val){an, ak} : (MDB_val){pn, pk}, v;
+    return cairn__kv_err(r->j, rc, "listing assets");
+  cairn__val k = an ? (cairn__val){an, ak} : (cairn__val){pn, pk}, v;
   int err = 0;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (k.mv_size < pn || memcmp(k.mv_data, pk, pn) != 0)
+  for (rc = cairn__cursor_get(cur, &k, &v, KV_SET_RANGE); rc == 0;
+       rc = cairn__cursor_get(cur, &k, &v, KV_NEXT)) {
+    if (k.size < pn || memcmp(k.data, pk, pn) != 0)
       break;
-    if (an && k.mv_size == an && memcmp(k.mv_data, ak, an) == 0)
+    if (an && k.size == an && memcmp(k.data, ak, an) == 0)
       continue; /* the page's last entry: start after it */
     cairn__asset_latest l;
     cairn_asset a;
@@ -347,30 +347,30 @@ int cairn__lmdb_reader_assets(cairn_reader *r, const char *ns,
   return done(r, cur, rc, err, "listing assets");
 }
 
-int cairn__lmdb_reader_asset_history(cairn_reader *r, const char *ns,
+int cairn__store_reader_asset_history(cairn_reader *r, const char *ns,
                                      const char *key, const char *partition,
                                      cairn_asset_cb cb, void *ctx) {
   unsigned char kb[VERSION_KEY_MAX];
   ns = ns ? ns : "default";
   size_t n = key && *key ? asset_key(kb, ns, S(key), S(partition)) : 0;
   if (n == 0)
-    return cairn__lmdb_reader_asset(r, ns, key, partition, &(cairn_asset){0});
+    return cairn__store_reader_asset(r, ns, key, partition, &(cairn_asset){0});
   kb[n++] = 0;
   size_t pn = n;
   memset(kb + n, 0xff, 20); /* past the last version */
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->asset_versions, &cur);
+  cairn__cursor *cur;
+  int rc = cairn__cursor_open(LR(r)->txn, DB_ASSET_VERSIONS, &cur);
   if (rc)
-    return cairn__mdb_err(r->j, rc, "reading an asset's history");
-  MDB_val k = {pn + 20, kb}, v;
+    return cairn__kv_err(r->j, rc, "reading an asset's history");
+  cairn__val k = {pn + 20, kb}, v;
   size_t seen = 0;
   int err = 0;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
-                          : mdb_cursor_get(cur, &k, &v, MDB_PREV);
-  for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
-    const unsigned char *p = k.mv_data;
-    if (k.mv_size != pn + 20 || memcmp(p, kb, pn) != 0)
+  rc = cairn__cursor_get(cur, &k, &v, KV_SET_RANGE);
+  rc = rc == KV_NOTFOUND ? cairn__cursor_get(cur, &k, &v, KV_LAST)
+                          : cairn__cursor_get(cur, &k, &v, KV_PREV);
+  for (; rc == 0; rc = cairn__cursor_get(cur, &k, &v, KV_PREV)) {
+    const unsigned char *p = k.data;
+    if (k.size != pn + 20 || memcmp(p, kb, pn) != 0)
       break;
     cairn_asset a;
     if ((err = fill(r, cairn__get_be64(p + pn + 8),
@@ -383,30 +383,30 @@ int cairn__lmdb_reader_asset_history(cairn_reader *r, const char *ns,
   if ((rc = done(r, cur, rc, err, "reading an asset's history")) != 0)
     return rc;
   if (seen == 0)
-    return cairn__lmdb_reader_asset(r, ns, key, partition, &(cairn_asset){0});
+    return cairn__store_reader_asset(r, ns, key, partition, &(cairn_asset){0});
   return 0;
 }
 
-int cairn__lmdb_reader_run_assets(cairn_reader *r, uint64_t run_key,
+int cairn__store_reader_run_assets(cairn_reader *r, uint64_t run_key,
                                   cairn_asset_cb cb, void *ctx) {
   unsigned char kb[8];
   cairn__put_be64(kb, run_key);
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->run_assets, &cur);
+  cairn__cursor *cur;
+  int rc = cairn__cursor_open(LR(r)->txn, DB_RUN_ASSETS, &cur);
   if (rc)
-    return cairn__mdb_err(r->j, rc, "reading a run's assets");
-  MDB_val k = {8, kb}, v;
+    return cairn__kv_err(r->j, rc, "reading a run's assets");
+  cairn__val k = {8, kb}, v;
   cairn_run_info info;
-  int err = cairn__lmdb_reader_run_by_key(r, run_key, &info);
+  int err = cairn__store_reader_run_by_key(r, run_key, &info);
   if (err) {
-    mdb_cursor_close(cur);
+    cairn__cursor_close(cur);
     return err;
   }
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (k.mv_size <= 8 || memcmp(k.mv_data, kb, 8) != 0)
+  for (rc = cairn__cursor_get(cur, &k, &v, KV_SET_RANGE); rc == 0;
+       rc = cairn__cursor_get(cur, &k, &v, KV_NEXT)) {
+    if (k.size <= 8 || memcmp(k.data, kb, 8) != 0)
       break;
-    if (v.mv_size != 12) {
+    if (v.size != 12) {
       cairn__journal_set_err(r->j, "an entry of run key %llu's assets is "
                                    "damaged; run `cairn journal "
                                    "rebuild-views`",
@@ -415,8 +415,8 @@ int cairn__lmdb_reader_run_assets(cairn_reader *r, uint64_t run_key,
       break;
     }
     cairn_asset a;
-    uint64_t src = cairn__get_be64(v.mv_data);
-    uint32_t seq = cairn__get_be32((unsigned char *)v.mv_data + 8);
+    uint64_t src = cairn__get_be64(v.data);
+    uint32_t seq = cairn__get_be32((unsigned char *)v.data + 8);
     if ((err = fill_in(r, src == run_key ? &info : NULL, src, seq,
                        &a)) != 0 ||
         cb(ctx, &a))
@@ -425,7 +425,7 @@ int cairn__lmdb_reader_run_assets(cairn_reader *r, uint64_t run_key,
   return done(r, cur, rc, err, "reading a run's assets");
 }
 
-int cairn__lmdb_reader_asset_users(cairn_reader *r, const char *ns,
+int cairn__store_reader_asset_users(cairn_reader *r, const char *ns,
                                    const char *key, const char *partition,
                                    const char *hash, cairn_run_key_cb cb,
                                    void *ctx) {
@@ -438,16 +438,16 @@ int cairn__lmdb_reader_asset_users(cairn_reader *r, const char *ns,
   kb[n++] = 0;
   hash_bytes(hash, kb + n);
   n += 32;
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(LR(r)->txn, LJ(r->j)->asset_uses, &cur);
+  cairn__cursor *cur;
+  int rc = cairn__cursor_open(LR(r)->txn, DB_ASSET_USES, &cur);
   if (rc)
-    return cairn__mdb_err(r->j, rc, "reading an asset's users");
-  MDB_val k = {n, kb}, v;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (k.mv_size != n + 8 || memcmp(k.mv_data, kb, n) != 0)
+    return cairn__kv_err(r->j, rc, "reading an asset's users");
+  cairn__val k = {n, kb}, v;
+  for (rc = cairn__cursor_get(cur, &k, &v, KV_SET_RANGE); rc == 0;
+       rc = cairn__cursor_get(cur, &k, &v, KV_NEXT)) {
+    if (k.size != n + 8 || memcmp(k.data, kb, n) != 0)
       break;
-    if (cb(ctx, cairn__get_be64((unsigned char *)k.mv_data + n)))
+    if (cb(ctx, cairn__get_be64((unsigned char *)k.data + n)))
       break;
   }
   return done(r, cur, rc, 0, "reading an asset's users");
@@ -457,38 +457,38 @@ int cairn__lmdb_reader_asset_users(cairn_reader *r, const char *ns,
 
 /* Catalogues every asset.materialized of the journal again, in one
  * transaction: readers see the old catalogue or the new, never half. */
-int cairn__lmdb_rebuild_assets(cairn_journal *j, MDB_txn *txn) {
-  int rc = cairn__lmdb_drop_assets(j, txn);
-  MDB_cursor *cur;
-  if (rc == 0 && (rc = mdb_cursor_open(txn, LJ(j)->events, &cur)) != 0)
-    return cairn__mdb_err(j, rc, "reading events");
+int cairn__store_rebuild_assets(cairn_journal *j, cairn__txn *txn) {
+  int rc = cairn__store_drop_assets(j, txn);
+  cairn__cursor *cur;
+  if (rc == 0 && (rc = cairn__cursor_open(txn, DB_EVENTS, &cur)) != 0)
+    return cairn__kv_err(j, rc, "reading events");
   if (rc)
     return rc;
   cairn__run_rec run = {0};
-  MDB_val k, v;
+  cairn__val k, v;
   int err = 0;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && err == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+  for (rc = cairn__cursor_get(cur, &k, &v, KV_FIRST); rc == 0 && err == 0;
+       rc = cairn__cursor_get(cur, &k, &v, KV_NEXT)) {
     cairn_event ev;
-    if (k.mv_size != 12 ||
-        cairn_event_decode(v.mv_data, v.mv_size, &ev, NULL) != 0 ||
+    if (k.size != 12 ||
+        cairn_event_decode(v.data, v.size, &ev, NULL) != 0 ||
         (ev.type != CAIRN_EV_ASSET_MATERIALIZED &&
          ev.type != CAIRN_EV_STEP_REUSED))
       continue; /* verify reports what does not decode */
-    uint64_t key = cairn__get_be64(k.mv_data);
+    uint64_t key = cairn__get_be64(k.data);
     if (run.info.key != key && (err = cairn__get_run(j, txn, key, &run)))
       break;
     err = ev.type == CAIRN_EV_STEP_REUSED
-              ? cairn__lmdb_put_reused_assets(j, txn, &run.info, &ev)
-              : cairn__lmdb_put_asset(j, txn, &run.info, &ev);
+              ? cairn__store_put_reused_assets(j, txn, &run.info, &ev)
+              : cairn__store_put_asset(j, txn, &run.info, &ev);
   }
-  mdb_cursor_close(cur);
+  cairn__cursor_close(cur);
   if (err)
     return err;
-  return rc == MDB_NOTFOUND ? 0 : cairn__mdb_err(j, rc, "reading events");
+  return rc == KV_NOTFOUND ? 0 : cairn__kv_err(j, rc, "reading events");
 }
 
-bool cairn__lmdb_asset_catalogued(cairn_journal *j, MDB_txn *txn,
+bool cairn__store_asset_catalogued(cairn__txn *txn,
                                   const char *ns, uint64_t run,
                                   const cairn_event *ev) {
   unsigned char kb[VERSION_KEY_MAX], rk[RUN_KEY_MAX];
@@ -499,14 +499,14 @@ bool cairn__lmdb_asset_catalogued(cairn_journal *j, MDB_txn *txn,
   cairn__put_be64(kb + n, (uint64_t)ev->time_us);
   cairn__put_be64(kb + n + 8, run);
   cairn__put_be32(kb + n + 16, ev->seq);
-  MDB_val k = {n + 20, kb}, v;
-  if (mdb_get(txn, LJ(j)->asset_versions, &k, &v) != 0)
+  cairn__val k = {n + 20, kb}, v;
+  if (cairn__kv_get(txn, DB_ASSET_VERSIONS, &k, &v) != 0)
     return false;
   /* the key's latest is this one or a later one */
   cairn__asset_latest l;
-  k = (MDB_val){n - 1, kb};
-  if (mdb_get(txn, LJ(j)->assets, &k, &v) != 0 ||
-      cairn__asset_latest_decode(v.mv_data, v.mv_size, &l) != 0 ||
+  k = (cairn__val){n - 1, kb};
+  if (cairn__kv_get(txn, DB_ASSETS, &k, &v) != 0 ||
+      cairn__asset_latest_decode(v.data, v.size, &l) != 0 ||
       l.time_us < ev->time_us ||
       (l.time_us == ev->time_us &&
        (l.run < run || (l.run == run && l.seq < ev->seq))))
@@ -517,29 +517,29 @@ bool cairn__lmdb_asset_catalogued(cairn_journal *j, MDB_txn *txn,
   rk[rn++] = 0;
   if (ev->partition.len)
     rn = put_bytes(rk, rn, ev->partition.ptr, ev->partition.len);
-  k = (MDB_val){rn, rk};
-  return mdb_get(txn, LJ(j)->run_assets, &k, &v) == 0 &&
-         v.mv_size == 12 && cairn__get_be64(v.mv_data) == run &&
-         cairn__get_be32((unsigned char *)v.mv_data + 8) >= ev->seq;
+  k = (cairn__val){rn, rk};
+  return cairn__kv_get(txn, DB_RUN_ASSETS, &k, &v) == 0 &&
+         v.size == 12 && cairn__get_be64(v.data) == run &&
+         cairn__get_be32((unsigned char *)v.data + 8) >= ev->seq;
 }
 
-bool cairn__lmdb_asset_entry_ok(cairn_journal *j, MDB_txn *txn,
-                                const MDB_val *k, const MDB_val *v) {
+bool cairn__store_asset_entry_ok(cairn_journal *j, cairn__txn *txn,
+                                const cairn__val *k, const cairn__val *v) {
   cairn__asset_latest a;
   cairn__run_rec run;
   cairn_event ev;
   unsigned char kb[12], ak[A_MAX];
-  if (cairn__asset_latest_decode(v->mv_data, v->mv_size, &a) != 0 ||
+  if (cairn__asset_latest_decode(v->data, v->size, &a) != 0 ||
       cairn__get_run(j, txn, a.run, &run) != 0)
     return false;
-  MDB_val ek = {cairn__event_key(kb, a.run, a.seq), kb}, e;
-  if (mdb_get(txn, LJ(j)->events, &ek, &e) != 0 ||
-      cairn_event_decode(e.mv_data, e.mv_size, &ev, NULL) != 0 ||
+  cairn__val ek = {cairn__event_key(kb, a.run, a.seq), kb}, e;
+  if (cairn__kv_get(txn, DB_EVENTS, &ek, &e) != 0 ||
+      cairn_event_decode(e.data, e.size, &ev, NULL) != 0 ||
       ev.type != CAIRN_EV_ASSET_MATERIALIZED)
     return false;
   /* it is an event of this very key, with the hash it says */
   size_t an = asset_key(ak, run.info.ns, ev.asset_key, ev.partition);
-  return an == k->mv_size && memcmp(ak, k->mv_data, an) == 0 &&
+  return an == k->size && memcmp(ak, k->data, an) == 0 &&
          ev.content_hash.len == CAIRN_HASH_HEX_LEN &&
          memcmp(ev.content_hash.ptr, a.hash, CAIRN_HASH_HEX_LEN) == 0;
 }

@@ -11,7 +11,7 @@
  * own step and attempt, whatever the run's length: nothing is rewritten
  * in proportion to history.
  *
- * Request ids are claimed with MDB_NOOVERWRITE in the same transaction as
+ * Request ids are claimed with KV_NOOVERWRITE in the same transaction as
  * their audit record, so of two batches using one id (from any process)
  * the second always fails, and a failed batch never holds an id.
  *
@@ -19,7 +19,7 @@
  * writer lock LMDB holds across processes, so two processes appending to
  * one run interleave whole batches and never share or skip a number.
  */
-#include "lmdb_internal.h"
+#include "store.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +28,15 @@
 
 static int load_step(void *ctx, uint64_t run, cairn_str name,
                      cairn_step_view *out) {
-  cairn__lmdb_loader *l = ctx;
+  cairn__store_loader *l = ctx;
   unsigned char kb[CAIRN__VIEW_KEY_MAX];
   if (!l->from_views)
     return CAIRN_ENOTFOUND;
-  MDB_val k = {cairn__view_key(kb, run, VIEW_STEP, name, 0), kb}, v;
-  int rc = mdb_get(l->txn, LJ(l->j)->views, &k, &v);
+  cairn__val k = {cairn__view_key(kb, run, VIEW_STEP, name, 0), kb}, v;
+  int rc = cairn__kv_get(l->txn, DB_VIEWS, &k, &v);
   if (rc)
-    return cairn__mdb_err(l->j, rc, "reading a step view");
-  if (cairn__step_view_decode(v.mv_data, v.mv_size, out) != 0) {
+    return cairn__kv_err(l->j, rc, "reading a step view");
+  if (cairn__step_view_decode(v.data, v.size, out) != 0) {
     cairn__journal_set_err(l->j, "the view of step %.*s of run key %llu is "
                                  "damaged; run `cairn journal rebuild-views`",
                            (int)name.len, name.ptr,
@@ -48,7 +48,7 @@ static int load_step(void *ctx, uint64_t run, cairn_str name,
 
 static int check_ref(void *ctx, const cairn_event *ev, uint64_t *src,
                      char *why, size_t whylen) {
-  cairn__lmdb_loader *l = ctx;
+  cairn__store_loader *l = ctx;
   unsigned char kb[12];
   cairn_event s;
   int rc = cairn__get_run_key(l->j, l->txn, ev->ref_run, src);
@@ -59,16 +59,16 @@ static int check_ref(void *ctx, const cairn_event *ev, uint64_t *src,
   }
   if (rc)
     return rc;
-  MDB_val k = {cairn__event_key(kb, *src, ev->ref_seq), kb}, v;
-  rc = mdb_get(l->txn, LJ(l->j)->events, &k, &v);
-  if (rc == MDB_NOTFOUND) {
+  cairn__val k = {cairn__event_key(kb, *src, ev->ref_seq), kb}, v;
+  rc = cairn__kv_get(l->txn, DB_EVENTS, &k, &v);
+  if (rc == KV_NOTFOUND) {
     cairn__fmt(why, whylen, "the source event (run %.*s, seq %u) does not "
                "exist", (int)ev->ref_run.len, ev->ref_run.ptr, ev->ref_seq);
     return CAIRN_ENOTFOUND;
   }
   if (rc)
-    return cairn__mdb_err(l->j, rc, "reading a reused step's source");
-  if (cairn_event_decode(v.mv_data, v.mv_size, &s, NULL) != 0 ||
+    return cairn__kv_err(l->j, rc, "reading a reused step's source");
+  if (cairn_event_decode(v.data, v.size, &s, NULL) != 0 ||
       s.type != CAIRN_EV_STEP_COMPLETED) {
     cairn__fmt(why, whylen, "the source event (run %.*s, seq %u) is %s, "
                "not a step.completed; reference the original completion",
@@ -79,7 +79,7 @@ static int check_ref(void *ctx, const cairn_event *ev, uint64_t *src,
   return 0;
 }
 
-void cairn__lmdb_loader_init(cairn__lmdb_loader *l, cairn__fold_loader *fl) {
+void cairn__store_loader_init(cairn__store_loader *l, cairn__fold_loader *fl) {
   fl->ctx = l;
   fl->load_step = load_step;
   fl->check_ref = check_ref;
@@ -87,21 +87,21 @@ void cairn__lmdb_loader_init(cairn__lmdb_loader *l, cairn__fold_loader *fl) {
 
 /* ------------------------------------------------------ shared readers */
 
-int cairn__get_run(cairn_journal *j, MDB_txn *txn, uint64_t run,
+int cairn__get_run(cairn_journal *j, cairn__txn *txn, uint64_t run,
                    cairn__run_rec *out) {
   unsigned char kb[8];
   cairn__put_be64(kb, run);
-  MDB_val k = {8, kb}, v;
-  int rc = mdb_get(txn, LJ(j)->runs, &k, &v);
-  if (rc == MDB_NOTFOUND) {
+  cairn__val k = {8, kb}, v;
+  int rc = cairn__kv_get(txn, DB_RUNS, &k, &v);
+  if (rc == KV_NOTFOUND) {
     cairn__journal_set_err(j, "no run has key %llu; an index points at a "
                               "run that is gone: run `cairn journal verify`",
                            (unsigned long long)run);
     return CAIRN_ENOTFOUND;
   }
   if (rc)
-    return cairn__mdb_err(j, rc, "reading a run record");
-  if (cairn__run_rec_decode(v.mv_data, v.mv_size, out) != 0) {
+    return cairn__kv_err(j, rc, "reading a run record");
+  if (cairn__run_rec_decode(v.data, v.size, out) != 0) {
     cairn__journal_set_err(j, "the record of run key %llu is damaged",
                            (unsigned long long)run);
     return CAIRN_ECORRUPT;
@@ -109,41 +109,41 @@ int cairn__get_run(cairn_journal *j, MDB_txn *txn, uint64_t run,
   return 0;
 }
 
-int cairn__get_run_key(cairn_journal *j, MDB_txn *txn, cairn_str run_id,
+int cairn__get_run_key(cairn_journal *j, cairn__txn *txn, cairn_str run_id,
                        uint64_t *key) {
-  MDB_val k = {run_id.len, (void *)run_id.ptr}, v;
-  int rc = mdb_get(txn, LJ(j)->run_ids, &k, &v);
-  if (rc == MDB_NOTFOUND) {
+  cairn__val k = {run_id.len, (void *)run_id.ptr}, v;
+  int rc = cairn__kv_get(txn, DB_RUN_IDS, &k, &v);
+  if (rc == KV_NOTFOUND) {
     cairn__journal_set_err(j, "no run has id %.*s; check the id (run ids "
                               "are printed when a run starts)",
                            (int)run_id.len, run_id.ptr);
     return CAIRN_ENOTFOUND;
   }
   if (rc)
-    return cairn__mdb_err(j, rc, "looking up a run id");
-  if (v.mv_size != 8) {
+    return cairn__kv_err(j, rc, "looking up a run id");
+  if (v.size != 8) {
     cairn__journal_set_err(j, "the index entry of run %.*s is damaged",
                            (int)run_id.len, run_id.ptr);
     return CAIRN_ECORRUPT;
   }
-  *key = cairn__get_be64(v.mv_data);
+  *key = cairn__get_be64(v.data);
   return 0;
 }
 
 /* --------------------------------------------------------- view writes */
 
-static int put_encoded(cairn_journal *j, MDB_txn *txn, MDB_dbi dbi,
+static int put_encoded(cairn_journal *j, cairn__txn *txn, cairn__db dbi,
                        const void *kp, size_t kn, char *buf, size_t n,
                        int enc_rc) {
   if (enc_rc)
     return enc_rc;
-  MDB_val k = {kn, (void *)kp}, v = {n, buf};
-  int rc = cairn__put(txn, dbi, &k, &v, 0);
+  cairn__val k = {kn, (void *)kp}, v = {n, buf};
+  int rc = cairn__kv_put(txn, dbi, &k, &v, 0);
   free(buf);
-  return cairn__mdb_err(j, rc, "writing a record");
+  return cairn__kv_err(j, rc, "writing a record");
 }
 
-int cairn__fold_flush(cairn_journal *j, MDB_txn *txn, cairn__fold *f) {
+int cairn__fold_flush(cairn_journal *j, cairn__txn *txn, cairn__fold *f) {
   unsigned char kb[CAIRN__VIEW_KEY_MAX];
   char *buf = NULL;
   size_t n = 0;
@@ -156,7 +156,7 @@ int cairn__fold_flush(cairn_journal *j, MDB_txn *txn, cairn__fold *f) {
       size_t kn = cairn__view_key(kb, f->run, VIEW_ATTEMPT, s->v.name,
                                   s->att[i].v.attempt);
       rc = cairn__attempt_view_encode(&s->att[i].v, &buf, &n);
-      if ((rc = put_encoded(j, txn, LJ(j)->views, kb, kn, buf, n, rc)) != 0)
+      if ((rc = put_encoded(j, txn, DB_VIEWS, kb, kn, buf, n, rc)) != 0)
         return rc;
       s->att[i].dirty = false;
     }
@@ -164,7 +164,7 @@ int cairn__fold_flush(cairn_journal *j, MDB_txn *txn, cairn__fold *f) {
       continue;
     size_t kn = cairn__view_key(kb, f->run, VIEW_STEP, s->v.name, 0);
     rc = cairn__step_view_encode(&s->v, &buf, &n);
-    if ((rc = put_encoded(j, txn, LJ(j)->views, kb, kn, buf, n, rc)) != 0)
+    if ((rc = put_encoded(j, txn, DB_VIEWS, kb, kn, buf, n, rc)) != 0)
       return rc;
     s->dirty = false;
   }
@@ -172,7 +172,7 @@ int cairn__fold_flush(cairn_journal *j, MDB_txn *txn, cairn__fold *f) {
     return 0;
   size_t kn = cairn__view_key(kb, f->run, VIEW_RUN, (cairn_str){NULL, 0}, 0);
   rc = cairn__run_view_encode(&f->v, &buf, &n);
-  if ((rc = put_encoded(j, txn, LJ(j)->views, kb, kn, buf, n, rc)) != 0)
+  if ((rc = put_encoded(j, txn, DB_VIEWS, kb, kn, buf, n, rc)) != 0)
     return rc;
   f->v_dirty = false;
   return 0;
@@ -191,7 +191,7 @@ typedef struct touched {
 typedef struct commit_ctx {
   cairn_batch *b;
   touched *runs;
-  cairn__lmdb_loader loader;
+  cairn__store_loader loader;
   cairn__fold_loader fl;
 } commit_ctx;
 
@@ -204,42 +204,42 @@ static void free_touched(commit_ctx *c) {
   }
 }
 
-static int meta_counter(cairn_journal *j, MDB_txn *txn, const char *name,
+static int meta_counter(cairn_journal *j, cairn__txn *txn, const char *name,
                         uint64_t *value) {
-  MDB_val k = {strlen(name), (void *)name}, v;
+  cairn__val k = {strlen(name), (void *)name}, v;
   unsigned char be[8];
-  int rc = mdb_get(txn, LJ(j)->meta, &k, &v);
+  int rc = cairn__kv_get(txn, DB_META, &k, &v);
   *value = 1;
-  if (rc == 0 && v.mv_size == 8)
-    *value = cairn__get_be64(v.mv_data);
-  else if (rc != MDB_NOTFOUND)
-    return rc ? cairn__mdb_err(j, rc, "reading a counter") : CAIRN_ECORRUPT;
+  if (rc == 0 && v.size == 8)
+    *value = cairn__get_be64(v.data);
+  else if (rc != KV_NOTFOUND)
+    return rc ? cairn__kv_err(j, rc, "reading a counter") : CAIRN_ECORRUPT;
   cairn__put_be64(be, *value + 1);
-  v.mv_size = 8;
-  v.mv_data = be;
-  return cairn__mdb_err(j, cairn__put(txn, LJ(j)->meta, &k, &v, 0),
+  v.size = 8;
+  v.data = be;
+  return cairn__kv_err(j, cairn__kv_put(txn, DB_META, &k, &v, 0),
                         "writing a counter");
 }
 
-static int put_run_rec(cairn_journal *j, MDB_txn *txn,
+static int put_run_rec(cairn_journal *j, cairn__txn *txn,
                        const cairn__run_rec *r) {
   unsigned char kb[8];
   char *buf = NULL;
   size_t n = 0;
   cairn__put_be64(kb, r->info.key);
   int rc = cairn__run_rec_encode(r, &buf, &n);
-  return put_encoded(j, txn, LJ(j)->runs, kb, 8, buf, n, rc);
+  return put_encoded(j, txn, DB_RUNS, kb, 8, buf, n, rc);
 }
 
-static int status_index(cairn_journal *j, MDB_txn *txn, int status,
+static int status_index(cairn_journal *j, cairn__txn *txn, int status,
                         uint64_t run, bool add) {
   unsigned char kb[9];
   kb[0] = (unsigned char)status;
   cairn__put_be64(kb + 1, run);
-  MDB_val k = {9, kb}, v = {0, ""};
-  int rc = add ? cairn__put(txn, LJ(j)->by_status, &k, &v, 0)
-               : cairn__del(txn, LJ(j)->by_status, &k, NULL);
-  return cairn__mdb_err(j, rc == MDB_NOTFOUND ? 0 : rc,
+  cairn__val k = {9, kb}, v = {0, ""};
+  int rc = add ? cairn__kv_put(txn, DB_BY_STATUS, &k, &v, 0)
+               : cairn__kv_del(txn, DB_BY_STATUS, &k, NULL);
+  return cairn__kv_err(j, rc == KV_NOTFOUND ? 0 : rc,
                         "updating the status index");
 }
 
@@ -264,7 +264,7 @@ static int fence(cairn_journal *j, const cairn_batch *b, cairn__run_rec *r) {
 }
 
 /* The fold state of run `key`, loading its record and view on first use. */
-static int touch_run(commit_ctx *c, MDB_txn *txn, uint64_t key,
+static int touch_run(commit_ctx *c, cairn__txn *txn, uint64_t key,
                      touched **out) {
   cairn_journal *j = c->b->j;
   touched *t;
@@ -280,12 +280,12 @@ static int touch_run(commit_ctx *c, MDB_txn *txn, uint64_t key,
   if (rc == 0)
     rc = fence(j, c->b, &t->rec);
   unsigned char kb[9];
-  MDB_val k = {cairn__view_key(kb, key, VIEW_RUN, (cairn_str){NULL, 0}, 0),
+  cairn__val k = {cairn__view_key(kb, key, VIEW_RUN, (cairn_str){NULL, 0}, 0),
                kb}, v;
-  int vrc = rc ? rc : mdb_get(txn, LJ(j)->views, &k, &v);
+  int vrc = rc ? rc : cairn__kv_get(txn, DB_VIEWS, &k, &v);
   if (rc == 0 && vrc == 0) {
     cairn_run_view view;
-    if (cairn__run_view_decode(v.mv_data, v.mv_size, &view) != 0) {
+    if (cairn__run_view_decode(v.data, v.size, &view) != 0) {
       cairn__journal_set_err(j, "the view of run %s is damaged; run `cairn "
                                 "journal rebuild-views`", t->rec.info.run_id);
       rc = CAIRN_ECORRUPT;
@@ -294,8 +294,8 @@ static int touch_run(commit_ctx *c, MDB_txn *txn, uint64_t key,
       rc = cairn__fold_set_view(&t->fold, &view);
     }
   }
-  else if (rc == 0 && vrc != MDB_NOTFOUND) {
-    rc = cairn__mdb_err(j, vrc, "reading a run view");
+  else if (rc == 0 && vrc != KV_NOTFOUND) {
+    rc = cairn__kv_err(j, vrc, "reading a run view");
   }
   if (rc) {
     cairn__fold_free(&t->fold);
@@ -308,7 +308,7 @@ static int touch_run(commit_ctx *c, MDB_txn *txn, uint64_t key,
   return 0;
 }
 
-static int append_events(commit_ctx *c, MDB_txn *txn, cairn__op *op,
+static int append_events(commit_ctx *c, cairn__txn *txn, cairn__op *op,
                          uint64_t key) {
   cairn_journal *j = c->b->j;
   touched *t;
@@ -328,47 +328,47 @@ static int append_events(commit_ctx *c, MDB_txn *txn, cairn__op *op,
       return rc;
     }
     unsigned char kb[12];
-    MDB_val k = {cairn__event_key(kb, key, seq), kb}, v = {p->len, p->buf};
-    rc = cairn__put(txn, LJ(j)->events, &k, &v, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) {
+    cairn__val k = {cairn__event_key(kb, key, seq), kb}, v = {p->len, p->buf};
+    rc = cairn__kv_put(txn, DB_EVENTS, &k, &v, KV_NOOVERWRITE);
+    if (rc == KV_KEYEXIST) {
       cairn__journal_set_err(j, "run %s: event %u exists although the run "
                                 "record ends at %u; run `cairn journal "
                                 "verify`", t->rec.info.run_id, seq, seq - 1);
       return CAIRN_ECORRUPT;
     }
     if (rc)
-      return cairn__mdb_err(j, rc, "writing an event");
+      return cairn__kv_err(j, rc, "writing an event");
     t->rec.info.last_seq = seq;
     t->rec.info.updated_us = ev->time_us;
     if (seq == 1)
       t->rec.info.created_us = ev->time_us;
     if (ev->type == CAIRN_EV_ASSET_MATERIALIZED &&
-        (rc = cairn__lmdb_put_asset(j, txn, &t->rec.info, ev)) != 0)
+        (rc = cairn__store_put_asset(j, txn, &t->rec.info, ev)) != 0)
       return rc;
     if (ev->type == CAIRN_EV_STEP_REUSED &&
-        (rc = cairn__lmdb_put_reused_assets(j, txn, &t->rec.info, ev)) != 0)
+        (rc = cairn__store_put_reused_assets(j, txn, &t->rec.info, ev)) != 0)
       return rc;
   }
   return 0;
 }
 
-static int add_to_workflow(cairn_journal *j, MDB_txn *txn, cairn__op *op,
+static int add_to_workflow(cairn_journal *j, cairn__txn *txn, cairn__op *op,
                            uint64_t key) {
   unsigned char kb[CAIRN__NAME_KEY_MAX];
-  MDB_val k = {cairn__name_key(kb, op->ns, op->workflow_id), kb}, v;
+  cairn__val k = {cairn__name_key(kb, op->ns, op->workflow_id), kb}, v;
   uint64_t current = 0, *runs = NULL;
   size_t n = 0, cap = 0;
   char *buf = NULL;
-  int rc = mdb_get(txn, LJ(j)->workflows, &k, &v);
-  if (rc == 0 && cairn__wf_rec_decode(v.mv_data, v.mv_size, &current, &runs,
+  int rc = cairn__kv_get(txn, DB_WORKFLOWS, &k, &v);
+  if (rc == 0 && cairn__wf_rec_decode(v.data, v.size, &current, &runs,
                                       &n, &cap) != 0) {
     free(runs);
     cairn__journal_set_err(j, "the record of workflow %s is damaged",
                            op->workflow_id);
     return CAIRN_ECORRUPT;
   }
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return cairn__mdb_err(j, rc, "reading a workflow");
+  if (rc != 0 && rc != KV_NOTFOUND)
+    return cairn__kv_err(j, rc, "reading a workflow");
   if (rc == 0 && op->origin_kind == CAIRN_ORIGIN_NONE) {
     free(runs);
     cairn__journal_set_err(j, "workflow id %s already exists; a new run "
@@ -388,10 +388,10 @@ static int add_to_workflow(cairn_journal *j, MDB_txn *txn, cairn__op *op,
   size_t len = 0;
   rc = cairn__wf_rec_encode(current, runs, n, &buf, &len);
   free(runs);
-  return put_encoded(j, txn, LJ(j)->workflows, kb, k.mv_size, buf, len, rc);
+  return put_encoded(j, txn, DB_WORKFLOWS, kb, k.size, buf, len, rc);
 }
 
-static int create_run(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
+static int create_run(commit_ctx *c, cairn__txn *txn, cairn__op *op) {
   cairn_journal *j = c->b->j;
   cairn_str id = {op->run_id, CAIRN_RUN_ID_LEN};
   uint64_t key = 0, parent = 0;
@@ -422,8 +422,8 @@ static int create_run(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
     return rc;
   unsigned char kb[8];
   cairn__put_be64(kb, key);
-  MDB_val k = {CAIRN_RUN_ID_LEN, op->run_id}, v = {8, kb};
-  if ((rc = cairn__mdb_err(j, cairn__put(txn, LJ(j)->run_ids, &k, &v, 0),
+  cairn__val k = {CAIRN_RUN_ID_LEN, op->run_id}, v = {8, kb};
+  if ((rc = cairn__kv_err(j, cairn__kv_put(txn, DB_RUN_IDS, &k, &v, 0),
                            "indexing a run id")) != 0)
     return rc;
   cairn__run_rec r = {0};
@@ -445,53 +445,53 @@ static int create_run(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
 
 /* Notes in `def_names` that the snapshot became version op->version of
  * (op->ns, op->name): the way back from a hash to its name. */
-static int add_registration(cairn_journal *j, MDB_txn *txn,
+static int add_registration(cairn_journal *j, cairn__txn *txn,
                             const cairn__op *op) {
-  MDB_val k = {CAIRN_HASH_HEX_LEN, (void *)op->def_hash}, v = {0, NULL};
+  cairn__val k = {CAIRN_HASH_HEX_LEN, (void *)op->def_hash}, v = {0, NULL};
   cairn__def_reg reg = {{op->ns, strlen(op->ns)},
                         {op->name, strlen(op->name)}, op->version};
   char *buf = NULL;
   size_t n = 0;
-  int rc = mdb_get(txn, LJ(j)->def_names, &k, &v);
-  if (rc && rc != MDB_NOTFOUND)
-    return cairn__mdb_err(j, rc, "reading a definition's names");
-  rc = cairn__def_regs_append(rc ? NULL : v.mv_data, v.mv_size, &reg, &buf,
+  int rc = cairn__kv_get(txn, DB_DEF_NAMES, &k, &v);
+  if (rc && rc != KV_NOTFOUND)
+    return cairn__kv_err(j, rc, "reading a definition's names");
+  rc = cairn__def_regs_append(rc ? NULL : v.data, v.size, &reg, &buf,
                               &n);
   if (rc == CAIRN_EDECODE) {
     cairn__journal_set_err(j, "the name list of definition %s is damaged",
                            op->def_hash);
     return CAIRN_ECORRUPT;
   }
-  return put_encoded(j, txn, LJ(j)->def_names, op->def_hash, CAIRN_HASH_HEX_LEN,
+  return put_encoded(j, txn, DB_DEF_NAMES, op->def_hash, CAIRN_HASH_HEX_LEN,
                      buf, n, rc);
 }
 
-static int put_definition(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
-  MDB_val k = {CAIRN_HASH_HEX_LEN, op->def_hash}, v = {op->json_len,
+static int put_definition(cairn_journal *j, cairn__txn *txn, cairn__op *op) {
+  cairn__val k = {CAIRN_HASH_HEX_LEN, op->def_hash}, v = {op->json_len,
                                                       op->json};
-  int rc = cairn__put(txn, LJ(j)->defs, &k, &v, MDB_NOOVERWRITE);
-  if (rc && rc != MDB_KEYEXIST)
-    return cairn__mdb_err(j, rc, "storing a definition");
+  int rc = cairn__kv_put(txn, DB_DEFS, &k, &v, KV_NOOVERWRITE);
+  if (rc && rc != KV_KEYEXIST)
+    return cairn__kv_err(j, rc, "storing a definition");
   op->version = 0;
   if (op->name == NULL)
     return 0;
   unsigned char kb[CAIRN__NAME_KEY_MAX];
-  k.mv_size = cairn__name_key(kb, op->ns, op->name);
-  k.mv_data = kb;
+  k.size = cairn__name_key(kb, op->ns, op->name);
+  k.data = kb;
   uint32_t count = 0;
-  rc = mdb_get(txn, LJ(j)->names, &k, &v);
-  if (rc == 0 && cairn__names_rec_count(v.mv_data, v.mv_size, &count) != 0) {
+  rc = cairn__kv_get(txn, DB_NAMES, &k, &v);
+  if (rc == 0 && cairn__names_rec_count(v.data, v.size, &count) != 0) {
     cairn__journal_set_err(j, "the version list of %s is damaged", op->name);
     return CAIRN_ECORRUPT;
   }
-  if (rc && rc != MDB_NOTFOUND)
-    return cairn__mdb_err(j, rc, "reading definition versions");
+  if (rc && rc != KV_NOTFOUND)
+    return cairn__kv_err(j, rc, "reading definition versions");
   char (*hashes)[CAIRN_HASH_HEX_LEN + 1] =
       cairn__malloc((count + 1) * sizeof *hashes);
   if (hashes == NULL)
     return CAIRN_ENOMEM;
   for (uint32_t i = 0; i < count; i++)
-    cairn__names_rec_get(v.mv_data, v.mv_size, i + 1, hashes[i]);
+    cairn__names_rec_get(v.data, v.size, i + 1, hashes[i]);
   if (count && strcmp(hashes[count - 1], op->def_hash) == 0) {
     op->version = count; /* unchanged since the latest version */
     free(hashes);
@@ -504,27 +504,27 @@ static int put_definition(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
   rc = cairn__names_rec_encode((const char(*)[CAIRN_HASH_HEX_LEN + 1])hashes,
                                count + 1, &buf, &n);
   free(hashes);
-  rc = put_encoded(j, txn, LJ(j)->names, kb, k.mv_size, buf, n, rc);
+  rc = put_encoded(j, txn, DB_NAMES, kb, k.size, buf, n, rc);
   return rc ? rc : add_registration(j, txn, op);
 }
 
 /* The request id of `a` was given to audit record `seq` already: says
  * which action used it, on what. */
-static int request_used(cairn_journal *j, MDB_txn *txn,
-                        const cairn_audit_record *a, const MDB_val *seq) {
+static int request_used(cairn_journal *j, cairn__txn *txn,
+                        const cairn_audit_record *a, const cairn__val *seq) {
   unsigned char kb[8];
   cairn_audit_record first = {0};
   char on[300] = "";
-  MDB_val k = {8, kb}, v;
-  if (seq->mv_size != 8) {
+  cairn__val k = {8, kb}, v;
+  if (seq->size != 8) {
     cairn__journal_set_err(j, "the index entry of request id %.*s is "
                               "damaged", (int)a->request_id.len,
                            a->request_id.ptr);
     return CAIRN_ECORRUPT;
   }
-  memcpy(kb, seq->mv_data, 8);
-  if (mdb_get(txn, LJ(j)->audit, &k, &v) != 0 ||
-      cairn__audit_decode(v.mv_data, v.mv_size, &first) != 0)
+  memcpy(kb, seq->data, 8);
+  if (cairn__kv_get(txn, DB_AUDIT, &k, &v) != 0 ||
+      cairn__audit_decode(v.data, v.size, &first) != 0)
     memset(&first, 0, sizeof first);
   if (first.action.ptr == NULL)
     first.action = (cairn_str){"?", 1};
@@ -546,34 +546,34 @@ static int request_used(cairn_journal *j, MDB_txn *txn,
 
 /* Indexes the request id of audit record `a` (numbered already), unless
  * another record of its namespace has it. */
-static int put_request(cairn_journal *j, MDB_txn *txn,
+static int put_request(cairn_journal *j, cairn__txn *txn,
                        const cairn_audit_record *a) {
   unsigned char kb[CAIRN__REQUEST_KEY_MAX], seq[8];
   if (a->request_id.ptr == NULL)
     return 0;
   cairn__put_be64(seq, a->seq);
-  MDB_val k = {cairn__request_key(kb, a->ns, a->request_id), kb},
+  cairn__val k = {cairn__request_key(kb, a->ns, a->request_id), kb},
           v = {8, seq};
-  int rc = cairn__put(txn, LJ(j)->requests, &k, &v, MDB_NOOVERWRITE);
-  if (rc == MDB_KEYEXIST)
+  int rc = cairn__kv_put(txn, DB_REQUESTS, &k, &v, KV_NOOVERWRITE);
+  if (rc == KV_KEYEXIST)
     return request_used(j, txn, a, &v); /* v: the existing value */
-  return cairn__mdb_err(j, rc, "indexing a request id");
+  return cairn__kv_err(j, rc, "indexing a request id");
 }
 
 /* audit_by_action: (namespace, action, time, seq), so "how many resets in
  * this namespace in the last minute" reads only those records. */
-static int index_action(cairn_journal *j, MDB_txn *txn,
+static int index_action(cairn_journal *j, cairn__txn *txn,
                         const cairn_audit_record *a) {
   unsigned char kb[CAIRN__ACTION_KEY_MAX];
   size_t n = cairn__action_key(kb, a->ns, a->action, a->time_us, a->seq);
   if (n == 0)
     return 0; /* an action name too long to index: never counted */
-  MDB_val k = {n, kb}, v = {0, ""};
-  return cairn__mdb_err(j, cairn__put(txn, LJ(j)->audit_by_action, &k, &v, 0),
+  cairn__val k = {n, kb}, v = {0, ""};
+  return cairn__kv_err(j, cairn__kv_put(txn, DB_AUDIT_BY_ACTION, &k, &v, 0),
                         "indexing an audit record");
 }
 
-static int put_audit(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
+static int put_audit(cairn_journal *j, cairn__txn *txn, cairn__op *op) {
   unsigned char kb[8];
   char *buf = NULL;
   size_t n = 0;
@@ -584,7 +584,7 @@ static int put_audit(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
     return rc;
   cairn__put_be64(kb, op->audit.seq);
   rc = cairn__audit_encode(&op->audit, &buf, &n);
-  rc = put_encoded(j, txn, LJ(j)->audit, kb, 8, buf, n, rc);
+  rc = put_encoded(j, txn, DB_AUDIT, kb, 8, buf, n, rc);
   return rc ? rc : index_action(j, txn, &op->audit);
 }
 
@@ -592,12 +592,12 @@ static int put_audit(cairn_journal *j, MDB_txn *txn, cairn__op *op) {
 
 /* The number of versions of (op->ns, op->name); CAIRN_ENOTFOUND, with a
  * message, when it has none. */
-static int count_versions(cairn_journal *j, MDB_txn *txn,
+static int count_versions(cairn_journal *j, cairn__txn *txn,
                           const cairn__op *op, uint32_t *count) {
   unsigned char kb[CAIRN__NAME_KEY_MAX];
-  MDB_val k = {cairn__name_key(kb, op->ns, op->name), kb}, v;
-  int rc = mdb_get(txn, LJ(j)->names, &k, &v);
-  if (rc == MDB_NOTFOUND) {
+  cairn__val k = {cairn__name_key(kb, op->ns, op->name), kb}, v;
+  int rc = cairn__kv_get(txn, DB_NAMES, &k, &v);
+  if (rc == KV_NOTFOUND) {
     cairn__journal_set_err(j, "no definition is named %s in namespace %s; "
                               "it has no version to %s",
                            op->name, op->ns,
@@ -607,8 +607,8 @@ static int count_versions(cairn_journal *j, MDB_txn *txn,
     return CAIRN_ENOTFOUND;
   }
   if (rc)
-    return cairn__mdb_err(j, rc, "reading definition versions");
-  if (cairn__names_rec_count(v.mv_data, v.mv_size, count) != 0) {
+    return cairn__kv_err(j, rc, "reading definition versions");
+  if (cairn__names_rec_count(v.data, v.size, count) != 0) {
     cairn__journal_set_err(j, "the version list of %s is damaged", op->name);
     return CAIRN_ECORRUPT;
   }
@@ -630,7 +630,7 @@ static void add_deleted(uint32_t *deleted, size_t *n, uint32_t version) {
 
 /* Pauses, unpauses, or deletes a version of a definition name: a
  * read-modify-write of its `def_state` record. */
-static int change_def_state(cairn_journal *j, MDB_txn *txn,
+static int change_def_state(cairn_journal *j, cairn__txn *txn,
                             const cairn__op *op) {
   unsigned char kb[CAIRN__NAME_KEY_MAX];
   uint32_t count = 0, *deleted = NULL;
@@ -650,15 +650,15 @@ static int change_def_state(cairn_journal *j, MDB_txn *txn,
                            op->name, op->ns, have, op->del_version);
     return CAIRN_ENOTFOUND;
   }
-  MDB_val k = {cairn__name_key(kb, op->ns, op->name), kb}, v;
-  rc = mdb_get(txn, LJ(j)->def_state, &k, &v);
+  cairn__val k = {cairn__name_key(kb, op->ns, op->name), kb}, v;
+  rc = cairn__kv_get(txn, DB_DEF_STATE, &k, &v);
   if (rc == 0)
-    rc = cairn__def_state_decode(v.mv_data, v.mv_size, &paused, &deleted,
+    rc = cairn__def_state_decode(v.data, v.size, &paused, &deleted,
                                  &n, &cap);
-  else if (rc == MDB_NOTFOUND)
+  else if (rc == KV_NOTFOUND)
     rc = 0;
   else
-    rc = cairn__mdb_err(j, rc, "reading a definition's state");
+    rc = cairn__kv_err(j, rc, "reading a definition's state");
   if (rc == CAIRN_EDECODE) {
     cairn__journal_set_err(j, "the state record of definition %s is "
                               "damaged", op->name);
@@ -678,40 +678,40 @@ static int change_def_state(cairn_journal *j, MDB_txn *txn,
   size_t len = 0;
   rc = cairn__def_state_encode(paused, deleted, n, &buf, &len);
   free(deleted);
-  return put_encoded(j, txn, LJ(j)->def_state, kb, k.mv_size, buf, len, rc);
+  return put_encoded(j, txn, DB_DEF_STATE, kb, k.size, buf, len, rc);
 }
 
-static int put_mapping(cairn_journal *j, MDB_txn *txn, const cairn__op *op) {
+static int put_mapping(cairn_journal *j, cairn__txn *txn, const cairn__op *op) {
   unsigned char kb[2 * CAIRN_HASH_HEX_LEN];
   memcpy(kb, op->def_hash, CAIRN_HASH_HEX_LEN);
   memcpy(kb + CAIRN_HASH_HEX_LEN, op->to_hash, CAIRN_HASH_HEX_LEN);
-  MDB_val k = {sizeof kb, kb}, v = {op->json_len, op->json};
-  return cairn__mdb_err(j, cairn__put(txn, LJ(j)->mappings, &k, &v, 0),
+  cairn__val k = {sizeof kb, kb}, v = {op->json_len, op->json};
+  return cairn__kv_err(j, cairn__kv_put(txn, DB_MAPPINGS, &k, &v, 0),
                         "saving a mapping");
 }
 
 /* Stores the text by its hash (once) and appends the revision to the
  * artifact's record unless it is the latest one already. */
-static int put_prompt(cairn_journal *j, MDB_txn *txn, const cairn__op *op) {
+static int put_prompt(cairn_journal *j, cairn__txn *txn, const cairn__op *op) {
   unsigned char tk[1 + CAIRN_HASH_HEX_LEN], kb[CAIRN__PROMPT_KEY_MAX];
   tk[0] = 0;
   memcpy(tk + 1, op->to_hash, CAIRN_HASH_HEX_LEN);
-  MDB_val k = {sizeof tk, tk}, v = {op->json_len, op->json};
-  int rc = cairn__put(txn, LJ(j)->prompts, &k, &v, MDB_NOOVERWRITE);
-  if (rc && rc != MDB_KEYEXIST)
-    return cairn__mdb_err(j, rc, "saving a prompt text");
-  k = (MDB_val){cairn__name_key(kb, op->ns, op->name), kb};
-  rc = mdb_get(txn, LJ(j)->prompts, &k, &v);
-  if (rc && rc != MDB_NOTFOUND)
-    return cairn__mdb_err(j, rc, "reading a prompt artifact");
+  cairn__val k = {sizeof tk, tk}, v = {op->json_len, op->json};
+  int rc = cairn__kv_put(txn, DB_PROMPTS, &k, &v, KV_NOOVERWRITE);
+  if (rc && rc != KV_KEYEXIST)
+    return cairn__kv_err(j, rc, "saving a prompt text");
+  k = (cairn__val){cairn__name_key(kb, op->ns, op->name), kb};
+  rc = cairn__kv_get(txn, DB_PROMPTS, &k, &v);
+  if (rc && rc != KV_NOTFOUND)
+    return cairn__kv_err(j, rc, "reading a prompt artifact");
   cairn_prompt_revision add = {.time_us = op->time_us};
   memcpy(add.hash, op->to_hash, sizeof add.hash);
   memcpy(add.def_hash, op->def_hash, sizeof add.def_hash);
   bool unchanged = false;
   char *buf = NULL;
   size_t n = 0;
-  rc = cairn__prompt_rec_append(rc == 0 ? v.mv_data : NULL,
-                                rc == 0 ? v.mv_size : 0, op->workflow_id,
+  rc = cairn__prompt_rec_append(rc == 0 ? v.data : NULL,
+                                rc == 0 ? v.size : 0, op->workflow_id,
                                 op->step, &add, &unchanged, &buf, &n);
   if (rc == CAIRN_EDECODE) {
     cairn__journal_set_err(j, "the record of prompt artifact %s is damaged",
@@ -720,12 +720,12 @@ static int put_prompt(cairn_journal *j, MDB_txn *txn, const cairn__op *op) {
   }
   if (rc || unchanged)
     return rc;
-  return put_encoded(j, txn, LJ(j)->prompts, kb, k.mv_size, buf, n, 0);
+  return put_encoded(j, txn, DB_PROMPTS, kb, k.size, buf, n, 0);
 }
 
 /* Writes each touched run's views and record, and moves it in the status
  * index when its status changed. */
-static int finish_runs(commit_ctx *c, MDB_txn *txn) {
+static int finish_runs(commit_ctx *c, cairn__txn *txn) {
   cairn_journal *j = c->b->j;
   touched *t, *tmp;
   HASH_ITER(hh, c->runs, t, tmp) {
@@ -750,7 +750,7 @@ static int finish_runs(commit_ctx *c, MDB_txn *txn) {
   return 0;
 }
 
-static int apply_op(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
+static int apply_op(commit_ctx *c, cairn__txn *txn, cairn__op *op) {
   uint64_t key;
   switch (op->kind) {
   case CAIRN__OP_CREATE_RUN:
@@ -777,7 +777,7 @@ static int apply_op(commit_ctx *c, MDB_txn *txn, cairn__op *op) {
   }
 }
 
-static int commit_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
+static int commit_fn(cairn_journal *j, cairn__txn *txn, void *ctx) {
   commit_ctx *c = ctx;
   int rc = 0;
   c->loader.j = j;
@@ -795,9 +795,9 @@ static int commit_fn(cairn_journal *j, MDB_txn *txn, void *ctx) {
   return rc;
 }
 
-int cairn__lmdb_commit(cairn_batch *b) {
+int cairn__store_commit(cairn_batch *b) {
   commit_ctx c = {.b = b};
-  cairn__lmdb_loader_init(&c.loader, &c.fl);
+  cairn__store_loader_init(&c.loader, &c.fl);
   b->j->errmsg[0] = '\0';
   return cairn__write_txn(b->j, commit_fn, &c);
 }
