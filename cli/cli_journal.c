@@ -160,11 +160,11 @@ static int cmd_migrate(cli_ctx *ctx, cairn_journal *j) {
   }
   else if (migrated) {
     printf("migrated the journal in %s from schema version %u to %u\n",
-           ctx->home, st.opened_schema, st.schema);
+           ctx->journal, st.opened_schema, st.schema);
   }
   else {
     printf("the journal in %s is at schema version %u, this cairn's: "
-           "nothing to migrate\n", ctx->home, st.schema);
+           "nothing to migrate\n", ctx->journal, st.schema);
   }
   return EXIT_OK;
 }

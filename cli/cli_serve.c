@@ -34,7 +34,8 @@ int cli_serve(cli_ctx *ctx, int argc, char **argv) {
                               "[--no-worker] [--quiet] [--concurrency N] "
                               "| cairn serve hash-token";
   char host[64] = "127.0.0.1";
-  server_options o = {.home = ctx->home, .ns = ctx->ns, .host = host,
+  server_options o = {.home = ctx->home, .journal = ctx->journal,
+                      .ns = ctx->ns, .host = host,
                       .port = 7070};
   if (argc == 2 && strcmp(argv[1], "hash-token") == 0)
     return hash_token();

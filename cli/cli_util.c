@@ -26,14 +26,24 @@ int cli_fail(int rc, cairn_journal *j, const char *what) {
   return cairn_err_exit_code(rc);
 }
 
+/* The journal is not there: says where cairn looked and how to point it
+ * elsewhere (a PostgreSQL journal's own words say more). */
+static void cli_no_journal(const cli_ctx *ctx, const char *err) {
+  if (ctx->journal != ctx->home)
+    fprintf(stderr, "cairn: %s\n", *err ? err : "no journal there");
+  else
+    fprintf(stderr, "cairn: no journal in %s; pass --home DIR or set "
+                    "CAIRN_HOME to the directory that holds it (or "
+                    "--journal postgresql://...)\n",
+            ctx->home);
+}
+
 int cli_open(const cli_ctx *ctx, bool read_only, cairn_journal **j) {
   char err[512] = "";
   cairn_journal_options o = {.read_only = read_only, .must_exist = true};
-  int rc = cairn_journal_open(ctx->home, &o, j, err, sizeof err);
+  int rc = cairn_journal_open(ctx->journal, &o, j, err, sizeof err);
   if (rc == CAIRN_ENOTFOUND)
-    fprintf(stderr, "cairn: no journal in %s; pass --home DIR or set "
-                    "CAIRN_HOME to the directory that holds it\n",
-            ctx->home);
+    cli_no_journal(ctx, err);
   else if (rc)
     fprintf(stderr, "cairn: %s\n", *err ? err : cairn_strerror(rc));
   return rc;
@@ -106,12 +116,11 @@ int cli_engine_open_existing(const cli_ctx *ctx, size_t max_runs,
                              bool must_exist, cairn_engine **e) {
   char err[512] = "";
   cairn_engine_options o = {.home = ctx->home, .ns = ctx->ns,
+                            .journal = ctx->journal,
                             .max_runs = max_runs, .must_exist = must_exist};
   int rc = cairn_engine_open(&o, e, err, sizeof err);
   if (rc == CAIRN_ENOTFOUND && must_exist)
-    fprintf(stderr, "cairn: no journal in %s; pass --home DIR or set "
-                    "CAIRN_HOME to the directory that holds it\n",
-            ctx->home);
+    cli_no_journal(ctx, err);
   else if (rc)
     fprintf(stderr, "cairn: %s\n", *err ? err : cairn_strerror(rc));
   return rc;

@@ -60,7 +60,9 @@ static const char usage[] =
     "  journal rebuild-views   recompute every view from events\n"
     "  journal migrate         bring an older journal to this schema\n"
     "\n"
-    "The journal lives in --home DIR, else $CAIRN_HOME, else ./.cairn.\n"
+    "The journal lives in --home DIR, else $CAIRN_HOME, else ./.cairn;\n"
+    "--journal postgresql://... (or $CAIRN_JOURNAL) puts it in PostgreSQL\n"
+    "(docs/postgresql.md), config.json staying in the home directory.\n"
     "Exit status: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict,\n"
     "5 forbidden, 6 rate limited, 7 the awaited run failed.\n"
     "Docs: docs/cli.md, docs/api.md, docs/storage.md, docs/events.md.\n";
@@ -72,8 +74,9 @@ static int parse_globals(cli_ctx *ctx, int *argc, char **argv) {
     const char *a = argv[i];
     const char *val = NULL;
     const char *opt = NULL;
-    static const char *const opts[] = {"--home", "--format", "--namespace"};
-    for (size_t k = 0; k < 3; k++) {
+    static const char *const opts[] = {"--home", "--format", "--namespace",
+                                       "--journal"};
+    for (size_t k = 0; k < 4; k++) {
       size_t n = strlen(opts[k]);
       if (strncmp(a, opts[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
         opt = opts[k];
@@ -91,6 +94,8 @@ static int parse_globals(cli_ctx *ctx, int *argc, char **argv) {
     }
     if (strcmp(opt, "--home") == 0)
       ctx->home = val;
+    else if (strcmp(opt, "--journal") == 0)
+      ctx->journal = val;
     else if (strcmp(opt, "--namespace") == 0)
       ctx->ns = val;
     else if (strcmp(val, "json") == 0 || strcmp(val, "text") == 0 ||
@@ -111,9 +116,13 @@ int main(int argc, char **argv) {
   ctx.ns = "default";
   argc--;
   argv++;
+  env = getenv("CAIRN_JOURNAL");
+  ctx.journal = env && *env ? env : NULL;
   int rc = parse_globals(&ctx, &argc, argv);
   if (rc)
     return rc;
+  if (ctx.journal == NULL || *ctx.journal == '\0')
+    ctx.journal = ctx.home;
   if (argc == 0 || strcmp(argv[0], "help") == 0 ||
       strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
     fputs(usage, argc == 0 ? stderr : stdout);

@@ -922,7 +922,8 @@ int cairn_engine_open(const cairn_engine_options *o, cairn_engine **out,
     rc = cairn__kinds_configure(e, conf, path, errbuf, errlen);
   cJSON_Delete(conf);
   if (rc == 0)
-    rc = cairn_journal_open(o->home, &jo, &e->j, errbuf, errlen);
+    rc = cairn_journal_open(o->journal ? o->journal : o->home, &jo, &e->j,
+                            errbuf, errlen);
   if (rc) {
     cairn__kinds_close(e);
     free(e);

@@ -552,7 +552,8 @@ int server_run(const server_options *o) {
     free(s.tokens);
     return 2;
   }
-  cairn_engine_options eo = {.home = o->home, .ns = o->ns,
+  cairn_engine_options eo = {.home = o->home, .journal = o->journal,
+                             .ns = o->ns,
                              .max_runs = o->max_runs};
   int rc = cairn_engine_open(&eo, &s.e, err, sizeof err);
   if (rc) {

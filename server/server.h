@@ -10,7 +10,8 @@
 #include <stddef.h>
 
 typedef struct server_options {
-  const char *home;       /* the journal's directory */
+  const char *home;       /* the home directory (config.json) */
+  const char *journal;    /* the journal's location: NULL, home */
   const char *ns;         /* the namespace without tokens; "default" */
   const char *host;       /* listen address; "127.0.0.1" */
   int port;               /* 7070; 0 picks a free port (printed) */

@@ -31,7 +31,10 @@ extern "C" {
 typedef struct cairn_engine cairn_engine;
 
 typedef struct cairn_engine_options {
-  const char *home;     /* journal directory; required */
+  const char *home;     /* the home directory (config.json; the LMDB
+                           journal unless `journal`); required */
+  const char *journal;  /* the journal's location when not home: a
+                           postgresql:// URL (or another directory) */
   const char *ns;       /* namespace; NULL = "default" */
   bool no_sync;         /* see cairn_journal_options.no_sync */
   int64_t lease_ms;     /* lease length; 0 = 15000. Renewed every third */

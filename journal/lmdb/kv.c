@@ -240,7 +240,8 @@ static int lmdb_open(const char *home, const cairn_journal_options *o,
 
 /* ------------------------------------------------------- transactions */
 
-static int lmdb_begin(cairn_journal *j, bool write, cairn__txn **out) {
+static int lmdb_begin(cairn_journal *j, int mode, cairn__txn **out) {
+  bool write = mode != KV_READ; /* LMDB's writers are always alone */
   lmdb_txn *t = cairn__calloc(1, sizeof *t);
   if (t == NULL)
     return CAIRN_ENOMEM;

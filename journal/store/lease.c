@@ -2,10 +2,11 @@
  * lmdb/lease.c — run leases: who may execute a run.
  *
  * A lease is (owner, expiry) in the run record. Claiming, renewing and
- * releasing are write transactions, so they serialize with every append
- * through LMDB's writer lock: two workers can never both believe they hold
- * one run. Appends from an owned batch re-check the lease (the fence in
- * lmdb_write.c), so a worker that lost its lease — it stalled past the
+ * releasing are write transactions that read the run record, so they
+ * serialize with every append to that run (LMDB's writer lock; on
+ * PostgreSQL the record's row lock): two workers can never both believe
+ * they hold one run. Appends from an owned batch re-check the lease (the
+ * fence in write.c), so a worker that lost its lease — it stalled past the
  * expiry and another claimed the run — cannot write to the run any more.
  *
  * Whether an owner is dead is the engine's knowledge (pids on this host),
@@ -57,11 +58,15 @@ typedef struct claim_ctx {
   size_t max, n;
 } claim_ctx;
 
-/* Takes run `key` when claimable; counts it in c->out. */
+/* Takes run `key` when claimable; counts it in c->out. A run another
+ * writer is committing to now is skipped, not waited for (SKIP LOCKED on
+ * PostgreSQL): its owner is alive, or the next claim takes it. */
 static int claim_one(cairn_journal *j, cairn__txn *txn, claim_ctx *c,
                      uint64_t key, int64_t now) {
   cairn__run_rec r;
-  int rc = cairn__get_run(j, txn, key, &r);
+  int rc = cairn__get_run_flags(j, txn, key, &r, KV_SKIP_LOCKED);
+  if (rc == CAIRN_EBUSY)
+    return 0;
   if (rc)
     return rc;
   if (!claimable(&r.info, c->owner, now, c->dead, c->ctx, c->only != 0))

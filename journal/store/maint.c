@@ -560,11 +560,11 @@ int cairn__store_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs) {
   rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
     rebuild_ctx c = {keys[i]};
-    rc = cairn__write_txn(j, rebuild_fn, &c);
+    rc = cairn__write_txn_alone(j, rebuild_fn, &c);
   }
   free(keys);
   if (rc == 0)
-    rc = cairn__write_txn(j, rebuild_assets_fn, NULL);
+    rc = cairn__write_txn_alone(j, rebuild_assets_fn, NULL);
   if (n_runs)
     *n_runs = n;
   return rc;

@@ -18,7 +18,7 @@ int cairn__store_reader_begin(cairn_journal *j, cairn_reader **out) {
   if (r == NULL)
     return CAIRN_ENOMEM;
   r->j = j;
-  int rc = KV(j)->begin(j, false, &LR(r)->txn);
+  int rc = KV(j)->begin(j, KV_READ, &LR(r)->txn);
   if (rc) {
     free(r);
     return cairn__kv_err(j, rc, "starting a read snapshot");

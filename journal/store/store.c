@@ -37,7 +37,7 @@ const char *const cairn__db_names[DB_COUNT] = {
 /* Redoes of one transaction before the write loop gives up. */
 #define MAX_RETRIES 100
 
-static const cairn__kv_ops *const drivers[] = {&cairn__lmdb_kv};
+static const cairn__kv_ops *const drivers[] = {&cairn__pg_kv, &cairn__lmdb_kv};
 
 int cairn__kv_err(cairn_journal *j, int rc, const char *what) {
   switch (rc) {
@@ -186,7 +186,7 @@ int cairn__store_schema_refusal(const cairn__kv_ops *kv, const char *home,
 static int check_schema(cairn_journal *j, char *errbuf, size_t errlen) {
   cairn__txn *txn;
   uint32_t schema = 0;
-  int rc = KV(j)->begin(j, false, &txn);
+  int rc = KV(j)->begin(j, KV_READ, &txn);
   if (rc)
     return cairn__kv_err(j, rc, "starting the first transaction");
   rc = read_schema(j, txn, &schema);
@@ -247,14 +247,15 @@ void cairn__store_journal_close(cairn_journal *j) {
 
 /* ------------------------------------------------------- the write loop */
 
-int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx) {
+static int write_loop(cairn_journal *j, int mode, cairn__txn_fn fn,
+                      void *ctx) {
   if (j->read_only) {
     cairn__journal_set_err(j, "the journal was opened read-only");
     return CAIRN_EINVAL;
   }
   for (int attempt = 0;; attempt++) {
     cairn__txn *txn;
-    int rc = KV(j)->begin(j, true, &txn);
+    int rc = KV(j)->begin(j, mode, &txn);
     if (rc)
       return cairn__kv_err(j, rc, "starting a write transaction");
     rc = fn(j, txn, ctx);
@@ -276,6 +277,14 @@ int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx) {
     if ((rc = KV(j)->grow(j)) != 0)
       return rc;
   }
+}
+
+int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx) {
+  return write_loop(j, KV_WRITE, fn, ctx);
+}
+
+int cairn__write_txn_alone(cairn_journal *j, cairn__txn_fn fn, void *ctx) {
+  return write_loop(j, KV_WRITE_ALONE, fn, ctx);
 }
 
 /* ------------------------------------------------------------ watching */

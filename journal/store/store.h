@@ -90,6 +90,8 @@ enum { KV_NOOVERWRITE = 1 };
 /* get flags: in a write transaction, do not wait for a record another
  * writer holds (KV_BUSY instead; PostgreSQL's SKIP LOCKED). */
 enum { KV_SKIP_LOCKED = 1 };
+/* Transaction modes. */
+enum { KV_READ, KV_WRITE, KV_WRITE_ALONE };
 /* Cursor moves. */
 enum { KV_FIRST, KV_LAST, KV_NEXT, KV_PREV, KV_SET_RANGE };
 
@@ -119,8 +121,10 @@ struct cairn__kv_ops {
   int (*open)(const char *where, const cairn_journal_options *o,
               cairn_journal **out, char *errbuf, size_t errlen);
   void (*close)(cairn_journal *j);
-  /* A read snapshot, or the write transaction. */
-  int (*begin)(cairn_journal *j, bool write, cairn__txn **out);
+  /* A read snapshot (KV_READ) or a write transaction: KV_WRITE beside
+   * other writers (each locks what it reads), KV_WRITE_ALONE while no
+   * other writer writes (rebuild-views, which rewrites every view). */
+  int (*begin)(cairn_journal *j, int mode, cairn__txn **out);
   /* Commits a write transaction (freeing it, also when it fails: nothing
    * of it was recorded then, and j's message says why and what to do). */
   int (*commit)(cairn__txn *t);
@@ -253,6 +257,8 @@ typedef struct cairn__store_history {
  * everything it decides comes from the transaction. */
 typedef int (*cairn__txn_fn)(cairn_journal *j, cairn__txn *txn, void *ctx);
 int cairn__write_txn(cairn_journal *j, cairn__txn_fn fn, void *ctx);
+/* The same, while no other writer writes (KV_WRITE_ALONE). */
+int cairn__write_txn_alone(cairn_journal *j, cairn__txn_fn fn, void *ctx);
 
 /* The longest audit_by_action key. */
 #define CAIRN__ACTION_KEY_MAX (CAIRN_NAMESPACE_MAX + 1 + 64 + 1 + 16)
@@ -274,6 +280,10 @@ size_t cairn__request_key(unsigned char k[CAIRN__REQUEST_KEY_MAX],
 /* Reads and decodes the run record of `run`. */
 int cairn__get_run(cairn_journal *j, cairn__txn *txn, uint64_t run,
                    cairn__run_rec *out);
+/* The same with get flags: KV_SKIP_LOCKED answers CAIRN_EBUSY (no
+ * message) for a record another writer holds. */
+int cairn__get_run_flags(cairn_journal *j, cairn__txn *txn, uint64_t run,
+                         cairn__run_rec *out, unsigned flags);
 /* Looks up a run key by run id (36 chars). */
 int cairn__get_run_key(cairn_journal *j, cairn__txn *txn, cairn_str run_id,
                        uint64_t *key);

@@ -89,10 +89,17 @@ void cairn__store_loader_init(cairn__store_loader *l, cairn__fold_loader *fl) {
 
 int cairn__get_run(cairn_journal *j, cairn__txn *txn, uint64_t run,
                    cairn__run_rec *out) {
+  return cairn__get_run_flags(j, txn, run, out, 0);
+}
+
+int cairn__get_run_flags(cairn_journal *j, cairn__txn *txn, uint64_t run,
+                         cairn__run_rec *out, unsigned flags) {
   unsigned char kb[8];
   cairn__put_be64(kb, run);
   cairn__val k = {8, kb}, v;
-  int rc = cairn__kv_get(txn, DB_RUNS, &k, &v);
+  int rc = txn->kv->get(txn, DB_RUNS, &k, &v, flags);
+  if (rc == KV_BUSY)
+    return CAIRN_EBUSY;
   if (rc == KV_NOTFOUND) {
     cairn__journal_set_err(j, "no run has key %llu; an index points at a "
                               "run that is gone: run `cairn journal verify`",

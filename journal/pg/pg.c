@@ -1,0 +1,865 @@
+/*
+ * pg/pg.c — the PostgreSQL driver of the ordered store (store/store.h):
+ * the journal in a PostgreSQL database named by a postgresql:// URL, so
+ * that workers on many machines share it.
+ *
+ * Tables. Each store database is a table cairn_NAME (k bytea primary key,
+ * v bytea); bytea compares byte by byte, as LMDB's keys do, so ranges and
+ * orders are the same. Events are cairn_events (run bigint, seq integer,
+ * event bytea, primary key (run, seq)): the key's two big-endian numbers
+ * are passed and read as binary int8 and int4, which are the same bytes.
+ * cairn_schema_version holds the layout version of these tables; opening
+ * creates or migrates them (under an advisory lock, so two processes
+ * opening a new database do not race).
+ *
+ * Transactions. A reader is a REPEATABLE READ READ ONLY transaction: one
+ * snapshot, as an LMDB read transaction. A writer is READ COMMITTED and
+ * locks what it reads (SELECT ... FOR UPDATE), so read-modify-write is
+ * safe and two writers of different runs commit side by side (a run's
+ * record is the lock its batches and its lease take). A key a writer
+ * found absent is inserted with a plain INSERT: if another writer
+ * inserted it meanwhile, unique_violation ends the transaction, and so
+ * do deadlocks and serialization failures; the store's write loop runs
+ * the transaction again (CAIRN__ERETRY). Every writer holds the
+ * journal's advisory lock shared; rebuild-views (KV_WRITE_ALONE) holds it
+ * exclusively. Claims read run records with SKIP LOCKED: a worker never
+ * waits for a run another worker is committing to.
+ *
+ * Durability. A commit returns when PostgreSQL says it is durable
+ * (synchronous_commit = on, set for every connection). A lost connection
+ * fails the transaction (nothing of it recorded); the next transaction
+ * reconnects (PQreset), so a worker that waits and retries resumes.
+ *
+ * Wake-ups. Every commit sends NOTIFY cairn_journal with this handle's id;
+ * watch() is the socket of a connection that LISTENs, and watch_reset()
+ * tells news (a commit of any other handle) from this handle's own.
+ *
+ * Memory: the results a transaction read stay until its end (the store
+ * lends values until then, as LMDB's pages are), so a transaction that
+ * scans much (verify, rebuild-views) holds what it scanned.
+ */
+#include "../store/store.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The tables' layout version (cairn_schema_version). */
+#define LAYOUT_VERSION 1
+/* Advisory lock keys: writers (shared; exclusive for rebuild-views), and
+ * creating the tables. */
+#define WRITERS_LOCK 0x636169726e01LL
+#define SETUP_LOCK 0x636169726e02LL
+/* Cursor pages: rows fetched at first, and at most. */
+#define PAGE_FIRST 8
+#define PAGE_MAX 1024
+
+enum {
+  S_GET, S_GET_LOCK, S_GET_SKIP, S_PUT, S_INSERT, S_PUT_NEW, S_DEL, S_CLEAR,
+  S_COUNT, S_FROM, S_AFTER, S_BEFORE, S_LAST, N_STMT
+};
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_INT4 23
+
+typedef struct pg_conn {
+  PGconn *c;
+  unsigned char prepared[DB_COUNT][N_STMT];
+  struct pg_conn *next; /* the pool's free list */
+} pg_conn;
+
+typedef struct pg_journal {
+  cairn__store s;
+  char *url;
+  pthread_mutex_t mu;
+  pg_conn *pool;          /* idle connections */
+  PGconn *listen;         /* LISTEN cairn_journal, once watched */
+  char id[48];            /* this handle's NOTIFY payload */
+  char where[300];        /* the URL without its password, for messages */
+} pg_journal;
+
+typedef struct absent_key {
+  cairn__db db;
+  size_t n;
+  unsigned char *k;
+} absent_key;
+
+typedef struct pg_txn {
+  cairn__txn t;
+  pg_conn *pc;
+  int mode;
+  PGresult **res; /* everything read, freed at the end */
+  size_t n_res, cap_res;
+  absent_key *absent; /* keys read absent (writers) */
+  size_t n_absent, cap_absent;
+  void **bufs; /* events' keys of cursor pages, freed at the end */
+  size_t n_bufs, cap_bufs;
+} pg_txn;
+
+typedef struct pg_cursor {
+  cairn__cursor c;
+  pg_txn *t;
+  cairn__db db;
+  PGresult *page;
+  unsigned char *keys; /* events: the page's keys, 12 bytes a row */
+  int row, rows, limit, page_limit;
+  bool back;           /* the page runs backwards */
+  bool positioned;
+  cairn__val cur;      /* the key the cursor is on */
+} pg_cursor;
+
+#define PJ(j) ((pg_journal *)(j))
+#define PT(t) ((pg_txn *)(t))
+
+static bool owns(const char *where) {
+  return strncmp(where, "postgresql://", 13) == 0 ||
+         strncmp(where, "postgres://", 11) == 0;
+}
+
+/* The URL with any password masked, for messages. */
+static void mask_url(const char *url, char *out, size_t len) {
+  const char *at = strchr(url, '@'), *scheme = strstr(url, "://");
+  const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+  if (at && colon && colon < at)
+    snprintf(out, len, "%.*s:***%s", (int)(colon - url), url, at);
+  else
+    snprintf(out, len, "%s", url);
+}
+
+static void detail(cairn_journal *j, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(PJ(j)->s.detail, sizeof PJ(j)->s.detail, fmt, ap);
+  va_end(ap);
+}
+
+/* A failed statement (or connection) as the store's answer. */
+static int failed(cairn_journal *j, PGconn *c, PGresult *r) {
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+  char m[300];
+  snprintf(m, sizeof m, "%s", msg && *msg ? msg : "no answer");
+  m[strcspn(m, "\n")] = '\0';
+  if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+                strcmp(state, "23505") == 0))
+    return CAIRN__ERETRY;
+  if (PQstatus(c) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
+      (state && strncmp(state, "57P", 3) == 0)) {
+    detail(j, "lost the connection to PostgreSQL at %s (%s); nothing of this "
+              "transaction was recorded, the next one reconnects",
+           PJ(j)->where, m);
+    return CAIRN_EIO;
+  }
+  if (state && strncmp(state, "53", 2) == 0) {
+    detail(j, "PostgreSQL at %s is out of resources (%s): nothing of this "
+              "transaction was recorded; free disk space or memory there",
+           PJ(j)->where, m);
+    return CAIRN_EIO;
+  }
+  detail(j, "PostgreSQL at %s: %s", PJ(j)->where, m);
+  return CAIRN_EIO;
+}
+
+/* ------------------------------------------------------------ the pool */
+
+static PGconn *connect_to(cairn_journal *j) {
+  const char *keys[] = {"dbname", "application_name", "connect_timeout",
+                        NULL};
+  const char *vals[] = {PJ(j)->url, "cairn", "10", NULL};
+  PGconn *c = PQconnectdbParams(keys, vals, 1);
+  if (c && PQstatus(c) == CONNECTION_OK) {
+    PGresult *r = PQexec(c, "SET synchronous_commit TO on; "
+                            "SET client_min_messages TO warning");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (ok)
+      return c;
+  }
+  char m[300];
+  snprintf(m, sizeof m, "%s", c ? PQerrorMessage(c) : "out of memory");
+  m[strcspn(m, "\n")] = '\0';
+  detail(j, "cannot connect to PostgreSQL at %s: %s", PJ(j)->where, m);
+  PQfinish(c);
+  return NULL;
+}
+
+static int conn_get(cairn_journal *j, pg_conn **out) {
+  pg_journal *pj = PJ(j);
+  pthread_mutex_lock(&pj->mu);
+  pg_conn *pc = pj->pool;
+  if (pc)
+    pj->pool = pc->next;
+  pthread_mutex_unlock(&pj->mu);
+  if (pc && PQstatus(pc->c) != CONNECTION_OK) {
+    PQreset(pc->c); /* the server went away: try once more */
+    memset(pc->prepared, 0, sizeof pc->prepared);
+    if (PQstatus(pc->c) != CONNECTION_OK) {
+      PQfinish(pc->c);
+      free(pc);
+      pc = NULL;
+    }
+  }
+  if (pc == NULL) {
+    if ((pc = calloc(1, sizeof *pc)) == NULL)
+      return CAIRN_ENOMEM;
+    if ((pc->c = connect_to(j)) == NULL) {
+      free(pc);
+      return CAIRN_EIO;
+    }
+  }
+  *out = pc;
+  return 0;
+}
+
+static void conn_put(cairn_journal *j, pg_conn *pc) {
+  pg_journal *pj = PJ(j);
+  if (PQtransactionStatus(pc->c) != PQTRANS_IDLE) {
+    PGresult *r = PQexec(pc->c, "ROLLBACK");
+    PQclear(r);
+  }
+  pthread_mutex_lock(&pj->mu);
+  pc->next = pj->pool;
+  pj->pool = pc;
+  pthread_mutex_unlock(&pj->mu);
+}
+
+/* --------------------------------------------------------- statements */
+
+static void sql_of(cairn__db db, int s, char *b, size_t n) {
+  char t[64];
+  snprintf(t, sizeof t, "cairn_%s", cairn__db_names[db]);
+  if (db == DB_EVENTS) {
+    static const char *const f[N_STMT] = {
+        [S_GET] = "SELECT event FROM %s WHERE run = $1 AND seq = $2",
+        [S_GET_LOCK] = "SELECT event FROM %s WHERE run = $1 AND seq = $2",
+        [S_GET_SKIP] = "SELECT event FROM %s WHERE run = $1 AND seq = $2",
+        [S_PUT] = "INSERT INTO %s (run, seq, event) VALUES ($1, $2, $3) ON "
+                  "CONFLICT (run, seq) DO UPDATE SET event = EXCLUDED.event",
+        [S_INSERT] = "INSERT INTO %s (run, seq, event) VALUES ($1, $2, $3)",
+        [S_PUT_NEW] = "INSERT INTO %s (run, seq, event) VALUES ($1, $2, $3) "
+                      "ON CONFLICT (run, seq) DO NOTHING",
+        [S_DEL] = "DELETE FROM %s WHERE run = $1 AND seq = $2",
+        [S_CLEAR] = "DELETE FROM %s",
+        [S_COUNT] = "SELECT count(*) FROM %s",
+        [S_FROM] = "SELECT run, seq, event FROM %s WHERE (run, seq) >= ($1, "
+                   "$2) ORDER BY run, seq LIMIT $3",
+        [S_AFTER] = "SELECT run, seq, event FROM %s WHERE (run, seq) > ($1, "
+                    "$2) ORDER BY run, seq LIMIT $3",
+        [S_BEFORE] = "SELECT run, seq, event FROM %s WHERE (run, seq) < ($1, "
+                     "$2) ORDER BY run DESC, seq DESC LIMIT $3",
+        [S_LAST] = "SELECT run, seq, event FROM %s ORDER BY run DESC, seq "
+                   "DESC LIMIT $1"};
+    snprintf(b, n, f[s], t); /* events never change: reads lock nothing */
+    return;
+  }
+  static const char *const f[N_STMT] = {
+      [S_GET] = "SELECT v FROM %s WHERE k = $1",
+      [S_GET_LOCK] = "SELECT v FROM %s WHERE k = $1 FOR UPDATE",
+      [S_GET_SKIP] = "SELECT v FROM %s WHERE k = $1 FOR UPDATE SKIP LOCKED",
+      [S_PUT] = "INSERT INTO %s (k, v) VALUES ($1, $2) ON CONFLICT (k) DO "
+                "UPDATE SET v = EXCLUDED.v",
+      [S_INSERT] = "INSERT INTO %s (k, v) VALUES ($1, $2)",
+      [S_PUT_NEW] = "INSERT INTO %s (k, v) VALUES ($1, $2) ON CONFLICT (k) "
+                    "DO NOTHING",
+      [S_DEL] = "DELETE FROM %s WHERE k = $1",
+      [S_CLEAR] = "DELETE FROM %s",
+      [S_COUNT] = "SELECT count(*) FROM %s",
+      [S_FROM] = "SELECT k, v FROM %s WHERE k >= $1 ORDER BY k LIMIT $2",
+      [S_AFTER] = "SELECT k, v FROM %s WHERE k > $1 ORDER BY k LIMIT $2",
+      [S_BEFORE] = "SELECT k, v FROM %s WHERE k < $1 ORDER BY k DESC LIMIT $2",
+      [S_LAST] = "SELECT k, v FROM %s ORDER BY k DESC LIMIT $1"};
+  snprintf(b, n, f[s], t);
+}
+
+/* The parameters of statement s: the key (one bytea, or events' int8 and
+ * int4), then the value or the page size. */
+typedef struct params {
+  const char *v[4];
+  int len[4], fmt[4];
+  Oid type[4];
+  int n;
+  unsigned char ev[12], lim[8];
+} params;
+
+static void add(params *p, const void *v, int len, Oid type) {
+  p->v[p->n] = v;
+  p->len[p->n] = len;
+  p->fmt[p->n] = 1;
+  p->type[p->n] = type;
+  p->n++;
+}
+
+static void add_key(params *p, cairn__db db, const cairn__val *k) {
+  if (db != DB_EVENTS) {
+    add(p, k->size ? k->data : "", (int)k->size, OID_BYTEA);
+    return;
+  }
+  /* (run, seq) from up to 12 key bytes; a shorter key is padded with
+   * zeros, which is where its range starts. */
+  memset(p->ev, 0, sizeof p->ev);
+  memcpy(p->ev, k->data, k->size < 12 ? k->size : 12);
+  add(p, p->ev, 8, OID_INT8);
+  add(p, p->ev + 8, 4, OID_INT4);
+}
+
+static void add_limit(params *p, int n) {
+  cairn__put_be64(p->lim, (uint64_t)n);
+  add(p, p->lim, 8, OID_INT8);
+}
+
+/* Runs statement s on db with p; a result the transaction keeps, or NULL
+ * with *rc set. */
+static PGresult *exec_stmt(pg_txn *t, cairn__db db, int s, params *p,
+                           int *rc) {
+  PGconn *c = t->pc->c;
+  char name[32];
+  snprintf(name, sizeof name, "c%d_%d", (int)db, s);
+  if (!t->pc->prepared[db][s]) {
+    char sql[300];
+    sql_of(db, s, sql, sizeof sql);
+    PGresult *r = PQprepare(c, name, sql, p->n, p->type);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      *rc = failed(t->t.j, c, r);
+      PQclear(r);
+      return NULL;
+    }
+    PQclear(r);
+    t->pc->prepared[db][s] = 1;
+  }
+  PGresult *r = PQexecPrepared(c, name, p->n, p->v, p->len, p->fmt, 1);
+  ExecStatusType st = PQresultStatus(r);
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+    *rc = failed(t->t.j, c, r);
+    PQclear(r);
+    return NULL;
+  }
+  if (t->n_res == t->cap_res) {
+    size_t cap = t->cap_res ? t->cap_res * 2 : 16;
+    PGresult **res = realloc(t->res, cap * sizeof *res);
+    if (res == NULL) {
+      PQclear(r);
+      *rc = CAIRN_ENOMEM;
+      return NULL;
+    }
+    t->res = res;
+    t->cap_res = cap;
+  }
+  t->res[t->n_res++] = r;
+  *rc = 0;
+  return r;
+}
+
+/* Runs a statement whose result nobody reads. */
+static int exec_done(pg_txn *t, cairn__db db, int s, params *p,
+                     int *affected) {
+  int rc;
+  PGresult *r = exec_stmt(t, db, s, p, &rc);
+  if (r && affected)
+    *affected = atoi(PQcmdTuples(r));
+  if (r) {
+    t->n_res--; /* the last kept: free it now */
+    PQclear(r);
+  }
+  return rc;
+}
+
+static int simple(cairn_journal *j, PGconn *c, const char *sql) {
+  PGresult *r = PQexec(c, sql);
+  ExecStatusType st = PQresultStatus(r);
+  int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0
+                                                            : failed(j, c, r);
+  PQclear(r);
+  return rc;
+}
+
+/* ------------------------------------------------------------ opening */
+
+static int setup(cairn_journal *j, PGconn *c, char *errbuf, size_t errlen) {
+  char sql[8192];
+  size_t n = 0;
+  int rc;
+  /* A read-only open creates nothing: the tables are there or not. */
+  PGresult *r = PQexec(c, "SELECT version FROM cairn_schema_version");
+  bool have = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+  int layout = have ? atoi(PQgetvalue(r, 0, 0)) : 0;
+  PQclear(r);
+  if (layout > LAYOUT_VERSION) {
+    cairn__fmt(errbuf, errlen, "the PostgreSQL journal at %s has table "
+                               "layout %d, newer than this cairn's (%d): a "
+                               "later release of cairn made it; use that "
+                               "release or a later one", PJ(j)->where, layout,
+               LAYOUT_VERSION);
+    return CAIRN_ESCHEMA;
+  }
+  if (layout == LAYOUT_VERSION)
+    return 0;
+  if (j->read_only) {
+    cairn__fmt(errbuf, errlen, "the PostgreSQL database at %s holds no "
+                               "cairn journal yet; run a command that "
+                               "writes (or `cairn journal migrate --journal "
+                               "URL`) to create it", PJ(j)->where);
+    return CAIRN_ENOTFOUND;
+  }
+  n += (size_t)snprintf(sql + n, sizeof sql - n,
+                        "BEGIN; SELECT pg_advisory_xact_lock(%lld); "
+                        "CREATE TABLE IF NOT EXISTS cairn_schema_version "
+                        "(version integer NOT NULL); "
+                        "CREATE TABLE IF NOT EXISTS cairn_events (run bigint "
+                        "NOT NULL, seq integer NOT NULL, event bytea NOT "
+                        "NULL, PRIMARY KEY (run, seq)); ",
+                        SETUP_LOCK);
+  for (int d = 0; d < DB_COUNT; d++)
+    if (d != DB_EVENTS)
+      n += (size_t)snprintf(sql + n, sizeof sql - n,
+                            "CREATE TABLE IF NOT EXISTS cairn_%s (k bytea "
+                            "PRIMARY KEY, v bytea NOT NULL); ",
+                            cairn__db_names[d]);
+  snprintf(sql + n, sizeof sql - n,
+           "DELETE FROM cairn_schema_version; INSERT INTO "
+           "cairn_schema_version VALUES (%d); COMMIT",
+           LAYOUT_VERSION);
+  if ((rc = simple(j, c, sql)) != 0) {
+    cairn__fmt(errbuf, errlen, "cannot create the journal's tables: %s",
+               PJ(j)->s.detail);
+    simple(j, c, "ROLLBACK");
+  }
+  return rc;
+}
+
+static void pg_close(cairn_journal *j) {
+  if (j == NULL)
+    return;
+  pg_journal *pj = PJ(j);
+  while (pj->pool) {
+    pg_conn *pc = pj->pool;
+    pj->pool = pc->next;
+    PQfinish(pc->c);
+    free(pc);
+  }
+  if (pj->listen)
+    PQfinish(pj->listen);
+  pthread_mutex_destroy(&pj->mu);
+  free(pj->url);
+  free(j->home);
+  free(j);
+}
+
+static int pg_open(const char *url, const cairn_journal_options *o,
+                   cairn_journal **out, char *errbuf, size_t errlen) {
+  cairn_journal *j = cairn__calloc(1, sizeof(pg_journal));
+  pg_journal *pj = PJ(j);
+  if (j)
+    mask_url(url, pj->where, sizeof pj->where);
+  /* The home shown in messages is the URL without its password. */
+  if (j == NULL || (j->home = cairn__strdup(pj->where)) == NULL ||
+      (pj->url = cairn__strdup(url)) == NULL) {
+    if (j)
+      free(j->home);
+    free(j);
+    return CAIRN_ENOMEM;
+  }
+  pj->s.kv = &cairn__pg_kv;
+  pthread_mutex_init(&pj->mu, NULL);
+  snprintf(pj->id, sizeof pj->id, "%ld.%p", (long)getpid(), (void *)pj);
+  j->read_only = o->read_only;
+  pg_conn *pc;
+  int rc = conn_get(j, &pc);
+  if (rc) {
+    cairn__fmt(errbuf, errlen, "%s", pj->s.detail);
+    pg_close(j);
+    return rc == CAIRN_ENOMEM ? rc : CAIRN_EIO;
+  }
+  rc = setup(j, pc->c, errbuf, errlen);
+  conn_put(j, pc);
+  if (rc) {
+    pg_close(j);
+    return rc;
+  }
+  *out = j;
+  return 0;
+}
+
+/* ------------------------------------------------------- transactions */
+
+static int pg_begin(cairn_journal *j, int mode, cairn__txn **out) {
+  pg_txn *t = cairn__calloc(1, sizeof *t);
+  if (t == NULL)
+    return CAIRN_ENOMEM;
+  int rc = conn_get(j, &t->pc);
+  if (rc) {
+    free(t);
+    return rc;
+  }
+  char sql[160];
+  if (mode == KV_READ)
+    snprintf(sql, sizeof sql,
+             "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+  else
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock%s(%lld)",
+             mode == KV_WRITE_ALONE ? "" : "_shared", WRITERS_LOCK);
+  if ((rc = simple(j, t->pc->c, sql)) != 0) {
+    conn_put(j, t->pc);
+    free(t);
+    return rc;
+  }
+  t->mode = mode;
+  t->t = (cairn__txn){&cairn__pg_kv, j, mode != KV_READ};
+  *out = &t->t;
+  return 0;
+}
+
+static void txn_free(pg_txn *t) {
+  for (size_t i = 0; i < t->n_res; i++)
+    PQclear(t->res[i]);
+  free(t->res);
+  for (size_t i = 0; i < t->n_absent; i++)
+    free(t->absent[i].k);
+  free(t->absent);
+  for (size_t i = 0; i < t->n_bufs; i++)
+    free(t->bufs[i]);
+  free(t->bufs);
+  free(t);
+}
+
+static void pg_abort(cairn__txn *tt) {
+  pg_txn *t = PT(tt);
+  conn_put(tt->j, t->pc); /* rolls back */
+  txn_free(t);
+}
+
+static int pg_commit(cairn__txn *tt) {
+  pg_txn *t = PT(tt);
+  cairn_journal *j = tt->j;
+  char sql[128];
+  snprintf(sql, sizeof sql, "NOTIFY cairn_journal, '%s'; COMMIT",
+           PJ(j)->id);
+  PGresult *r = PQexec(t->pc->c, sql);
+  int rc = 0;
+  if (PQresultStatus(r) != PGRES_COMMAND_OK)
+    rc = failed(j, t->pc->c, r);
+  else if (strcmp(PQcmdStatus(r), "COMMIT") != 0) /* it rolled back */
+    rc = CAIRN__ERETRY;
+  PQclear(r);
+  if (rc && rc != CAIRN__ERETRY)
+    cairn__journal_set_err(j, "committing: %s", PJ(j)->s.detail);
+  conn_put(j, t->pc);
+  txn_free(t);
+  return rc;
+}
+
+/* ------------------------------------------------------------ records */
+
+static bool was_absent(pg_txn *t, cairn__db db, const cairn__val *k,
+                       bool forget) {
+  for (size_t i = 0; i < t->n_absent; i++) {
+    absent_key *a = &t->absent[i];
+    if (a->db == db && a->n == k->size && memcmp(a->k, k->data, a->n) == 0) {
+      if (forget) {
+        free(a->k);
+        *a = t->absent[--t->n_absent];
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+static void note_absent(pg_txn *t, cairn__db db, const cairn__val *k) {
+  if (was_absent(t, db, k, false))
+    return;
+  if (t->n_absent == t->cap_absent) {
+    size_t cap = t->cap_absent ? t->cap_absent * 2 : 8;
+    absent_key *a = realloc(t->absent, cap * sizeof *a);
+    if (a == NULL)
+      return; /* then the put upserts: only the race guard is lost */
+    t->absent = a;
+    t->cap_absent = cap;
+  }
+  unsigned char *copy = malloc(k->size ? k->size : 1);
+  if (copy == NULL)
+    return;
+  memcpy(copy, k->data, k->size);
+  t->absent[t->n_absent++] = (absent_key){db, k->size, copy};
+}
+
+static int pg_get(cairn__txn *tt, cairn__db db, const cairn__val *k,
+                  cairn__val *v, unsigned flags) {
+  pg_txn *t = PT(tt);
+  params p = {0};
+  int rc, s = !tt->write || db == DB_EVENTS || db == DB_DEFS ? S_GET
+              : flags & KV_SKIP_LOCKED                       ? S_GET_SKIP
+                                                             : S_GET_LOCK;
+  add_key(&p, db, k);
+  PGresult *r = exec_stmt(t, db, s, &p, &rc);
+  if (r == NULL)
+    return rc;
+  if (PQntuples(r) == 0) {
+    if (s == S_GET_SKIP) { /* held by another writer, or absent? */
+      PGresult *any = exec_stmt(t, db, S_GET, &p, &rc);
+      if (any == NULL)
+        return rc;
+      if (PQntuples(any) > 0)
+        return KV_BUSY;
+    }
+    if (tt->write)
+      note_absent(t, db, k);
+    return KV_NOTFOUND;
+  }
+  *v = (cairn__val){(size_t)PQgetlength(r, 0, 0), PQgetvalue(r, 0, 0)};
+  return 0;
+}
+
+static int pg_put(cairn__txn *tt, cairn__db db, const cairn__val *k,
+                  cairn__val *v, unsigned flags) {
+  pg_txn *t = PT(tt);
+  params p = {0};
+  int affected = 0;
+  add_key(&p, db, k);
+  add(&p, v->size ? v->data : "", (int)v->size, OID_BYTEA);
+  if (flags & KV_NOOVERWRITE) {
+    int rc = exec_done(t, db, S_PUT_NEW, &p, &affected);
+    if (rc || affected == 1) {
+      was_absent(t, db, k, true);
+      return rc;
+    }
+    rc = pg_get(tt, db, k, v, 0); /* the stored value, as LMDB lends it */
+    return rc ? rc : KV_KEYEXIST;
+  }
+  /* A key this writer found absent must still be absent: a plain INSERT
+   * fails (unique_violation, then a retry) if another writer added it. */
+  int s = was_absent(t, db, k, true) ? S_INSERT : S_PUT;
+  return exec_done(t, db, s, &p, NULL);
+}
+
+static int pg_del(cairn__txn *tt, cairn__db db, const cairn__val *k) {
+  params p = {0};
+  int affected = 0;
+  add_key(&p, db, k);
+  int rc = exec_done(PT(tt), db, S_DEL, &p, &affected);
+  return rc ? rc : affected ? 0 : KV_NOTFOUND;
+}
+
+static int pg_clear(cairn__txn *tt, cairn__db db) {
+  params p = {0};
+  return exec_done(PT(tt), db, S_CLEAR, &p, NULL);
+}
+
+static int pg_count(cairn__txn *tt, cairn__db db, uint64_t *n) {
+  params p = {0};
+  int rc;
+  PGresult *r = exec_stmt(PT(tt), db, S_COUNT, &p, &rc);
+  *n = 0;
+  if (r == NULL)
+    return rc;
+  if (PQntuples(r) == 1 && PQgetlength(r, 0, 0) == 8)
+    *n = cairn__get_be64((const unsigned char *)PQgetvalue(r, 0, 0));
+  return 0;
+}
+
+/* ------------------------------------------------------------ cursors */
+
+static int pg_cursor_open(cairn__txn *tt, cairn__db db, cairn__cursor **out) {
+  pg_cursor *c = cairn__calloc(1, sizeof *c);
+  if (c == NULL)
+    return CAIRN_ENOMEM;
+  c->c.kv = &cairn__pg_kv;
+  c->t = PT(tt);
+  c->db = db;
+  c->limit = PAGE_FIRST;
+  *out = &c->c;
+  return 0;
+}
+
+/* Fetches the page statement s gives from key k (NULL: none). */
+static int fetch(pg_cursor *c, int s, const cairn__val *k, bool back) {
+  params p = {0};
+  int rc;
+  if (k)
+    add_key(&p, c->db, k);
+  add_limit(&p, c->limit);
+  PGresult *r = exec_stmt(c->t, c->db, s, &p, &rc);
+  if (r == NULL)
+    return rc;
+  c->page_limit = c->limit;
+  if (c->limit < PAGE_MAX)
+    c->limit *= 2;
+  int rows = PQntuples(r);
+  if (c->db == DB_EVENTS && rows > 0) {
+    /* The keys live as long as the transaction's results do: kept in a
+     * result-sized buffer freed with the cursor's transaction. */
+    pg_txn *t = c->t;
+    unsigned char *keys = malloc((size_t)rows * 12);
+    if (keys && t->n_bufs == t->cap_bufs) {
+      size_t cap = t->cap_bufs ? t->cap_bufs * 2 : 8;
+      void **b = realloc(t->bufs, cap * sizeof *b);
+      if (b == NULL) {
+        free(keys);
+        keys = NULL;
+      } else {
+        t->bufs = b;
+        t->cap_bufs = cap;
+      }
+    }
+    if (keys == NULL)
+      return CAIRN_ENOMEM;
+    t->bufs[t->n_bufs++] = keys;
+    for (int i = 0; i < rows; i++) {
+      memcpy(keys + i * 12, PQgetvalue(r, i, 0), 8);
+      memcpy(keys + i * 12 + 8, PQgetvalue(r, i, 1), 4);
+    }
+    c->keys = keys;
+  }
+  if (rows == 0)
+    return KV_NOTFOUND;
+  c->page = r;
+  c->rows = rows;
+  c->row = 0;
+  c->back = back;
+  c->positioned = true;
+  return 0;
+}
+
+static void current(pg_cursor *c, cairn__val *k, cairn__val *v) {
+  int vcol = c->db == DB_EVENTS ? 2 : 1;
+  if (c->db == DB_EVENTS)
+    *k = (cairn__val){12, c->keys + c->row * 12};
+  else
+    *k = (cairn__val){(size_t)PQgetlength(c->page, c->row, 0),
+                      PQgetvalue(c->page, c->row, 0)};
+  *v = (cairn__val){(size_t)PQgetlength(c->page, c->row, vcol),
+                    PQgetvalue(c->page, c->row, vcol)};
+  c->cur = *k;
+}
+
+static int pg_cursor_get(cairn__cursor *cc, cairn__val *k, cairn__val *v,
+                         int op) {
+  pg_cursor *c = (pg_cursor *)cc;
+  int rc;
+  cairn__val none = {0, ""};
+  if ((op == KV_NEXT || op == KV_PREV) && !c->positioned)
+    op = op == KV_NEXT ? KV_FIRST : KV_LAST;
+  switch (op) {
+  case KV_FIRST:
+    c->limit = PAGE_FIRST;
+    rc = fetch(c, S_FROM, &none, false);
+    break;
+  case KV_LAST:
+    c->limit = PAGE_FIRST;
+    rc = fetch(c, S_LAST, NULL, true);
+    break;
+  case KV_SET_RANGE:
+    c->limit = PAGE_FIRST;
+    rc = fetch(c, S_FROM, k, false);
+    break;
+  case KV_NEXT:
+  case KV_PREV: {
+    bool back = op == KV_PREV;
+    if (c->page && c->back == back && c->row + 1 < c->rows) {
+      c->row++;
+      rc = 0;
+    } else if (c->page && c->back == back && c->rows < c->page_limit) {
+      rc = KV_NOTFOUND; /* that page was the last one */
+    } else {
+      cairn__val from = c->cur; /* lives as long as the transaction */
+      rc = fetch(c, back ? S_BEFORE : S_AFTER, &from, back);
+    }
+    break;
+  }
+  default:
+    return KV_NOTFOUND;
+  }
+  if (rc == 0)
+    current(c, k, v);
+  return rc;
+}
+
+static int pg_cursor_del(cairn__cursor *cc) {
+  pg_cursor *c = (pg_cursor *)cc;
+  params p = {0};
+  add_key(&p, c->db, &c->cur);
+  return exec_done(c->t, c->db, S_DEL, &p, NULL);
+}
+
+static void pg_cursor_close(cairn__cursor *cc) { free(cc); }
+
+static void pg_space(cairn__txn *tt, cairn_journal_stats *out) {
+  pg_txn *t = PT(tt);
+  PGresult *r = PQexec(t->pc->c, "SELECT pg_database_size(current_database())"
+                                 ", (SELECT coalesce(sum(pg_total_relation_"
+                                 "size(c.oid)), 0) FROM pg_class c WHERE "
+                                 "c.relname LIKE 'cairn\\_%' AND c.relkind = "
+                                 "'r')");
+  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+    out->file_bytes = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    out->used_bytes = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+    out->map_bytes = 0; /* no map: PostgreSQL grows its files itself */
+  }
+  PQclear(r);
+}
+
+/* ------------------------------------------------------------ watching */
+
+static int pg_watch(cairn_journal *j) {
+  pg_journal *pj = PJ(j);
+  if (pj->listen == NULL) {
+    PGconn *c = connect_to(j);
+    if (c == NULL || simple(j, c, "LISTEN cairn_journal") != 0) {
+      cairn__journal_set_err(j, "cannot listen for commits: %s; polling "
+                                "instead", pj->s.detail);
+      PQfinish(c);
+      return -1;
+    }
+    pj->listen = c;
+  }
+  return PQsocket(pj->listen);
+}
+
+static bool pg_watch_reset(cairn_journal *j) {
+  pg_journal *pj = PJ(j);
+  bool news = false;
+  if (pj->listen == NULL)
+    return true;
+  if (PQconsumeInput(pj->listen) == 0 ||
+      PQstatus(pj->listen) != CONNECTION_OK) {
+    /* Lost: listen again (what was missed meanwhile counts as news). */
+    PQfinish(pj->listen);
+    pj->listen = NULL;
+    return true;
+  }
+  PGnotify *n;
+  while ((n = PQnotifies(pj->listen)) != NULL) {
+    if (strcmp(n->extra, pj->id) != 0)
+      news = true;
+    PQfreemem(n);
+  }
+  return news;
+}
+
+const cairn__kv_ops cairn__pg_kv = {
+    .name = "postgresql",
+    .flag = "--journal",
+    .owns = owns,
+    .open = pg_open,
+    .close = pg_close,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .abort = pg_abort,
+    .get = pg_get,
+    .put = pg_put,
+    .del = pg_del,
+    .clear = pg_clear,
+    .count = pg_count,
+    .cursor_open = pg_cursor_open,
+    .cursor_get = pg_cursor_get,
+    .cursor_del = pg_cursor_del,
+    .cursor_close = pg_cursor_close,
+    .grow = NULL,
+    .space = pg_space,
+    .watch = pg_watch,
+    .watch_reset = pg_watch_reset,
+};
