@@ -80,6 +80,25 @@ void test_rmdir(const char *path);
 /* test_rmdir, then free(path): the end of a test's temporary home. */
 void test_rmdir_free(char *path);
 
+/* Where a test keeps the journal of its temporary home `home`: the
+ * directory itself (LMDB), or, when $CAIRN_TEST_PG names the state folder
+ * of tests/pg/pg.sh's server, a PostgreSQL database of that home's own
+ * (created empty at the first call; the same one after). The contract
+ * tests run both ways (ctest labels unit and pg). */
+const char *test_journal_at(const char *home);
+/* Whether the journals of this run are in PostgreSQL. */
+bool test_on_pg(void);
+/* Ends a test that reads or damages LMDB's files itself as skipped (exit
+ * 77, ctest's SKIP_RETURN_CODE) when the journals are in PostgreSQL. */
+void test_lmdb_only(void);
+
+/* Damage for verify's tests, under the journal's feet: puts (or, with
+ * val NULL, deletes) one raw record of database `db` ("events", "views",
+ * ...), or empties `db`, in the journal of `home` (LMDB or PostgreSQL). */
+void test_raw_put(const char *home, const char *db, const void *key,
+                  size_t kn, const void *val, size_t vn);
+void test_raw_clear(const char *home, const char *db);
+
 /* `s` with every ' turned into ", in a static buffer: JSON written in C
  * strings without escapes ("{'name': 'w'}"). Valid until the next call. */
 const char *J(const char *s);

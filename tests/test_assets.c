@@ -27,7 +27,7 @@ static cairn_journal *open_j(const char *home) {
   cairn_journal *j;
   char err[512] = "";
   cairn_journal_options o = {.no_sync = true};
-  int rc = cairn_journal_open(home, &o, &j, err, sizeof err);
+  int rc = cairn_journal_open(test_journal_at(home), &o, &j, err, sizeof err);
   if (rc)
     FAIL("open %s: %s %s", home, cairn_err_name(rc), err);
   return j;
@@ -328,21 +328,6 @@ TEST(the_catalogue_lists_by_prefix_in_key_order_and_pages_after_an_entry) {
   test_rmdir_free(home);
 }
 
-/* Deletes every record of LMDB database `db` of the closed journal. */
-static void raw_clear(const char *home, const char *db) {
-  MDB_env *env;
-  MDB_txn *txn;
-  MDB_dbi dbi;
-  mdb_env_create(&env);
-  mdb_env_set_maxdbs(env, 32);
-  CHECK_EQ(mdb_env_open(env, home, 0, 0644), 0, "raw open");
-  mdb_txn_begin(env, NULL, 0, &txn);
-  CHECK_EQ(mdb_dbi_open(txn, db, 0, &dbi), 0, "the database exists");
-  CHECK_EQ(mdb_drop(txn, dbi, 0), 0, "emptied");
-  CHECK_EQ(mdb_txn_commit(txn), 0, "raw commit");
-  mdb_env_close(env);
-}
-
 static void on_problem(void *ctx, const cairn_verify_problem *p) {
   char *first = ctx;
   if (first[0] == '\0')
@@ -360,7 +345,7 @@ TEST(verify_finds_a_damaged_catalogue_and_rebuild_views_restores_it) {
   CHECK_OK(cairn_journal_verify(j, NULL, NULL, &st), j);
   CHECK_EQ(st.problems, 0, "a sound catalogue verifies");
   cairn_journal_close(j);
-  raw_clear(home, "asset_versions");
+  test_raw_clear(home, "asset_versions");
   j = open_j(home);
   char first[512] = "";
   CHECK_ERR(cairn_journal_verify(j, on_problem, first, &st), CAIRN_ECORRUPT,
@@ -378,7 +363,7 @@ TEST(verify_finds_a_damaged_catalogue_and_rebuild_views_restores_it) {
   cairn_reader_end(r);
   /* without the latest records, every event is missing its key's */
   cairn_journal_close(j);
-  raw_clear(home, "assets");
+  test_raw_clear(home, "assets");
   j = open_j(home);
   first[0] = '\0';
   CHECK_ERR(cairn_journal_verify(j, on_problem, first, &st), CAIRN_ECORRUPT,

@@ -13,7 +13,7 @@
 static cairn_engine *open_engine(const char *home) {
   cairn_engine *e;
   char err[512] = "";
-  cairn_engine_options o = {.home = home, .no_sync = true};
+  cairn_engine_options o = {.home = home, .journal = test_journal_at(home), .no_sync = true};
   int rc = cairn_engine_open(&o, &e, err, sizeof err);
   if (rc)
     FAIL("engine open: %s %s", cairn_err_name(rc), err);
@@ -363,7 +363,7 @@ TEST(work_runs_executes_exactly_the_runs_given_within_the_limit) {
   char *home = test_tmpdir();
   cairn_engine *e;
   char err[512] = "", out[64];
-  cairn_engine_options o = {.home = home, .no_sync = true, .max_runs = 2};
+  cairn_engine_options o = {.home = home, .journal = test_journal_at(home), .no_sync = true, .max_runs = 2};
   if (cairn_engine_open(&o, &e, err, sizeof err) != 0)
     FAIL("engine open: %s", err);
   overlap ov = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};

@@ -23,7 +23,7 @@ static cairn_journal *open_j(const char *home) {
   cairn_journal *j;
   char err[512] = "";
   cairn_journal_options o = {.no_sync = true};
-  int rc = cairn_journal_open(home, &o, &j, err, sizeof err);
+  int rc = cairn_journal_open(test_journal_at(home), &o, &j, err, sizeof err);
   if (rc)
     FAIL("open %s: %s %s", home, cairn_err_name(rc), err);
   return j;
@@ -84,6 +84,7 @@ static void expect_verify_ok(cairn_journal *j) {
 }
 
 TEST(open_creates_a_journal_and_reopens_it) {
+  test_lmdb_only();
   char *home = test_tmpdir();
   char sub[4200];
   snprintf(sub, sizeof sub, "%s/a/b", home);
@@ -116,12 +117,13 @@ static void set_schema(const char *home, uint32_t v) {
 }
 
 TEST(open_refuses_a_journal_of_another_schema_version) {
+  test_lmdb_only();
   char *home = test_tmpdir();
   cairn_journal_close(open_j(home));
   set_schema(home, 99);
   cairn_journal *j = NULL;
   char err[512] = "";
-  CHECK_ERR(cairn_journal_open(home, NULL, &j, err, sizeof err),
+  CHECK_ERR(cairn_journal_open(test_journal_at(home), NULL, &j, err, sizeof err),
             CAIRN_ESCHEMA, "another schema version is refused");
   CHECK(j == NULL, "no handle on failure");
   CHECK(strstr(err, "schema version 99") != NULL, "the message names it");
@@ -147,6 +149,7 @@ static void downgrade_to_1(const char *home) {
 }
 
 TEST(an_older_journal_is_migrated_by_a_writer_and_a_reader_says_how) {
+  test_lmdb_only();
   char *home = test_tmpdir();
   cairn_journal *j = open_j(home);
   char id[37];
@@ -156,7 +159,7 @@ TEST(an_older_journal_is_migrated_by_a_writer_and_a_reader_says_how) {
 
   char err[512] = "";
   cairn_journal_options ro = {.read_only = true};
-  CHECK_ERR(cairn_journal_open(home, &ro, &j, err, sizeof err),
+  CHECK_ERR(cairn_journal_open(test_journal_at(home), &ro, &j, err, sizeof err),
             CAIRN_ESCHEMA, "a reader cannot migrate: refused");
   CHECK(strstr(err, "schema version 1, older") != NULL, "names the version");
   CHECK(strstr(err, "cairn journal migrate --home") != NULL,
@@ -179,7 +182,7 @@ TEST(an_older_journal_is_migrated_by_a_writer_and_a_reader_says_how) {
   expect_verify_ok(j);
   cairn_journal_close(j);
 
-  CHECK_OK(cairn_journal_open(home, &ro, &j, err, sizeof err), NULL);
+  CHECK_OK(cairn_journal_open(test_journal_at(home), &ro, &j, err, sizeof err), NULL);
   CHECK_OK(cairn_journal_stats_get(j, &st), j);
   CHECK_EQ(st.opened_schema, CAIRN_JOURNAL_SCHEMA, "now current");
   cairn_journal_close(j);
@@ -187,6 +190,7 @@ TEST(an_older_journal_is_migrated_by_a_writer_and_a_reader_says_how) {
 }
 
 TEST(open_refuses_files_that_are_not_a_journal) {
+  test_lmdb_only();
   char *home = test_tmpdir();
   char path[4200];
   snprintf(path, sizeof path, "%s/data.mdb", home);
@@ -196,7 +200,7 @@ TEST(open_refuses_files_that_are_not_a_journal) {
   fclose(f);
   cairn_journal *j = NULL;
   char err[512] = "";
-  int rc = cairn_journal_open(home, NULL, &j, err, sizeof err);
+  int rc = cairn_journal_open(test_journal_at(home), NULL, &j, err, sizeof err);
   CHECK(rc == CAIRN_ECORRUPT || rc == CAIRN_EIO, "garbage is refused");
   CHECK(strlen(err) > 0, "with a message");
   test_rmdir_free(home);
@@ -678,6 +682,7 @@ TEST(audit_records_keep_actor_action_target_and_reason) {
 }
 
 TEST(the_run_view_stays_small_however_long_the_run) {
+  test_lmdb_only();
   char *home = test_tmpdir();
   cairn_journal *j = open_j(home);
   char id[37];
@@ -734,24 +739,6 @@ static void on_problem(void *ctx, const cairn_verify_problem *p) {
   }
 }
 
-/* Puts (or deletes, when val is NULL) one raw record. */
-static void raw_put(const char *home, const char *db, const void *key,
-                    size_t kn, const void *val, size_t vn) {
-  MDB_env *env;
-  MDB_txn *txn;
-  MDB_dbi dbi;
-  mdb_env_create(&env);
-  mdb_env_set_maxdbs(env, 16);
-  CHECK_EQ(mdb_env_open(env, home, 0, 0644), 0, "raw open");
-  mdb_txn_begin(env, NULL, 0, &txn);
-  mdb_dbi_open(txn, db, 0, &dbi);
-  MDB_val k = {kn, (void *)key}, v = {vn, (void *)val};
-  int rc = val ? mdb_put(txn, dbi, &k, &v, 0) : mdb_del(txn, dbi, &k, NULL);
-  CHECK_EQ(rc, 0, "raw write");
-  CHECK_EQ(mdb_txn_commit(txn), 0, "raw commit");
-  mdb_env_close(env);
-}
-
 /* A journal with one run of two completed steps; returns its home. */
 static char *damaged_setup(char id[37]) {
   char *home = test_tmpdir();
@@ -776,7 +763,7 @@ TEST(verify_reports_a_tampered_view_and_rebuild_repairs_it) {
   kb[8] = 1;
   memcpy(kb + 9, "b", 1);
   CHECK_OK(cairn__step_view_encode(&fake, &buf, &n), NULL);
-  raw_put(home, "views", kb, 10, buf, n);
+  test_raw_put(home, "views", kb, 10, buf, n);
   free(buf);
   cairn_journal *j = open_j(home);
   problems ps = {0};
@@ -797,7 +784,7 @@ TEST(verify_reports_an_undecodable_event_by_run_and_seq) {
   unsigned char kb[12];
   cairn__put_be64(kb, 1);
   cairn__put_be32(kb + 8, 3);
-  raw_put(home, "events", kb, 12, "\xdf\xff\xff\xff\xff", 5);
+  test_raw_put(home, "events", kb, 12, "\xdf\xff\xff\xff\xff", 5);
   cairn_journal *j = open_j(home);
   problems ps = {0};
   CHECK_ERR(cairn_journal_verify(j, on_problem, &ps, NULL), CAIRN_ECORRUPT,
@@ -821,7 +808,7 @@ TEST(verify_reports_a_gap_in_history) {
   unsigned char kb[12];
   cairn__put_be64(kb, 1);
   cairn__put_be32(kb + 8, 2);
-  raw_put(home, "events", kb, 12, NULL, 0);
+  test_raw_put(home, "events", kb, 12, NULL, 0);
   cairn_journal *j = open_j(home);
   problems ps = {0};
   CHECK_ERR(cairn_journal_verify(j, on_problem, &ps, NULL), CAIRN_ECORRUPT,
@@ -852,7 +839,7 @@ TEST(verify_reports_events_of_no_run) {
   unsigned char kb[12];
   cairn__put_be64(kb, 77);
   cairn__put_be32(kb + 8, 1);
-  raw_put(home, "events", kb, 12, "\x80", 1);
+  test_raw_put(home, "events", kb, 12, "\x80", 1);
   cairn_journal *j = open_j(home);
   problems ps = {0};
   CHECK_ERR(cairn_journal_verify(j, on_problem, &ps, NULL), CAIRN_ECORRUPT,
@@ -880,9 +867,9 @@ static void expect_index_damage(const char *db, const void *key, size_t kn,
   expect_verify_ok(j);
   cairn_journal_close(j);
   if (key == NULL) /* the definition itself: its key is its hash */
-    raw_put(home, db, hash, CAIRN_HASH_HEX_LEN, val, vn);
+    test_raw_put(home, db, hash, CAIRN_HASH_HEX_LEN, val, vn);
   else
-    raw_put(home, db, key, kn, val, vn);
+    test_raw_put(home, db, key, kn, val, vn);
   j = open_j(home);
   problems ps = {0};
   CHECK_ERR(cairn_journal_verify(j, on_problem, &ps, NULL), CAIRN_ECORRUPT,

@@ -34,7 +34,7 @@ TEST(a_watch_tells_another_processs_commit_from_its_own) {
   char *home = test_tmpdir();
   cairn_journal *j;
   char err[512] = "";
-  CHECK_OK(cairn_journal_open(home, NULL, &j, err, sizeof err), NULL);
+  CHECK_OK(cairn_journal_open(test_journal_at(home), NULL, &j, err, sizeof err), NULL);
   int fd = cairn_journal_watch(j);
   CHECK(fd >= 0, cairn_journal_errmsg(j));
   CHECK_EQ(cairn_journal_watch(j), fd, "the same descriptor every time");
@@ -51,7 +51,7 @@ TEST(a_watch_tells_another_processs_commit_from_its_own) {
   CHECK(pid >= 0, "fork");
   if (pid == 0) { /* another process, with a journal handle of its own */
     cairn_journal *o;
-    if (cairn_journal_open(home, NULL, &o, err, sizeof err) != 0)
+    if (cairn_journal_open(test_journal_at(home), NULL, &o, err, sizeof err) != 0)
       _exit(2);
     commit_one(o, "theirs");
     cairn_journal_close(o);
