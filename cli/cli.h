@@ -28,7 +28,9 @@ enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
 
 typedef struct cli_ctx {
   const char *home;    /* --home, else $CAIRN_HOME, else ./.cairn */
-  const char *journal; /* --journal, else $CAIRN_JOURNAL, else home */
+  const char *journal; /* --journal, else --home, else $CAIRN_JOURNAL,
+                          else home */
+  bool home_given;     /* --home was on the command line */
   bool json;           /* --format json */
   const char *ns;      /* --namespace, else "default" */
 } cli_ctx;

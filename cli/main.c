@@ -92,8 +92,10 @@ static int parse_globals(cli_ctx *ctx, int *argc, char **argv) {
       argv[out++] = argv[i];
       continue;
     }
-    if (strcmp(opt, "--home") == 0)
+    if (strcmp(opt, "--home") == 0) {
       ctx->home = val;
+      ctx->home_given = true;
+    }
     else if (strcmp(opt, "--journal") == 0)
       ctx->journal = val;
     else if (strcmp(opt, "--namespace") == 0)
@@ -116,11 +118,14 @@ int main(int argc, char **argv) {
   ctx.ns = "default";
   argc--;
   argv++;
-  env = getenv("CAIRN_JOURNAL");
-  ctx.journal = env && *env ? env : NULL;
   int rc = parse_globals(&ctx, &argc, argv);
   if (rc)
     return rc;
+  /* --journal, else --home's LMDB journal when given, else $CAIRN_JOURNAL,
+   * else the home's: the command line wins over the environment. */
+  env = getenv("CAIRN_JOURNAL");
+  if (ctx.journal == NULL && !ctx.home_given && env && *env)
+    ctx.journal = env;
   if (ctx.journal == NULL || *ctx.journal == '\0')
     ctx.journal = ctx.home;
   if (argc == 0 || strcmp(argv[0], "help") == 0 ||

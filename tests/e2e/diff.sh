@@ -183,6 +183,6 @@ expect_exit 3 "an unknown run is not found" C diff lead-1 no-such-run
 check "the message names the id" grep -q no-such-run "$tmp/err"
 expect_exit 2 "diff needs two ids" C diff lead-1
 expect_exit 3 "an unknown journal is not found" \
-  env CAIRN_HOME="$tmp/nowhere" "$CAIRN" diff lead-1 lead-2
+  env CAIRN_HOME="$tmp/nowhere" CAIRN_JOURNAL= "$CAIRN" diff lead-1 lead-2
 
 finish

@@ -456,7 +456,7 @@ eq "the audit has each action once" \
   '[["start",null],["signal","S-1"],["cancel","C-1"]]'
 
 # ------------------------------------------------------------ 8. limits
-export CAIRN_HOME=$tmp/limits
+use_home "$tmp/limits"
 mkdir -p "$CAIRN_HOME"
 echo '{"limits": {"max_fork_depth": 2}}' >"$CAIRN_HOME/config.json"
 expect_exit 0 "an original run" C --format json run six.json --id deep-1
@@ -496,7 +496,7 @@ echo '{"limits": {"max_fork_depth": "3"}}' >"$CAIRN_HOME/config.json"
 expect_fail "a setting of the wrong type is refused" C reset deep-1 --step s5
 check "naming the file and the setting" \
   says "$CAIRN_HOME/config.json.*limits.max_fork_depth"
-export CAIRN_HOME=$tmp/journal
+use_home "$tmp/journal"
 
 # --------------------------------- 9. paused workflows, deleted versions
 cat >life.json <<'EOF'

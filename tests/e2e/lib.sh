@@ -80,10 +80,30 @@ C() { "$CAIRN" "$@"; }
 
 # use_cairn BINARY: the cairn under test, a fresh journal in $tmp/journal,
 # and $tmp as the working directory.
+# With $CAIRN_TEST_PG (the state folder of tests/pg/pg.sh's server) the
+# journal is a fresh PostgreSQL database instead ($CAIRN_JOURNAL; the home
+# keeps config.json): the same script then tests the PostgreSQL journal.
 use_cairn() {
   CAIRN=$(realpath "$1")
-  export CAIRN_HOME=$tmp/journal
+  use_home "$tmp/journal"
   cd "$tmp" || exit 1
+}
+
+# use_home DIR: DIR becomes the home, with a journal of its own (on
+# PostgreSQL: a database of its own, made at the first use of DIR).
+use_home() {
+  export CAIRN_HOME=$1
+  [ -n "${CAIRN_TEST_PG-}" ] || return 0
+  local db
+  db=t_$(echo "$(basename "$tmp")_$(basename "$1")" |
+    tr -c 'a-zA-Z0-9\n' _ | tr 'A-Z' 'a-z')
+  if [ ! -f "$tmp/.pg_$db" ]; then
+    bash "$E2E/../pg/pg.sh" createdb "$CAIRN_TEST_PG" "$db" >"$tmp/.pg_$db" ||
+      { echo "FAIL: no PostgreSQL database for the test" >&2; exit 1; }
+  fi
+  CAIRN_JOURNAL=$(cat "$tmp/.pg_$db")
+  export CAIRN_JOURNAL
+  mkdir -p "$CAIRN_HOME"
 }
 
 # flow_run NAME WANT_EXIT DEF_FILE INPUT: runs DEF_FILE as workflow NAME
