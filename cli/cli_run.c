@@ -269,8 +269,25 @@ int cli_worker(cli_ctx *ctx, int argc, char **argv) {
   if (rc)
     return cairn_err_exit_code(rc);
   trap_signals(e);
-  rc = cairn_engine_work(e, drain ? CAIRN_WORK_DRAIN : CAIRN_WORK_FOREVER,
-                         NULL);
+  /* A journal that fails (PostgreSQL gone, a disk error) stops the
+   * engine: it let go of its runs and recorded nothing half-done. A
+   * worker that runs forever waits, with backoff, and works again; the
+   * journal reconnects at its next transaction, and the runs are claimed
+   * afresh (their leases expire if they could not be released). */
+  for (int64_t wait_ms = 100;; wait_ms = wait_ms < 5000 ? wait_ms * 2 : 10000) {
+    rc = cairn_engine_work(e, drain ? CAIRN_WORK_DRAIN : CAIRN_WORK_FOREVER,
+                           NULL);
+    if (rc != CAIRN_EIO || drain || g_interrupted)
+      break;
+    fprintf(stderr, "cairn: worker paused: %s; trying again in %lld ms\n",
+            cairn_engine_errmsg(e), (long long)wait_ms);
+    for (int64_t t = 0; t < wait_ms && !g_interrupted; t += 50)
+      usleep(50 * 1000);
+    if (g_interrupted) {
+      rc = 0;
+      break;
+    }
+  }
   if (rc)
     fprintf(stderr, "cairn: worker stopped: %s\n", cairn_engine_errmsg(e));
   g_engine = NULL;

@@ -30,9 +30,12 @@
  * fails the transaction (nothing of it recorded); the next transaction
  * reconnects (PQreset), so a worker that waits and retries resumes.
  *
- * Wake-ups. Every commit sends NOTIFY cairn_journal with this handle's id;
- * watch() is the socket of a connection that LISTENs, and watch_reset()
- * tells news (a commit of any other handle) from this handle's own.
+ * Wake-ups. Every commit sends NOTIFY cairn_journal with this handle's id.
+ * watch() starts a thread that LISTENs on a connection of its own and
+ * signals an eventfd when another handle committed; that eventfd is the
+ * watch, stable for the handle's life however often the connection is
+ * lost (the thread reconnects, with backoff, and then signals once, for
+ * what it may have missed).
  *
  * Memory: the results a transaction read stay until its end (the store
  * lends values until then, as LMDB's pages are), so a transaction that
@@ -41,7 +44,9 @@
 #include "../store/store.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,7 +83,11 @@ typedef struct pg_journal {
   char *url;
   pthread_mutex_t mu;
   pg_conn *pool;          /* idle connections */
-  PGconn *listen;         /* LISTEN cairn_journal, once watched */
+  /* The watch: a thread LISTENs on a connection of its own (and
+   * reconnects it), and signals `news_fd` for other handles' commits. */
+  pthread_t listener;
+  bool listening;
+  int news_fd, stop_fd;   /* eventfds */
   char id[48];            /* this handle's NOTIFY payload */
   char where[300];        /* the URL without its password, for messages */
 } pg_journal;
@@ -167,19 +176,42 @@ static int failed(cairn_journal *j, PGconn *c, PGresult *r) {
 
 /* ------------------------------------------------------------ the pool */
 
-static PGconn *connect_to(cairn_journal *j) {
+/* The server's notices ("terminating connection due to ...") are not for
+ * cairn's users: the failure they announce reaches them as an error. */
+static void quiet(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
+/* A connection set up for cairn, or NULL with the connection (to read
+ * its error) in *bad; touches nothing of the handle (the listener thread
+ * calls it too). */
+static PGconn *open_conn(const char *url, const char *setup, PGconn **bad) {
   const char *keys[] = {"dbname", "application_name", "connect_timeout",
                         NULL};
-  const char *vals[] = {PJ(j)->url, "cairn", "10", NULL};
+  const char *vals[] = {url, "cairn", "10", NULL};
   PGconn *c = PQconnectdbParams(keys, vals, 1);
+  *bad = NULL;
+  if (c)
+    PQsetNoticeProcessor(c, quiet, NULL);
   if (c && PQstatus(c) == CONNECTION_OK) {
-    PGresult *r = PQexec(c, "SET synchronous_commit TO on; "
-                            "SET client_min_messages TO warning");
+    PGresult *r = PQexec(c, setup);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (ok)
       return c;
   }
+  *bad = c;
+  return NULL;
+}
+
+static PGconn *connect_to(cairn_journal *j) {
+  PGconn *c;
+  PGconn *ok = open_conn(PJ(j)->url, "SET synchronous_commit TO on; "
+                                     "SET client_min_messages TO warning",
+                         &c);
+  if (ok)
+    return ok;
   char m[300];
   snprintf(m, sizeof m, "%s", c ? PQerrorMessage(c) : "out of memory");
   m[strcspn(m, "\n")] = '\0';
@@ -431,6 +463,12 @@ static int setup(cairn_journal *j, PGconn *c, char *errbuf, size_t errlen) {
   return rc;
 }
 
+static void signal_fd(int fd) {
+  uint64_t one = 1;
+  ssize_t n = write(fd, &one, sizeof one);
+  (void)n;
+}
+
 static void pg_close(cairn_journal *j) {
   if (j == NULL)
     return;
@@ -441,8 +479,12 @@ static void pg_close(cairn_journal *j) {
     PQfinish(pc->c);
     free(pc);
   }
-  if (pj->listen)
-    PQfinish(pj->listen);
+  if (pj->listening) {
+    signal_fd(pj->stop_fd);
+    pthread_join(pj->listener, NULL);
+    close(pj->news_fd);
+    close(pj->stop_fd);
+  }
   pthread_mutex_destroy(&pj->mu);
   free(pj->url);
   free(j->home);
@@ -804,40 +846,72 @@ static void pg_space(cairn__txn *tt, cairn_journal_stats *out) {
 
 /* ------------------------------------------------------------ watching */
 
+/* The listener: LISTEN, wait for notifications or the stop, reconnect
+ * when the server goes away. */
+static void *listen_thread(void *arg) {
+  cairn_journal *j = arg;
+  pg_journal *pj = PJ(j);
+  int backoff_ms = 100;
+  for (;;) {
+    PGconn *bad, *c = open_conn(pj->url, "LISTEN cairn_journal", &bad);
+    PQfinish(bad);
+    if (c) {
+      backoff_ms = 100;
+      signal_fd(pj->news_fd); /* what happened while not listening */
+      for (;;) {
+        struct pollfd fds[2] = {{PQsocket(c), POLLIN, 0},
+                                {pj->stop_fd, POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0)
+          continue;
+        if (fds[1].revents) {
+          PQfinish(c);
+          return NULL;
+        }
+        if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK)
+          break; /* lost: reconnect */
+        bool news = false;
+        PGnotify *n;
+        while ((n = PQnotifies(c)) != NULL) {
+          news |= strcmp(n->extra, pj->id) != 0;
+          PQfreemem(n);
+        }
+        if (news)
+          signal_fd(pj->news_fd);
+      }
+    }
+    PQfinish(c);
+    struct pollfd stop = {pj->stop_fd, POLLIN, 0};
+    if (poll(&stop, 1, backoff_ms) > 0)
+      return NULL;
+    backoff_ms = backoff_ms < 2000 ? backoff_ms * 2 : 5000;
+  }
+}
+
 static int pg_watch(cairn_journal *j) {
   pg_journal *pj = PJ(j);
-  if (pj->listen == NULL) {
-    PGconn *c = connect_to(j);
-    if (c == NULL || simple(j, c, "LISTEN cairn_journal") != 0) {
-      cairn__journal_set_err(j, "cannot listen for commits: %s; polling "
-                                "instead", pj->s.detail);
-      PQfinish(c);
-      return -1;
-    }
-    pj->listen = c;
+  if (pj->listening)
+    return pj->news_fd;
+  pj->news_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  pj->stop_fd = eventfd(0, EFD_CLOEXEC);
+  if (pj->news_fd < 0 || pj->stop_fd < 0 ||
+      pthread_create(&pj->listener, NULL, listen_thread, j) != 0) {
+    cairn__journal_set_err(j, "cannot listen for commits; polling instead");
+    if (pj->news_fd >= 0)
+      close(pj->news_fd);
+    if (pj->stop_fd >= 0)
+      close(pj->stop_fd);
+    return -1;
   }
-  return PQsocket(pj->listen);
+  pj->listening = true;
+  return pj->news_fd;
 }
 
 static bool pg_watch_reset(cairn_journal *j) {
   pg_journal *pj = PJ(j);
-  bool news = false;
-  if (pj->listen == NULL)
+  uint64_t n = 0;
+  if (!pj->listening)
     return true;
-  if (PQconsumeInput(pj->listen) == 0 ||
-      PQstatus(pj->listen) != CONNECTION_OK) {
-    /* Lost: listen again (what was missed meanwhile counts as news). */
-    PQfinish(pj->listen);
-    pj->listen = NULL;
-    return true;
-  }
-  PGnotify *n;
-  while ((n = PQnotifies(pj->listen)) != NULL) {
-    if (strcmp(n->extra, pj->id) != 0)
-      news = true;
-    PQfreemem(n);
-  }
-  return news;
+  return read(pj->news_fd, &n, sizeof n) == (ssize_t)sizeof n && n > 0;
 }
 
 const cairn__kv_ops cairn__pg_kv = {
