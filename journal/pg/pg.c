@@ -45,6 +45,7 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 
@@ -87,7 +88,9 @@ typedef struct pg_journal {
    * reconnects it), and signals `news_fd` for other handles' commits. */
   pthread_t listener;
   bool listening;
-  int news_fd, stop_fd;   /* eventfds */
+  int news_fd, stop_fd;   /* eventfds: a commit; stop the thread */
+  PGconn *first_listen;   /* the thread's first connection */
+  _Atomic bool foreign;   /* another handle committed since the reset */
   char id[48];            /* this handle's NOTIFY payload */
   char where[300];        /* the URL without its password, for messages */
 } pg_journal;
@@ -849,15 +852,21 @@ static void pg_space(cairn__txn *tt, cairn_journal_stats *out) {
 /* The listener: LISTEN, wait for notifications or the stop, reconnect
  * when the server goes away. */
 static void *listen_thread(void *arg) {
-  cairn_journal *j = arg;
-  pg_journal *pj = PJ(j);
+  pg_journal *pj = arg;
   int backoff_ms = 100;
+  PGconn *c = pj->first_listen;
   for (;;) {
-    PGconn *bad, *c = open_conn(pj->url, "LISTEN cairn_journal", &bad);
-    PQfinish(bad);
+    if (c == NULL) {
+      PGconn *bad;
+      c = open_conn(pj->url, "LISTEN cairn_journal", &bad);
+      PQfinish(bad);
+      if (c) { /* what happened while not listening is news */
+        pj->foreign = true;
+        signal_fd(pj->news_fd);
+      }
+    }
     if (c) {
       backoff_ms = 100;
-      signal_fd(pj->news_fd); /* what happened while not listening */
       for (;;) {
         struct pollfd fds[2] = {{PQsocket(c), POLLIN, 0},
                                 {pj->stop_fd, POLLIN, 0}};
@@ -869,17 +878,20 @@ static void *listen_thread(void *arg) {
         }
         if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK)
           break; /* lost: reconnect */
-        bool news = false;
+        bool any = false;
         PGnotify *n;
         while ((n = PQnotifies(c)) != NULL) {
-          news |= strcmp(n->extra, pj->id) != 0;
+          if (strcmp(n->extra, pj->id) != 0)
+            pj->foreign = true;
+          any = true;
           PQfreemem(n);
         }
-        if (news)
+        if (any) /* every commit wakes; only others' are news */
           signal_fd(pj->news_fd);
       }
     }
     PQfinish(c);
+    c = NULL;
     struct pollfd stop = {pj->stop_fd, POLLIN, 0};
     if (poll(&stop, 1, backoff_ms) > 0)
       return NULL;
@@ -891,15 +903,25 @@ static int pg_watch(cairn_journal *j) {
   pg_journal *pj = PJ(j);
   if (pj->listening)
     return pj->news_fd;
+  /* Listening before this returns: a commit right after is heard. */
+  PGconn *bad;
+  pj->first_listen = open_conn(pj->url, "LISTEN cairn_journal", &bad);
+  if (pj->first_listen == NULL) {
+    cairn__journal_set_err(j, "cannot listen for commits: %s; polling "
+                              "instead", bad ? PQerrorMessage(bad) : "");
+    PQfinish(bad);
+    return -1;
+  }
   pj->news_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   pj->stop_fd = eventfd(0, EFD_CLOEXEC);
   if (pj->news_fd < 0 || pj->stop_fd < 0 ||
-      pthread_create(&pj->listener, NULL, listen_thread, j) != 0) {
+      pthread_create(&pj->listener, NULL, listen_thread, pj) != 0) {
     cairn__journal_set_err(j, "cannot listen for commits; polling instead");
     if (pj->news_fd >= 0)
       close(pj->news_fd);
     if (pj->stop_fd >= 0)
       close(pj->stop_fd);
+    PQfinish(pj->first_listen);
     return -1;
   }
   pj->listening = true;
@@ -911,7 +933,9 @@ static bool pg_watch_reset(cairn_journal *j) {
   uint64_t n = 0;
   if (!pj->listening)
     return true;
-  return read(pj->news_fd, &n, sizeof n) == (ssize_t)sizeof n && n > 0;
+  ssize_t got = read(pj->news_fd, &n, sizeof n); /* drained: count reset */
+  (void)got;
+  return atomic_exchange(&pj->foreign, false);
 }
 
 const cairn__kv_ops cairn__pg_kv = {
