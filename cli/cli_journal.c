@@ -7,7 +7,11 @@
  *   rebuild-views   recompute every view from events
  *   migrate         bring a journal of an older schema version to this
  *                   cairn's (a read-write open does it; this says what
- *                   it found and did)
+ *                   it found and did); creates a PostgreSQL journal's
+ *                   tables in an empty database
+ *   copy --from LOCATION --to LOCATION
+ *                   every record of one journal into an empty one (an
+ *                   LMDB home into PostgreSQL, or back), then verify it
  */
 #include "cli.h"
 
@@ -169,18 +173,99 @@ static int cmd_migrate(cli_ctx *ctx, cairn_journal *j) {
   return EXIT_OK;
 }
 
+static int open_at(const char *where, bool read_only, bool must_exist,
+                   cairn_journal **j) {
+  char err[512] = "";
+  cairn_journal_options o = {.read_only = read_only, .must_exist = must_exist};
+  int rc = cairn_journal_open(where, &o, j, err, sizeof err);
+  if (rc)
+    fprintf(stderr, "cairn: %s: %s\n", where, *err ? err : cairn_strerror(rc));
+  return rc;
+}
+
+static void count_problem(void *ctx, const cairn_verify_problem *p) {
+  if ((*(uint64_t *)ctx)++ < 10)
+    fprintf(stderr, "cairn: the copy: %s\n", p->message);
+}
+
+/* journal copy --from A --to B: A read-only, B created when missing. */
+static int cmd_copy(cli_ctx *ctx, int argc, char **argv) {
+  const char *from = NULL, *to = NULL;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
+      from = argv[++i];
+    else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
+      to = argv[++i];
+    else
+      return cli_usage_error("usage: cairn journal copy --from LOCATION "
+                             "--to LOCATION (a directory or a "
+                             "postgresql:// URL)");
+  }
+  if (from == NULL)
+    from = ctx->journal;
+  if (to == NULL)
+    return cli_usage_error("journal copy needs --to LOCATION (a directory "
+                           "or a postgresql:// URL)");
+  if (strcmp(from, to) == 0)
+    return cli_usage_error("--from and --to name the same journal");
+  cairn_journal *src, *dst;
+  int rc = open_at(from, true, true, &src);
+  if (rc)
+    return cairn_err_exit_code(rc);
+  if ((rc = open_at(to, false, false, &dst)) != 0) {
+    cairn_journal_close(src);
+    return cairn_err_exit_code(rc);
+  }
+  uint64_t n = 0, problems = 0;
+  cairn_verify_stats vs = {0};
+  rc = cairn_journal_copy(src, dst, &n);
+  if (rc)
+    rc = cli_fail(rc, dst, "copying the journal");
+  else if ((rc = cairn_journal_verify(dst, count_problem, &problems, &vs)) !=
+           0) {
+    fprintf(stderr, "cairn: the copy in %s does not verify (%llu "
+                    "problem(s)); the source is untouched\n",
+            cairn_journal_home(dst), (unsigned long long)problems);
+    rc = cairn_err_exit_code(rc);
+  } else if (ctx->json) {
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "from", cairn_journal_home(src));
+    cJSON_AddStringToObject(doc, "to", cairn_journal_home(dst));
+    present_add_int(doc, "records", (int64_t)n);
+    present_add_int(doc, "runs", (int64_t)vs.runs);
+    present_add_int(doc, "events", (int64_t)vs.events);
+    cJSON_AddBoolToObject(doc, "verified", true);
+    cli_print_json(doc);
+  } else {
+    printf("copied %llu records from %s to %s; verified: %llu runs, %llu "
+           "events\n",
+           (unsigned long long)n, cairn_journal_home(src),
+           cairn_journal_home(dst), (unsigned long long)vs.runs,
+           (unsigned long long)vs.events);
+  }
+  cairn_journal_close(src);
+  cairn_journal_close(dst);
+  return rc;
+}
+
 int cli_journal(cli_ctx *ctx, int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "copy") == 0)
+    return cmd_copy(ctx, argc, argv);
   if (argc != 2)
     return cli_usage_error(
-        "usage: cairn journal verify|stats|rebuild-views|migrate");
+        "usage: cairn journal verify|stats|rebuild-views|migrate|copy");
   bool rebuild = strcmp(argv[1], "rebuild-views") == 0;
   bool migrate = strcmp(argv[1], "migrate") == 0;
   if (!rebuild && !migrate && strcmp(argv[1], "verify") != 0 &&
       strcmp(argv[1], "stats") != 0)
     return cli_usage_error("unknown journal command '%s'; use verify, "
-                           "stats, rebuild-views or migrate", argv[1]);
+                           "stats, rebuild-views, migrate or copy", argv[1]);
   cairn_journal *j;
-  int rc = cli_open(ctx, !rebuild && !migrate, &j);
+  /* migrate creates a PostgreSQL journal's tables in an empty database;
+   * a missing LMDB home stays an error (a typo is likelier there). */
+  int rc = migrate && strstr(ctx->journal, "://")
+               ? open_at(ctx->journal, false, false, &j)
+               : cli_open(ctx, !rebuild && !migrate, &j);
   if (rc)
     return cairn_err_exit_code(rc);
   if (rebuild)

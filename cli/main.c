@@ -59,6 +59,8 @@ static const char usage[] =
     "  journal stats           counts and sizes of the journal\n"
     "  journal rebuild-views   recompute every view from events\n"
     "  journal migrate         bring an older journal to this schema\n"
+    "  journal copy --from LOCATION --to LOCATION\n"
+    "                          copy a journal into an empty one, verified\n"
     "\n"
     "The journal lives in --home DIR, else $CAIRN_HOME, else ./.cairn;\n"
     "--journal postgresql://... (or $CAIRN_JOURNAL) puts it in PostgreSQL\n"

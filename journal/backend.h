@@ -101,6 +101,7 @@ struct cairn__journal_ops {
   /* Maintenance. */
   int (*verify)(cairn_journal *j, cairn_verify_cb cb, void *ctx, cairn_verify_stats *stats);
   int (*rebuild_views)(cairn_journal *j, uint64_t *n_runs);
+  int (*copy)(cairn_journal *from, cairn_journal *to, uint64_t *n_records);
   int (*stats_get)(cairn_journal *j, cairn_journal_stats *out);
   /* Change notification (cairn_journal_watch and _watch_reset). */
   int (*watch)(cairn_journal *j);

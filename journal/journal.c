@@ -197,6 +197,17 @@ int cairn_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx, cairn_
   return j->ops->verify(j, cb, ctx, stats);
 }
 
+int cairn_journal_copy(cairn_journal *from, cairn_journal *to,
+                       uint64_t *n_records) {
+  if (from->ops != to->ops) {
+    cairn__journal_set_err(to, "copy works between journals of one backend "
+                               "(%s and %s differ)",
+                           from->ops->name, to->ops->name);
+    return CAIRN_EINVAL;
+  }
+  return to->ops->copy(from, to, n_records);
+}
+
 int cairn_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs) {
   return j->ops->rebuild_views(j, n_runs);
 }

@@ -909,6 +909,17 @@ int cairn_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx,
  * (may be NULL) receives the number of runs rebuilt. */
 int cairn_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs);
 
+/* Copies every record of journal `from` (events, run records, views,
+ * indexes, definitions, audit, the asset catalogue, counters) into
+ * journal `to`, which must hold no run yet: an LMDB home into PostgreSQL
+ * or back, byte for byte, from one snapshot of `from`, in write
+ * transactions of a few thousand records taken while no other writer
+ * writes `to`. *n_records (may be NULL) receives how many. CAIRN_ECONFLICT
+ * when `to` holds runs; an interrupted copy leaves `to` partial (empty
+ * it, or copy into a new one). Run cairn_journal_verify on `to` after. */
+int cairn_journal_copy(cairn_journal *from, cairn_journal *to,
+                       uint64_t *n_records);
+
 typedef struct cairn_journal_stats {
   uint32_t schema;          /* schema version */
   uint32_t opened_schema;   /* the version this handle found at open: an

@@ -414,7 +414,8 @@ static int simple(cairn_journal *j, PGconn *c, const char *sql) {
 
 /* ------------------------------------------------------------ opening */
 
-static int setup(cairn_journal *j, PGconn *c, char *errbuf, size_t errlen) {
+static int setup(cairn_journal *j, PGconn *c, bool must_exist, char *errbuf,
+                 size_t errlen) {
   char sql[8192];
   size_t n = 0;
   int rc;
@@ -433,7 +434,7 @@ static int setup(cairn_journal *j, PGconn *c, char *errbuf, size_t errlen) {
   }
   if (layout == LAYOUT_VERSION)
     return 0;
-  if (j->read_only) {
+  if (j->read_only || must_exist) {
     cairn__fmt(errbuf, errlen, "the PostgreSQL database at %s holds no "
                                "cairn journal yet; run a command that "
                                "writes (or `cairn journal migrate --journal "
@@ -519,7 +520,7 @@ static int pg_open(const char *url, const cairn_journal_options *o,
     pg_close(j);
     return rc == CAIRN_ENOMEM ? rc : CAIRN_EIO;
   }
-  rc = setup(j, pc->c, errbuf, errlen);
+  rc = setup(j, pc->c, o->must_exist, errbuf, errlen);
   conn_put(j, pc);
   if (rc) {
     pg_close(j);

@@ -611,3 +611,111 @@ int cairn__store_journal_stats_get(cairn_journal *j, cairn_journal_stats *out) {
   cairn__store_reader_end(r);
   return 0;
 }
+
+/* --------------------------------------------------------------- copy */
+
+/* Records are copied in batches held in memory (so a redone transaction
+ * writes the same), each one write transaction on the destination. */
+#define COPY_BATCH 2000
+
+typedef struct copy_batch {
+  cairn__db db;
+  size_t n;
+  cairn__val k[COPY_BATCH], v[COPY_BATCH];
+} copy_batch;
+
+static void batch_clear(copy_batch *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    free(b->k[i].data);
+    free(b->v[i].data);
+  }
+  b->n = 0;
+}
+
+static int copy_fn(cairn_journal *j, cairn__txn *txn, void *ctx) {
+  copy_batch *b = ctx;
+  for (size_t i = 0; i < b->n; i++) {
+    cairn__val v = b->v[i];
+    int rc = cairn__kv_put(txn, b->db, &b->k[i], &v, 0);
+    if (rc)
+      return cairn__kv_err(j, rc, "copying a record");
+  }
+  return 0;
+}
+
+static int flush_copy(cairn_journal *to, copy_batch *b) {
+  int rc = b->n ? cairn__write_txn_alone(to, copy_fn, b) : 0;
+  batch_clear(b);
+  return rc;
+}
+
+static void *dup_bytes(const cairn__val *v) {
+  void *p = malloc(v->size ? v->size : 1);
+  if (p)
+    memcpy(p, v->data, v->size);
+  return p;
+}
+
+int cairn__store_journal_copy(cairn_journal *from, cairn_journal *to,
+                              uint64_t *n_records) {
+  cairn_reader *src, *dst;
+  uint64_t runs = 0, total = 0;
+  if (n_records)
+    *n_records = 0;
+  int rc = cairn__store_reader_begin(to, &dst);
+  if (rc)
+    return rc;
+  rc = cairn__kv_count(LR(dst)->txn, DB_RUNS, &runs);
+  cairn__store_reader_end(dst);
+  if (rc)
+    return cairn__kv_err(to, rc, "counting the destination's runs");
+  if (runs) {
+    cairn__journal_set_err(to, "the destination %s holds %llu run(s) "
+                               "already; copy into a journal that holds "
+                               "none (a new directory, an empty database)",
+                           to->home, (unsigned long long)runs);
+    return CAIRN_ECONFLICT;
+  }
+  copy_batch *b = calloc(1, sizeof *b);
+  if (b == NULL)
+    return CAIRN_ENOMEM;
+  if ((rc = cairn__store_reader_begin(from, &src)) != 0) {
+    free(b);
+    return rc;
+  }
+  for (int d = 0; rc == 0 && d < DB_COUNT; d++) {
+    cairn__cursor *cur;
+    cairn__val k, v;
+    b->db = (cairn__db)d;
+    if ((rc = cairn__cursor_open(LR(src)->txn, b->db, &cur)) != 0) {
+      rc = cairn__kv_err(from, rc, "reading the source");
+      break;
+    }
+    int crc;
+    for (crc = cairn__cursor_get(cur, &k, &v, KV_FIRST); crc == 0;
+         crc = cairn__cursor_get(cur, &k, &v, KV_NEXT)) {
+      b->k[b->n] = (cairn__val){k.size, dup_bytes(&k)};
+      b->v[b->n] = (cairn__val){v.size, dup_bytes(&v)};
+      if (b->k[b->n].data == NULL || b->v[b->n].data == NULL) {
+        b->n++;
+        rc = CAIRN_ENOMEM;
+        break;
+      }
+      b->n++;
+      total++;
+      if (b->n == COPY_BATCH && (rc = flush_copy(to, b)) != 0)
+        break;
+    }
+    cairn__cursor_close(cur);
+    if (rc == 0 && crc != KV_NOTFOUND)
+      rc = cairn__kv_err(from, crc, "reading the source");
+    if (rc == 0)
+      rc = flush_copy(to, b);
+  }
+  batch_clear(b);
+  free(b);
+  cairn__store_reader_end(src);
+  if (rc == 0 && n_records)
+    *n_records = total;
+  return rc;
+}

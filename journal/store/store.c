@@ -338,6 +338,7 @@ const cairn__journal_ops cairn__store_ops = {
     .release_leases = cairn__store_journal_release_leases,
     .verify = cairn__store_journal_verify,
     .rebuild_views = cairn__store_journal_rebuild_views,
+    .copy = cairn__store_journal_copy,
     .stats_get = cairn__store_journal_stats_get,
     .commit = cairn__store_commit,
     .watch = cairn__store_watch,

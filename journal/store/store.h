@@ -367,6 +367,7 @@ int cairn__store_journal_renew_leases(cairn_journal *j, const char *owner, int64
 int cairn__store_journal_release_leases(cairn_journal *j, const char *owner, const uint64_t *keys, size_t n);
 int cairn__store_journal_verify(cairn_journal *j, cairn_verify_cb cb, void *ctx, cairn_verify_stats *stats);
 int cairn__store_journal_rebuild_views(cairn_journal *j, uint64_t *n_runs);
+int cairn__store_journal_copy(cairn_journal *from, cairn_journal *to, uint64_t *n_records);
 int cairn__store_journal_stats_get(cairn_journal *j, cairn_journal_stats *out);
 int cairn__store_commit(cairn_batch *b);
 int cairn__store_watch(cairn_journal *j);
