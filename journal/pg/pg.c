@@ -111,6 +111,12 @@ typedef struct pg_txn {
   size_t n_absent, cap_absent;
   void **bufs; /* events' keys of cursor pages, freed at the end */
   size_t n_bufs, cap_bufs;
+  /* Writers pipeline (libpq's pipeline mode): a write whose answer is
+   * not needed is sent and not waited for; its answer is read, and its
+   * failure reported, before the next read's or at the commit. */
+  bool pipe;
+  int pending;  /* sent, not read yet */
+  int pipe_err; /* the first failure among them */
 } pg_txn;
 
 typedef struct pg_cursor {
@@ -253,6 +259,11 @@ static int conn_get(cairn_journal *j, pg_conn **out) {
 
 static void conn_put(cairn_journal *j, pg_conn *pc) {
   pg_journal *pj = PJ(j);
+  if (PQpipelineStatus(pc->c) != PQ_PIPELINE_OFF) {
+    PQfinish(pc->c); /* left mid-pipeline (the server went away) */
+    free(pc);
+    return;
+  }
   if (PQtransactionStatus(pc->c) != PQTRANS_IDLE) {
     PGresult *r = PQexec(pc->c, "ROLLBACK");
     PQclear(r);
@@ -347,6 +358,97 @@ static void add_limit(params *p, int n) {
   add(p, p->lim, 8, OID_INT8);
 }
 
+static PGresult *keep(pg_txn *t, PGresult *r, int *rc);
+
+/* Pipeline mode: the next query's result (NULL: the connection failed),
+ * past the NULL that ends it. */
+static PGresult *next_result(PGconn *c) {
+  PGresult *r = PQgetResult(c);
+  if (r && PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+    PGresult *end = PQgetResult(c);
+    PQclear(end);
+  }
+  return r;
+}
+
+/* Reads the answers of the writes sent and not read, and `extra` more;
+ * the first failure among them (0: none). */
+static int drain_sent(pg_txn *t, int extra) {
+  PGconn *c = t->pc->c;
+  for (int n = t->pending + extra; n > 0; n--) {
+    PGresult *r = next_result(c);
+    ExecStatusType st = PQresultStatus(r);
+    if (r == NULL || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+                      st != PGRES_PIPELINE_ABORTED)) {
+      if (t->pipe_err == 0)
+        t->pipe_err = failed(t->t.j, c, r);
+      if (r == NULL)
+        break;
+    }
+    PQclear(r);
+  }
+  t->pending = 0;
+  return t->pipe_err;
+}
+
+/* The same, asking the server first to send what it has. */
+static int drain(pg_txn *t) {
+  PGconn *c = t->pc->c;
+  if (t->pending == 0)
+    return t->pipe_err;
+  if (PQsendFlushRequest(c) != 1 || PQflush(c) != 0) {
+    t->pending = 0;
+    return t->pipe_err ? t->pipe_err : (t->pipe_err = failed(t->t.j, c, NULL));
+  }
+  return drain_sent(t, 0);
+}
+
+/* Prepares statement s of db on this connection once. */
+static int prepare(pg_txn *t, cairn__db db, int s, params *p,
+                   const char *name) {
+  PGconn *c = t->pc->c;
+  if (t->pc->prepared[db][s])
+    return 0;
+  char sql[300];
+  sql_of(db, s, sql, sizeof sql);
+  if (t->pipe) {
+    if (PQsendPrepare(c, name, sql, p->n, p->type) != 1)
+      return failed(t->t.j, c, NULL);
+    t->pending++;
+    t->pc->prepared[db][s] = 1;
+    return 0;
+  }
+  PGresult *r = PQprepare(c, name, sql, p->n, p->type);
+  int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : failed(t->t.j, c, r);
+  PQclear(r);
+  if (rc == 0)
+    t->pc->prepared[db][s] = 1;
+  return rc;
+}
+
+/* Sends a write and does not wait for its answer (in a writer; a reader
+ * runs it at once). */
+static int exec_async(pg_txn *t, cairn__db db, int s, params *p) {
+  char name[32];
+  snprintf(name, sizeof name, "c%d_%d", (int)db, s);
+  int rc = t->pipe_err ? t->pipe_err : prepare(t, db, s, p, name);
+  if (rc)
+    return rc;
+  if (!t->pipe) {
+    PGresult *r = PQexecPrepared(t->pc->c, name, p->n, p->v, p->len, p->fmt, 1);
+    ExecStatusType st = PQresultStatus(r);
+    rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK
+             ? 0
+             : failed(t->t.j, t->pc->c, r);
+    PQclear(r);
+    return rc;
+  }
+  if (PQsendQueryPrepared(t->pc->c, name, p->n, p->v, p->len, p->fmt, 1) != 1)
+    return t->pipe_err = failed(t->t.j, t->pc->c, NULL);
+  t->pending++;
+  return 0;
+}
+
 /* Runs statement s on db with p; a result the transaction keeps, or NULL
  * with *rc set. */
 static PGresult *exec_stmt(pg_txn *t, cairn__db db, int s, params *p,
@@ -354,6 +456,32 @@ static PGresult *exec_stmt(pg_txn *t, cairn__db db, int s, params *p,
   PGconn *c = t->pc->c;
   char name[32];
   snprintf(name, sizeof name, "c%d_%d", (int)db, s);
+  if (t->pipe) {
+    if ((*rc = prepare(t, db, s, p, name)) != 0)
+      return NULL;
+    if (PQsendQueryPrepared(c, name, p->n, p->v, p->len, p->fmt, 1) != 1) {
+      *rc = failed(t->t.j, c, NULL);
+      return NULL;
+    }
+    if (PQsendFlushRequest(c) != 1 || PQflush(c) != 0) {
+      *rc = t->pipe_err = failed(t->t.j, c, NULL);
+      t->pending++;
+      return NULL;
+    }
+    /* Everything sent before it, then its own answer. */
+    if ((*rc = drain(t)) != 0) {
+      t->pending++; /* its answer is still to be read: abort drains it */
+      return NULL;
+    }
+    PGresult *r = next_result(c);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+      *rc = t->pipe_err = failed(t->t.j, c, r);
+      PQclear(r);
+      return NULL;
+    }
+    return keep(t, r, rc);
+  }
   if (!t->pc->prepared[db][s]) {
     char sql[300];
     sql_of(db, s, sql, sizeof sql);
@@ -373,6 +501,11 @@ static PGresult *exec_stmt(pg_txn *t, cairn__db db, int s, params *p,
     PQclear(r);
     return NULL;
   }
+  return keep(t, r, rc);
+}
+
+/* Keeps result r until the transaction ends. */
+static PGresult *keep(pg_txn *t, PGresult *r, int *rc) {
   if (t->n_res == t->cap_res) {
     size_t cap = t->cap_res ? t->cap_res * 2 : 16;
     PGresult **res = realloc(t->res, cap * sizeof *res);
@@ -554,6 +687,7 @@ static int pg_begin(cairn_journal *j, int mode, cairn__txn **out) {
     return rc;
   }
   t->mode = mode;
+  t->pipe = mode != KV_READ && PQenterPipelineMode(t->pc->c) == 1;
   t->t = (cairn__txn){&cairn__pg_kv, j, mode != KV_READ};
   *out = &t->t;
   return 0;
@@ -572,8 +706,37 @@ static void txn_free(pg_txn *t) {
   free(t);
 }
 
+/* Ends a writer's pipeline after its sync was sent: every answer read,
+ * pipeline mode left. */
+static void pipe_end_synced(pg_txn *t) {
+  PGconn *c = t->pc->c;
+  t->pipe = false;
+  for (;;) {
+    PGresult *r = PQgetResult(c);
+    if (r == NULL) {
+      if (PQstatus(c) != CONNECTION_OK)
+        break;
+      continue;
+    }
+    bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (sync)
+      break;
+  }
+  PQexitPipelineMode(c);
+}
+
+static void pipe_end(pg_txn *t) {
+  if (t->pipe && PQpipelineSync(t->pc->c) == 1)
+    pipe_end_synced(t);
+  else if (t->pipe)
+    PQexitPipelineMode(t->pc->c);
+  t->pipe = false;
+}
+
 static void pg_abort(cairn__txn *tt) {
   pg_txn *t = PT(tt);
+  pipe_end(t);
   conn_put(tt->j, t->pc); /* rolls back */
   txn_free(t);
 }
@@ -581,15 +744,34 @@ static void pg_abort(cairn__txn *tt) {
 static int pg_commit(cairn__txn *tt) {
   pg_txn *t = PT(tt);
   cairn_journal *j = tt->j;
-  char sql[128];
-  snprintf(sql, sizeof sql, "NOTIFY cairn_journal, '%s'; COMMIT",
-           PJ(j)->id);
-  PGresult *r = PQexec(t->pc->c, sql);
+  PGconn *c = t->pc->c;
   int rc = 0;
-  if (PQresultStatus(r) != PGRES_COMMAND_OK)
-    rc = failed(j, t->pc->c, r);
-  else if (strcmp(PQcmdStatus(r), "COMMIT") != 0) /* it rolled back */
-    rc = CAIRN__ERETRY;
+  PGresult *r = NULL;
+  if (t->pipe) {
+    /* The writes not read yet, the notification and COMMIT go in one
+     * round trip; the answers come back in order. */
+    const char *id = PJ(j)->id;
+    if (PQsendQueryParams(c, "SELECT pg_notify('cairn_journal', $1)", 1,
+                          NULL, &id, NULL, NULL, 0) != 1 ||
+        PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+        PQpipelineSync(c) != 1)
+      rc = failed(j, c, NULL);
+    if (rc == 0)
+      rc = drain_sent(t, 1); /* the writes and pg_notify */
+    if (rc == 0 && (r = next_result(c)) == NULL)
+      rc = failed(j, c, NULL);
+    t->pending = 0;
+    pipe_end_synced(t);
+  } else {
+    char sql[128];
+    snprintf(sql, sizeof sql, "NOTIFY cairn_journal, '%s'; COMMIT",
+             PJ(j)->id);
+    r = PQexec(c, sql);
+  }
+  if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
+    rc = failed(j, c, r);
+  else if (rc == 0 && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+    rc = CAIRN__ERETRY; /* it rolled back: a write failed */
   PQclear(r);
   if (rc && rc != CAIRN__ERETRY)
     cairn__journal_set_err(j, "committing: %s", PJ(j)->s.detail);
@@ -679,20 +861,22 @@ static int pg_put(cairn__txn *tt, cairn__db db, const cairn__val *k,
   /* A key this writer found absent must still be absent: a plain INSERT
    * fails (unique_violation, then a retry) if another writer added it. */
   int s = was_absent(t, db, k, true) ? S_INSERT : S_PUT;
-  return exec_done(t, db, s, &p, NULL);
+  return exec_async(t, db, s, &p);
 }
 
 static int pg_del(cairn__txn *tt, cairn__db db, const cairn__val *k) {
   params p = {0};
   int affected = 0;
   add_key(&p, db, k);
+  if (PT(tt)->pipe) /* not waited for: a missing key is no error */
+    return exec_async(PT(tt), db, S_DEL, &p);
   int rc = exec_done(PT(tt), db, S_DEL, &p, &affected);
   return rc ? rc : affected ? 0 : KV_NOTFOUND;
 }
 
 static int pg_clear(cairn__txn *tt, cairn__db db) {
   params p = {0};
-  return exec_done(PT(tt), db, S_CLEAR, &p, NULL);
+  return exec_async(PT(tt), db, S_CLEAR, &p);
 }
 
 static int pg_count(cairn__txn *tt, cairn__db db, uint64_t *n) {
@@ -828,7 +1012,7 @@ static int pg_cursor_del(cairn__cursor *cc) {
   pg_cursor *c = (pg_cursor *)cc;
   params p = {0};
   add_key(&p, c->db, &c->cur);
-  return exec_done(c->t, c->db, S_DEL, &p, NULL);
+  return exec_async(c->t, c->db, S_DEL, &p);
 }
 
 static void pg_cursor_close(cairn__cursor *cc) { free(cc); }

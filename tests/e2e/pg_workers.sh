@@ -6,15 +6,18 @@
 # PostgreSQL server itself stopped like a power cut (pg_ctl stop -m
 # immediate) pauses the workers, which resume when it is back; an idle
 # worker is woken by a new run (LISTEN/NOTIFY).
-#   usage: pg_workers.sh CAIRN    (with $CAIRN_TEST_PG: tests/pg/pg.sh)
+#   usage: pg_workers.sh CAIRN    (starts a PostgreSQL of its own)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-if [ -z "${CAIRN_TEST_PG-}" ]; then
-  echo "FAIL: pg_workers.sh needs \$CAIRN_TEST_PG (tests/pg/pg.sh's state)" >&2
-  exit 1
-fi
-use_cairn "$1"
 PGSH="$E2E/../pg/pg.sh"
+# A server of its own: this test stops it like a power cut, which would
+# fail the other tests sharing the fixture's.
+CAIRN_TEST_PG=$tmp/pg-state
+PG_OWNER_PID=$$ bash "$PGSH" start "$CAIRN_TEST_PG" >/dev/null ||
+  { echo "FAIL: cannot start a PostgreSQL of its own" >&2; exit 1; }
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+      bash "$PGSH" stop "$CAIRN_TEST_PG"; stop_server; cleanup' EXIT
+use_cairn "$1"
 seed=${CAIRN_TEST_SEED:-$(date +%s)}
 RANDOM=$seed
 echo "seed $seed (set CAIRN_TEST_SEED to repeat)"
