@@ -67,9 +67,10 @@
 
 enum {
   S_GET, S_GET_LOCK, S_GET_SKIP, S_PUT, S_INSERT, S_PUT_NEW, S_DEL, S_CLEAR,
-  S_COUNT, S_FROM, S_AFTER, S_BEFORE, S_LAST, N_STMT
+  S_COUNT, S_FROM, S_AFTER, S_BEFORE, S_LAST, S_MANY, S_MANY_LOCK, N_STMT
 };
 #define OID_BYTEA 17
+#define OID_BYTEA_ARRAY 1001
 #define OID_INT8 20
 #define OID_INT4 23
 
@@ -101,8 +102,19 @@ typedef struct absent_key {
   unsigned char *k;
 } absent_key;
 
+/* A record a writer prefetched: its value (a row of a kept result), or
+ * its absence. Keyed by the database's number and the key. */
+typedef struct cached {
+  UT_hash_handle hh;
+  PGresult *res;
+  int row; /* -1: absent */
+  size_t n;
+  unsigned char key[];
+} cached;
+
 typedef struct pg_txn {
   cairn__txn t;
+  cached *cache;
   pg_conn *pc;
   int mode;
   PGresult **res; /* everything read, freed at the end */
@@ -163,6 +175,14 @@ static int failed(cairn_journal *j, PGconn *c, PGresult *r) {
   char m[300];
   snprintf(m, sizeof m, "%s", msg && *msg ? msg : "no answer");
   m[strcspn(m, "\n")] = '\0';
+  const char *constraint =
+      r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
+  if (state && strcmp(state, "23505") == 0 && constraint &&
+      strcmp(constraint, "cairn_events_pkey") == 0) {
+    detail(j, "an event exists past the end its run's record knows; run "
+              "`cairn journal verify` (%s)", m);
+    return CAIRN_ECORRUPT;
+  }
   if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
                 strcmp(state, "23505") == 0))
     return CAIRN__ERETRY;
@@ -318,7 +338,9 @@ static void sql_of(cairn__db db, int s, char *b, size_t n) {
       [S_FROM] = "SELECT k, v FROM %s WHERE k >= $1 ORDER BY k LIMIT $2",
       [S_AFTER] = "SELECT k, v FROM %s WHERE k > $1 ORDER BY k LIMIT $2",
       [S_BEFORE] = "SELECT k, v FROM %s WHERE k < $1 ORDER BY k DESC LIMIT $2",
-      [S_LAST] = "SELECT k, v FROM %s ORDER BY k DESC LIMIT $1"};
+      [S_LAST] = "SELECT k, v FROM %s ORDER BY k DESC LIMIT $1",
+      [S_MANY] = "SELECT k, v FROM %s WHERE k = ANY($1)",
+      [S_MANY_LOCK] = "SELECT k, v FROM %s WHERE k = ANY($1) FOR UPDATE"};
   snprintf(b, n, f[s], t);
 }
 
@@ -693,7 +715,15 @@ static int pg_begin(cairn_journal *j, int mode, cairn__txn **out) {
   return 0;
 }
 
+static void cache_drop(pg_txn *t, cached *e) {
+  HASH_DEL(t->cache, e);
+  free(e);
+}
+
 static void txn_free(pg_txn *t) {
+  cached *e, *tmp;
+  HASH_ITER(hh, t->cache, e, tmp)
+  cache_drop(t, e);
   for (size_t i = 0; i < t->n_res; i++)
     PQclear(t->res[i]);
   free(t->res);
@@ -815,9 +845,94 @@ static void note_absent(pg_txn *t, cairn__db db, const cairn__val *k) {
   t->absent[t->n_absent++] = (absent_key){db, k->size, copy};
 }
 
+/* The cache entry of (db, k), or NULL. */
+static cached *cache_find(pg_txn *t, cairn__db db, const cairn__val *k) {
+  unsigned char buf[1 + 1024];
+  cached *e = NULL;
+  if (t->cache == NULL || k->size >= sizeof buf)
+    return NULL;
+  buf[0] = (unsigned char)db;
+  memcpy(buf + 1, k->data, k->size);
+  HASH_FIND(hh, t->cache, buf, k->size + 1, e);
+  return e;
+}
+
+static void cache_add(pg_txn *t, cairn__db db, const void *k, size_t n,
+                      PGresult *res, int row) {
+  cairn__val kv = {n, (void *)k};
+  cached *e = cache_find(t, db, &kv);
+  if (e || n >= 1024 || (e = malloc(sizeof *e + n + 1)) == NULL)
+    return;
+  e->res = res;
+  e->row = row;
+  e->n = n + 1;
+  e->key[0] = (unsigned char)db;
+  memcpy(e->key + 1, k, n);
+  HASH_ADD(hh, t->cache, key, e->n, e);
+}
+
+/* A write makes what was prefetched of that key stale. */
+static void cache_forget(pg_txn *t, cairn__db db, const cairn__val *k) {
+  cached *e = cache_find(t, db, k);
+  if (e)
+    cache_drop(t, e);
+}
+
+/* Reads the records of db at keys (locking them, in a writer) in one
+ * query; the gets that follow find them in the cache. */
+static int pg_prefetch(cairn__txn *tt, cairn__db db, const cairn__val *keys,
+                       size_t n) {
+  pg_txn *t = PT(tt);
+  if (!tt->write || n == 0 || db == DB_EVENTS)
+    return 0;
+  /* A binary bytea[]: ndim, has-null, element type, length, lower bound,
+   * then each element's length and bytes. */
+  size_t len = 20;
+  for (size_t i = 0; i < n; i++)
+    len += 4 + keys[i].size;
+  unsigned char *a = malloc(len), *q = a + 20;
+  if (a == NULL)
+    return CAIRN_ENOMEM;
+  cairn__put_be32(a, 1);
+  cairn__put_be32(a + 4, 0);
+  cairn__put_be32(a + 8, OID_BYTEA);
+  cairn__put_be32(a + 12, (uint32_t)n);
+  cairn__put_be32(a + 16, 1);
+  for (size_t i = 0; i < n; i++) {
+    cairn__put_be32(q, (uint32_t)keys[i].size);
+    memcpy(q + 4, keys[i].data, keys[i].size);
+    q += 4 + keys[i].size;
+  }
+  params p = {0};
+  int rc;
+  add(&p, a, (int)len, OID_BYTEA_ARRAY);
+  int s = db == DB_DEFS || db == DB_RUN_IDS ? S_MANY : S_MANY_LOCK;
+  PGresult *r = exec_stmt(t, db, s, &p, &rc);
+  free(a);
+  if (r == NULL)
+    return rc;
+  for (int i = 0; i < PQntuples(r); i++)
+    cache_add(t, db, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0), r, i);
+  for (size_t i = 0; i < n; i++) /* the rest is absent */
+    if (cache_find(t, db, &keys[i]) == NULL)
+      cache_add(t, db, keys[i].data, keys[i].size, NULL, -1);
+  return 0;
+}
+
 static int pg_get(cairn__txn *tt, cairn__db db, const cairn__val *k,
                   cairn__val *v, unsigned flags) {
   pg_txn *t = PT(tt);
+  cached *e = tt->write && !(flags & KV_SKIP_LOCKED) ? cache_find(t, db, k)
+                                                     : NULL;
+  if (e && e->row < 0) {
+    note_absent(t, db, k);
+    return KV_NOTFOUND;
+  }
+  if (e) {
+    *v = (cairn__val){(size_t)PQgetlength(e->res, e->row, 1),
+                      PQgetvalue(e->res, e->row, 1)};
+    return 0;
+  }
   params p = {0};
   int rc, s = !tt->write || db == DB_EVENTS || db == DB_DEFS ? S_GET
               : flags & KV_SKIP_LOCKED                       ? S_GET_SKIP
@@ -845,10 +960,19 @@ static int pg_get(cairn__txn *tt, cairn__db db, const cairn__val *k,
 static int pg_put(cairn__txn *tt, cairn__db db, const cairn__val *k,
                   cairn__val *v, unsigned flags) {
   pg_txn *t = PT(tt);
+  cache_forget(t, db, k);
   params p = {0};
   int affected = 0;
   add_key(&p, db, k);
   add(&p, v->size ? v->data : "", (int)v->size, OID_BYTEA);
+  if ((flags & KV_NOOVERWRITE) && db == DB_EVENTS && t->pipe) {
+    /* An event is never overwritten, and under its run's lock never
+     * there before: a plain INSERT, not waited for. If one is there (a
+     * damaged journal), the unique violation fails the commit as
+     * corrupt (failed()). */
+    was_absent(t, db, k, true);
+    return exec_async(t, db, S_INSERT, &p);
+  }
   if (flags & KV_NOOVERWRITE) {
     int rc = exec_done(t, db, S_PUT_NEW, &p, &affected);
     if (rc || affected == 1) {
@@ -868,6 +992,7 @@ static int pg_del(cairn__txn *tt, cairn__db db, const cairn__val *k) {
   params p = {0};
   int affected = 0;
   add_key(&p, db, k);
+  cache_forget(PT(tt), db, k);
   if (PT(tt)->pipe) /* not waited for: a missing key is no error */
     return exec_async(PT(tt), db, S_DEL, &p);
   int rc = exec_done(PT(tt), db, S_DEL, &p, &affected);
@@ -876,6 +1001,10 @@ static int pg_del(cairn__txn *tt, cairn__db db, const cairn__val *k) {
 
 static int pg_clear(cairn__txn *tt, cairn__db db) {
   params p = {0};
+  cached *e, *tmp;
+  HASH_ITER(hh, PT(tt)->cache, e, tmp)
+  if (e->key[0] == (unsigned char)db)
+    cache_drop(PT(tt), e);
   return exec_async(PT(tt), db, S_CLEAR, &p);
 }
 
@@ -1012,6 +1141,7 @@ static int pg_cursor_del(cairn__cursor *cc) {
   pg_cursor *c = (pg_cursor *)cc;
   params p = {0};
   add_key(&p, c->db, &c->cur);
+  cache_forget(c->t, c->db, &c->cur);
   return exec_async(c->t, c->db, S_DEL, &p);
 }
 
@@ -1141,6 +1271,7 @@ const cairn__kv_ops cairn__pg_kv = {
     .cursor_get = pg_cursor_get,
     .cursor_del = pg_cursor_del,
     .cursor_close = pg_cursor_close,
+    .prefetch = pg_prefetch,
     .grow = NULL,
     .space = pg_space,
     .watch = pg_watch,

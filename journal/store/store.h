@@ -144,6 +144,10 @@ struct cairn__kv_ops {
   /* Deletes the record the cursor is on (write transactions). */
   int (*cursor_del)(cairn__cursor *c);
   void (*cursor_close)(cairn__cursor *c);
+  /* Reads the records of db at keys[0..n) ahead, so that the gets that
+   * follow cost no round trip (PostgreSQL); NULL: nothing to gain. */
+  int (*prefetch)(cairn__txn *t, cairn__db db, const cairn__val *keys,
+                  size_t n);
   /* CAIRN_EFULL from a write: make room (LMDB grows its map), so the
    * write loop can run the transaction again; NULL: no remedy. */
   int (*grow)(cairn_journal *j);
@@ -206,6 +210,10 @@ static inline int cairn__kv_count(cairn__txn *t, cairn__db db, uint64_t *n) {
   return t->kv->count(t, db, n);
 }
 static inline void cairn__kv_abort(cairn__txn *t) { t->kv->abort(t); }
+static inline int cairn__kv_prefetch(cairn__txn *t, cairn__db db,
+                                     const cairn__val *keys, size_t n) {
+  return t->kv->prefetch ? t->kv->prefetch(t, db, keys, n) : 0;
+}
 static inline int cairn__cursor_open(cairn__txn *t, cairn__db db,
                                      cairn__cursor **c) {
   return t->kv->cursor_open(t, db, c);

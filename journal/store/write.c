@@ -784,13 +784,75 @@ static int apply_op(commit_ctx *c, cairn__txn *txn, cairn__op *op) {
   }
 }
 
+/* Reads ahead what the appends of the batch will read — run keys, run
+ * records and run views, the views of the steps their events name — in
+ * a few queries instead of one round trip each (drivers that gain from
+ * it: PostgreSQL). The reads themselves come after, as always. */
+static int prefetch(commit_ctx *c, cairn__txn *txn) {
+  cairn_batch *b = c->b;
+  size_t n_app = 0, n_ev = 0;
+  for (size_t i = 0; i < b->n_ops; i++)
+    if (b->ops[i].kind == CAIRN__OP_APPEND) {
+      n_app++;
+      n_ev += b->ops[i].n_events;
+    }
+  if (n_app == 0 || txn->kv->prefetch == NULL)
+    return 0;
+  cairn__val *ids = calloc(n_app, sizeof *ids);
+  cairn__val *runs = calloc(n_app, sizeof *runs);
+  cairn__val *views = calloc(n_app + n_ev, sizeof *views);
+  unsigned char *kb = calloc(n_app * 17 + n_ev, CAIRN__VIEW_KEY_MAX);
+  size_t n = 0, nv = 0, used = 0;
+  int rc = ids && runs && views && kb ? 0 : CAIRN_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < b->n_ops; i++)
+    if (b->ops[i].kind == CAIRN__OP_APPEND)
+      ids[n++] = (cairn__val){CAIRN_RUN_ID_LEN, b->ops[i].run_id};
+  if (rc == 0)
+    rc = cairn__kv_prefetch(txn, DB_RUN_IDS, ids, n);
+  n = 0;
+  for (size_t i = 0; rc == 0 && i < b->n_ops; i++) {
+    cairn__op *op = &b->ops[i];
+    uint64_t key;
+    if (op->kind != CAIRN__OP_APPEND ||
+        cairn__get_run_key(b->j, txn, (cairn_str){op->run_id,
+                                                  CAIRN_RUN_ID_LEN},
+                           &key) != 0)
+      continue; /* the append itself will say what is wrong */
+    unsigned char *k = kb + used;
+    cairn__put_be64(k, key);
+    runs[n++] = (cairn__val){8, k};
+    used += 8;
+    k = kb + used;
+    used += cairn__view_key(k, key, VIEW_RUN, (cairn_str){NULL, 0}, 0);
+    views[nv++] = (cairn__val){9, k};
+    for (size_t e = 0; e < op->n_events; e++) {
+      cairn_str step = b->evs[op->ev_first + e].ev.step;
+      if (step.len == 0 || step.len > CAIRN_STEP_NAME_MAX)
+        continue;
+      k = kb + used;
+      size_t len = cairn__view_key(k, key, VIEW_STEP, step, 0);
+      used += len;
+      views[nv++] = (cairn__val){len, k};
+    }
+  }
+  if (rc == 0)
+    rc = cairn__kv_prefetch(txn, DB_RUNS, runs, n);
+  if (rc == 0)
+    rc = cairn__kv_prefetch(txn, DB_VIEWS, views, nv);
+  free(ids);
+  free(runs);
+  free(views);
+  free(kb);
+  return rc ? cairn__kv_err(b->j, rc, "reading ahead") : 0;
+}
+
 static int commit_fn(cairn_journal *j, cairn__txn *txn, void *ctx) {
   commit_ctx *c = ctx;
-  int rc = 0;
   c->loader.j = j;
   c->loader.txn = txn;
   c->loader.from_views = true;
   c->b->failed_op = -1;
+  int rc = prefetch(c, txn);
   for (size_t i = 0; i < c->b->n_ops && rc == 0; i++) {
     rc = apply_op(c, txn, &c->b->ops[i]);
     if (rc)
