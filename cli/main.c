@@ -14,8 +14,8 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: cairn [--home DIR] [--format text|json] [--namespace NS] "
-    "COMMAND [ARGS]\n"
+    "usage: cairn [--home DIR] [--journal LOCATION] [--format text|json]\n"
+    "             [--namespace NS] COMMAND [ARGS]\n"
     "\n"
     "commands (ID: a run id, or a workflow id meaning its current run):\n"
     "  run FILE|NAME [--input JSON|@FILE] [--id WORKFLOW_ID] [--detach]\n"
