@@ -93,10 +93,15 @@ check "the work was shared (more than one worker executed runs)" \
 
 # --- 2. workers killed with SIGKILL at random, and started again (the
 # steps take 100-190 ms here, so kills find them in flight).
+# The runs are recorded while no worker runs (a slow build records them
+# slower than the workers would finish them), then three workers start.
 sed 's/sleep 0\.0/sleep 0.1/' six.json >six_slow.json
+for p in "${workers[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p"; done
+workers=()
 for i in $(seq 1 60); do "$CAIRN" start six_slow.json --id "b-$i" >/dev/null; done
+for _ in 1 2 3; do start_worker; done
 kills=0
-for round in $(seq 1 20); do
+for round in $(seq 1 40); do
   sleep "0.$(printf '%03d' $((RANDOM % 200 + 50)))"
   victim=$((RANDOM % ${#workers[@]}))
   kill -9 "${workers[$victim]}" 2>/dev/null && kills=$((kills + 1))
@@ -104,6 +109,7 @@ for round in $(seq 1 20); do
   "$CAIRN" worker --concurrency 10 >>"workers.log" 2>&1 &
   workers[victim]=$!
   pids+=($!)
+  [ "$kills" -ge 8 ] && break
   [ "$(completed b)" -eq 60 ] && break
 done
 echo "$kills workers killed"
