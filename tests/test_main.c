@@ -113,6 +113,19 @@ static void pg_raw(const char *home, const char *sql, int n,
   PQfinish(c);
 }
 
+/* The LMDB journal of `home` opened raw, a write transaction begun, and
+ * database `db` of it. */
+static MDB_dbi raw_lmdb(const char *home, const char *db, MDB_env **env,
+                        MDB_txn **txn) {
+  MDB_dbi dbi;
+  mdb_env_create(env);
+  mdb_env_set_maxdbs(*env, 32);
+  CHECK_EQ(mdb_env_open(*env, home, 0, 0644), 0, "raw open");
+  mdb_txn_begin(*env, NULL, 0, txn);
+  CHECK_EQ(mdb_dbi_open(*txn, db, 0, &dbi), 0, "the database exists");
+  return dbi;
+}
+
 void test_raw_put(const char *home, const char *db, const void *key,
                   size_t kn, const void *val, size_t vn) {
   if (test_on_pg()) {
@@ -144,12 +157,7 @@ void test_raw_put(const char *home, const char *db, const void *key,
   }
   MDB_env *env;
   MDB_txn *txn;
-  MDB_dbi dbi;
-  mdb_env_create(&env);
-  mdb_env_set_maxdbs(env, 32);
-  CHECK_EQ(mdb_env_open(env, home, 0, 0644), 0, "raw open");
-  mdb_txn_begin(env, NULL, 0, &txn);
-  CHECK_EQ(mdb_dbi_open(txn, db, 0, &dbi), 0, "the database exists");
+  MDB_dbi dbi = raw_lmdb(home, db, &env, &txn);
   MDB_val k = {kn, (void *)key}, v = {vn, (void *)val};
   int rc = val ? mdb_put(txn, dbi, &k, &v, 0) : mdb_del(txn, dbi, &k, NULL);
   CHECK_EQ(rc, 0, "raw write");
@@ -166,12 +174,7 @@ void test_raw_clear(const char *home, const char *db) {
   }
   MDB_env *env;
   MDB_txn *txn;
-  MDB_dbi dbi;
-  mdb_env_create(&env);
-  mdb_env_set_maxdbs(env, 32);
-  CHECK_EQ(mdb_env_open(env, home, 0, 0644), 0, "raw open");
-  mdb_txn_begin(env, NULL, 0, &txn);
-  CHECK_EQ(mdb_dbi_open(txn, db, 0, &dbi), 0, "the database exists");
+  MDB_dbi dbi = raw_lmdb(home, db, &env, &txn);
   CHECK_EQ(mdb_drop(txn, dbi, 0), 0, "emptied");
   CHECK_EQ(mdb_txn_commit(txn), 0, "raw commit");
   mdb_env_close(env);

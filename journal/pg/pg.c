@@ -504,18 +504,8 @@ static PGresult *exec_stmt(pg_txn *t, cairn__db db, int s, params *p,
     }
     return keep(t, r, rc);
   }
-  if (!t->pc->prepared[db][s]) {
-    char sql[300];
-    sql_of(db, s, sql, sizeof sql);
-    PGresult *r = PQprepare(c, name, sql, p->n, p->type);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-      *rc = failed(t->t.j, c, r);
-      PQclear(r);
-      return NULL;
-    }
-    PQclear(r);
-    t->pc->prepared[db][s] = 1;
-  }
+  if ((*rc = prepare(t, db, s, p, name)) != 0)
+    return NULL;
   PGresult *r = PQexecPrepared(c, name, p->n, p->v, p->len, p->fmt, 1);
   ExecStatusType st = PQresultStatus(r);
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {

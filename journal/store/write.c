@@ -801,7 +801,9 @@ static int prefetch(commit_ctx *c, cairn__txn *txn) {
   cairn__val *ids = calloc(n_app, sizeof *ids);
   cairn__val *runs = calloc(n_app, sizeof *runs);
   cairn__val *views = calloc(n_app + n_ev, sizeof *views);
-  unsigned char *kb = calloc(n_app * 17 + n_ev, CAIRN__VIEW_KEY_MAX);
+  /* per append: a run key (8) and its run view's key (9); per event: a
+   * step view's key */
+  unsigned char *kb = malloc(n_app * 17 + n_ev * CAIRN__VIEW_KEY_MAX);
   size_t n = 0, nv = 0, used = 0;
   int rc = ids && runs && views && kb ? 0 : CAIRN_ENOMEM;
   for (size_t i = 0; rc == 0 && i < b->n_ops; i++)
